@@ -1,0 +1,92 @@
+/*
+ * ictal/annot.h - seizure annotations and the file formats researchers use.
+ *
+ * One in-memory form, ictal_annotations, for every format:
+ *   - SzCORE / BIDS *_events.tsv (read, write): the columns onset, duration,
+ *     eventType, confidence, channels, dateTime, recordingDuration; "n/a" for missing;
+ *     a file with no seizure has one "bckg" row.
+ *   - EDF+ annotations (TALs) (read, write), through ictal/edf.h.
+ *   - PhysioNet WFDB annotation files (CHB-MIT *.edf.seizures) (read).
+ *   - CHB-MIT *-summary.txt (read; one record at a time).
+ *   - Siena Seizures-list-*.txt (read; clock times converted to seconds from the start
+ *     of the recording).
+ * Times are seconds from the start of the recording.
+ *
+ * Part of ictal-io. Readers allocate (events grow as needed); free with
+ * ictal_annotations_free(). Errors and warnings go through ictal_diag (file, line).
+ */
+#ifndef ICTAL_ANNOT_H
+#define ICTAL_ANNOT_H
+
+#include <stddef.h>
+
+#include "ictal/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ICTAL_EVENT_TYPE_MAX 32
+#define ICTAL_EVENT_CHANNELS_MAX 256
+#define ICTAL_DATETIME_MAX 40
+
+typedef struct ictal_event {
+    double onset_s;
+    double duration_s;
+    char event_type[ICTAL_EVENT_TYPE_MAX];   /* "sz", "sz_foc_ia", "bckg", or free text */
+    double confidence;                       /* NaN when n/a */
+    char channels[ICTAL_EVENT_CHANNELS_MAX]; /* comma-separated labels, "" when n/a */
+} ictal_event;
+
+typedef struct ictal_annotations {
+    ictal_event *events;
+    size_t count;
+    size_t capacity;
+    double recording_duration_s;             /* NaN when unknown */
+    char date_time[ICTAL_DATETIME_MAX];      /* ISO 8601 start, "" when unknown */
+} ictal_annotations;
+
+void ictal_annotations_init(ictal_annotations *a);
+void ictal_annotations_free(ictal_annotations *a);
+/* Appends a copy of *e. Returns 0 or ICTAL_ENOMEM. */
+int ictal_annotations_add(ictal_annotations *a, const ictal_event *e);
+/* Sorts events by onset, then duration (stable for equal keys). */
+void ictal_annotations_sort(ictal_annotations *a);
+/* Non-zero when the event type marks a seizure (SzCORE: it starts with "sz"). */
+int ictal_event_is_seizure(const ictal_event *e);
+
+/* SzCORE / BIDS events TSV. */
+int ictal_annot_read_tsv(const char *path, ictal_annotations *a, ictal_diag *d);
+int ictal_annot_write_tsv(const char *path, const ictal_annotations *a, ictal_diag *d);
+
+/* CHB-MIT summary file: the seizures of one record ("chb01_03.edf"). A record not
+ * listed gives ICTAL_ENOENT. recording_duration_s is set when the summary gives the
+ * file's start and end times. */
+int ictal_annot_read_chbmit_summary(const char *path, const char *record,
+                                    ictal_annotations *a, ictal_diag *d);
+
+/* PhysioNet WFDB annotation file (.seizures): codes 32/33 are seizure onset/offset;
+ * sample_rate_hz converts sample indices to seconds (256 for CHB-MIT). */
+int ictal_annot_read_seizures(const char *path, double sample_rate_hz, ictal_annotations *a,
+                              ictal_diag *d);
+
+/* Siena Seizures-list-*.txt: the seizures of one record ("PN00-1.edf"), or of every
+ * record when record is NULL (onsets then relative to each record's own start). */
+int ictal_annot_read_siena(const char *path, const char *record, ictal_annotations *a,
+                           ictal_diag *d);
+
+/* The annotations of an EDF+/BDF+ file (every annotation signal). Events whose text
+ * names a seizure get event_type "sz"; others keep their text. */
+int ictal_annot_read_edf(const char *path, ictal_annotations *a, ictal_diag *d);
+
+/*
+ * Reads any format ictal knows, chosen by the file's name and content. record names
+ * the recording for the formats that list several (summary, Siena), else NULL.
+ */
+int ictal_annot_read_any(const char *path, const char *record, ictal_annotations *a,
+                         ictal_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ICTAL_ANNOT_H */

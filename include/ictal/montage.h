@@ -1,0 +1,92 @@
+/*
+ * ictal/montage.h - EEG channel labels and montages.
+ *
+ * Recordings name the same electrode in many ways ("EEG FP1-REF", "Fp1-LE", "FP1",
+ * "Fp1.", and the old 10-20 names T3/T4/T5/T6 for T7/T8/P7/P8). The detector works on
+ * bipolar derivations (for example "Fp1-F7"), which a recording may carry already
+ * (CHB-MIT: "FP1-F7") or which are derived from referential channels (A - B).
+ *
+ * ictal_label_normalize() maps a label to its canonical spelling; ictal_montage_build()
+ * maps a recording's labels to a target montage (the 18-pair double banana, the
+ * 4-channel wearable temporal chains, or a list given by the user) and reports what it
+ * found as-is, what it derived, and what is missing.
+ *
+ * Part of libictal: C11, no allocation, no global state. A montage is a plain struct
+ * that the caller owns (a few KB).
+ */
+#ifndef ICTAL_MONTAGE_H
+#define ICTAL_MONTAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ICTAL_LABEL_MAX 24     /* bytes, with the terminating NUL */
+#define ICTAL_MONTAGE_MAX 32   /* output channels of a montage */
+#define ICTAL_MONTAGE_INPUTS_MAX 256 /* input signals a montage can index */
+
+typedef enum ictal_montage_kind {
+    ICTAL_MONTAGE_AUTO = 0,      /* double banana if it can be had, else wearable, else what is there */
+    ICTAL_MONTAGE_DOUBLE_BANANA, /* the 18 longitudinal bipolar pairs */
+    ICTAL_MONTAGE_WEARABLE,      /* F7-T7, T7-P7, F8-T8, T8-P8 */
+    ICTAL_MONTAGE_CUSTOM         /* a comma-separated list of derivations, "F7-T7,T7-P7" */
+} ictal_montage_kind;
+
+/* How an output channel was obtained. */
+typedef enum ictal_montage_source {
+    ICTAL_MONTAGE_FOUND = 0, /* the recording carries this derivation as a signal */
+    ICTAL_MONTAGE_DERIVED,   /* computed as input[pos] - input[neg] */
+    ICTAL_MONTAGE_INVERTED   /* found reversed (B-A): computed as -input[pos] */
+} ictal_montage_source;
+
+typedef struct ictal_montage {
+    int n_channels;                                  /* output channels */
+    char labels[ICTAL_MONTAGE_MAX][ICTAL_LABEL_MAX]; /* canonical "Fp1-F7" */
+    int16_t pos[ICTAL_MONTAGE_MAX];                  /* input index */
+    int16_t neg[ICTAL_MONTAGE_MAX];                  /* input index, or -1 */
+    uint8_t source[ICTAL_MONTAGE_MAX];               /* ictal_montage_source */
+
+    int n_missing;                                   /* wanted but not available */
+    char missing[ICTAL_MONTAGE_MAX][ICTAL_LABEL_MAX];
+
+    int n_ignored;   /* input signals not used: dummies ("-"), duplicates, non-EEG */
+} ictal_montage;
+
+/*
+ * Canonical form of a label: strips "EEG " prefixes, reference suffixes (-REF, -LE,
+ * -AR, -A1...), trailing dots, and fixes case ("FP1" -> "Fp1", "FZ" -> "Fz"); maps the
+ * old names T3->T7, T4->T8, T5->P7, T6->P8. Bipolar labels are normalised on both
+ * sides ("FP1-F7" -> "Fp1-F7"). Labels that are not EEG electrodes ("ECG ECG",
+ * "EDF Annotations", "Status") are copied trimmed. Returns 0, or ICTAL_ENOMEM when out
+ * is too small. out may be the same buffer as in.
+ */
+int ictal_label_normalize(const char *in, char *out, size_t out_size);
+
+/* Non-zero if the (normalised) label is a 10-20 / 10-10 scalp electrode or a bipolar
+ * pair of two. */
+int ictal_label_is_eeg(const char *label);
+
+/*
+ * Builds the mapping from a recording's n_inputs signal labels to a montage of the
+ * given kind. custom is a comma-separated derivation list for ICTAL_MONTAGE_CUSTOM
+ * (ignored otherwise). Returns 0 when at least one output channel was built,
+ * ICTAL_ENOENT when none could be (m->missing then says what was wanted),
+ * ICTAL_EINVAL on bad arguments.
+ */
+int ictal_montage_build(ictal_montage *m, ictal_montage_kind kind, const char *const *labels,
+                        int n_inputs, const char *custom);
+
+/* Applies the montage to one frame: out[c] for c < m->n_channels from in[0..n_inputs). */
+void ictal_montage_apply(const ictal_montage *m, const float *in, float *out);
+
+/* Canonical names of the built-in montages' derivations. */
+extern const char *const ictal_montage_double_banana[18];
+extern const char *const ictal_montage_wearable[4];
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ICTAL_MONTAGE_H */

@@ -1,0 +1,35 @@
+/* Shared by the ictal subcommands (src/cli/cmd_*.c): exit codes and small helpers. */
+#ifndef ICTAL_CLI_H
+#define ICTAL_CLI_H
+
+#include <stdio.h>
+
+#include "ictal/error.h"
+
+#define ICTAL_VERSION_STRING "0.1.0"
+
+enum {
+    ICTAL_EXIT_OK = 0,
+    ICTAL_EXIT_FAIL = 1,  /* input read, but an error in it or a failed check */
+    ICTAL_EXIT_USAGE = 2, /* bad command line */
+    ICTAL_EXIT_IO = 3     /* a file could not be read or written */
+};
+
+/* Maps a status code to an exit code. */
+int ictal_cli_exit_code(int status);
+
+/* Prints "ictal CMD: " + the formatted diagnostic to stderr. */
+void ictal_cli_print_diag(const char *cmd, const ictal_diag *d);
+
+/* A warning callback for ictal_diag that prints "ictal CMD: warning: ..." to stderr;
+ * user is the command name (const char *). */
+void ictal_cli_warn_stderr(void *user, const ictal_diag *w);
+
+/* Non-zero when stdout is a terminal (progress bars only then). */
+int ictal_cli_stdout_is_tty(void);
+
+/* A one-line progress bar on stderr, redrawn in place: done of total, with a label. */
+void ictal_cli_progress(const char *label, double done, double total);
+void ictal_cli_progress_end(void);
+
+#endif
