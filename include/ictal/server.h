@@ -1,0 +1,67 @@
+/*
+ * ictal/server.h - the monitoring server behind `ictal serve`.
+ *
+ * One process, one thread, one libwebsockets event loop serving:
+ *   - devices over WebSocket (subprotocol "ictal-device-v1", docs/protocol.md): a
+ *     JSON hello, then binary frames (ictal/wire.h) that are appended to the session's
+ *     frame log, analysed, and acknowledged by sequence number;
+ *   - dashboards over WebSocket (subprotocol "ictal-dashboard-v1"): live status,
+ *     traces, probabilities and alarms pushed as JSON;
+ *   - the HTTP API (/api/..., /metrics) and the dashboard's static files (web/).
+ * Data lives in one directory: ictal.db (SQLite, WAL), sessions/<id>.frames (the
+ * frame logs), admin.token (the first admin API token, mode 0600).
+ * Webhooks are sent from a persistent outbox with libcurl's multi interface, driven
+ * by a timer of the same event loop (no extra thread).
+ */
+#ifndef ICTAL_SERVER_H
+#define ICTAL_SERVER_H
+
+#include "ictal/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ictal_server ictal_server;
+
+typedef struct ictal_server_options {
+    const char *host;            /* interface to listen on; NULL: "127.0.0.1" */
+    int port;                    /* 0: 8080; -1: any free port (ictal_server_port) */
+    const char *data_dir;        /* created when missing; NULL: "ictal-data" */
+    const char *web_dir;         /* dashboard files; NULL: look for ../web next to the binary */
+    const char *model_path;      /* detector model; NULL: signal quality only, no alarms */
+    const char *webhook_url;     /* NULL: no webhooks */
+    const char *webhook_secret;  /* HMAC-SHA256 key of the X-Ictal-Signature header */
+    int closed_enrolment;        /* non-zero: unknown devices are refused (else the first
+                                    hello of a device id registers its token) */
+    double max_speed;            /* sustained samples per second per stream as a multiple
+                                    of its rate (catch-up after a reconnect); 0: 32 */
+    double max_frames_per_s;     /* sustained frames per second per stream; 0: 200 */
+    int max_devices;             /* concurrent device connections; 0: 4096 */
+    int quiet;                   /* non-zero: no log lines on stderr */
+} ictal_server_options;
+
+void ictal_server_options_init(ictal_server_options *opt);
+
+/* Opens the data directory and database, binds the port. d says what failed. */
+int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ictal_diag *d);
+
+/* The bound TCP port (useful with port -1). */
+int ictal_server_port(const ictal_server *srv);
+
+/* Path of the admin token file (valid while srv lives). */
+const char *ictal_server_admin_token_path(const ictal_server *srv);
+
+/* Serves until ictal_server_stop(). Returns 0 or a negative ICTAL_E* code. */
+int ictal_server_run(ictal_server *srv);
+
+/* Asks ictal_server_run() to return; safe from a signal handler. */
+void ictal_server_stop(ictal_server *srv);
+
+/* Flushes session logs, closes the database, frees srv. */
+void ictal_server_destroy(ictal_server *srv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ICTAL_SERVER_H */

@@ -1,0 +1,435 @@
+/* The HTTP API: /api/... and /metrics (server.h, docs/api.md). */
+#include "server/server_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct http_pss {
+    char uri[512];
+    int is_post;
+    char *body;
+    size_t body_len;
+    int body_too_big;
+    char *resp;
+    size_t resp_len, resp_off;
+    int status;
+    const char *ctype;
+    int headers_sent;
+} http_pss;
+
+size_t ictal__http_pss_size(void)
+{
+    return sizeof(http_pss);
+}
+
+static void respond(struct lws *wsi, http_pss *p, int status, const char *ctype, char *body)
+{
+    free(p->resp);
+    p->resp = body;
+    p->resp_len = body ? strlen(body) : 0;
+    p->resp_off = 0;
+    p->status = status;
+    p->ctype = ctype;
+    p->headers_sent = 0;
+    lws_callback_on_writable(wsi);
+}
+
+static void respond_json(struct lws *wsi, http_pss *p, int status, json_t *j)
+{
+    char *txt = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    size_t n = txt ? strlen(txt) : 0;
+    char *body = malloc(n + 2);
+    if (body) {
+        memcpy(body, txt ? txt : "", n);
+        body[n] = '\n';
+        body[n + 1] = 0;
+    }
+    free(txt);
+    respond(wsi, p, status, "application/json", body);
+}
+
+static void respond_error(struct lws *wsi, http_pss *p, int status, const char *msg)
+{
+    respond_json(wsi, p, status, json_pack("{s:s}", "error", msg));
+}
+
+/* The caller's role from "Authorization: Bearer <token>". */
+static int caller_role(struct lws *wsi, ictal_server *srv, char *name, size_t size)
+{
+    char auth[256];
+    name[0] = 0;
+    if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
+        return ICTAL_ROLE_NONE;
+    if (strncmp(auth, "Bearer ", 7) != 0)
+        return ICTAL_ROLE_NONE;
+    return ictal__store_token_role(&srv->store, auth + 7, name, size);
+}
+
+static const char *arg(struct lws *wsi, const char *name_eq, char *buf, int len)
+{
+    const char *v = lws_get_urlarg_by_name(wsi, name_eq, buf, len);
+    return v && v[0] ? v : NULL;
+}
+
+static int arg_int(struct lws *wsi, const char *name_eq, int def, int lo, int hi)
+{
+    char buf[64];
+    const char *v = arg(wsi, name_eq, buf, sizeof buf);
+    if (v == NULL)
+        return def;
+    long x = strtol(v, NULL, 10);
+    return x < lo ? lo : x > hi ? hi : (int)x;
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) ICTAL_PRINTF(4, 5);
+static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf ? *buf + *len : NULL, *buf ? *cap - *len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (*buf && *len + (size_t)n < *cap) {
+            *len += (size_t)n;
+            return;
+        }
+        size_t ncap = (*cap ? *cap * 2 : 4096) + (size_t)n;
+        char *nb = realloc(*buf, ncap);
+        if (nb == NULL)
+            return;
+        *buf = nb;
+        *cap = ncap;
+    }
+}
+
+static long self_rss_kb(double *cpu_s)
+{
+    long rss = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            rss = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    *cpu_s = 0;
+    f = fopen("/proc/self/stat", "r");
+    if (f) {
+        unsigned long ut = 0, st = 0;
+        /* Fields 14 and 15 (utime, stime) follow the ")" of the command name. */
+        if (fgets(line, sizeof line, f)) {
+            char *r = strrchr(line, ')');
+            if (r && sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+                *cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        }
+        fclose(f);
+    }
+    return rss;
+}
+
+char *ictal__metrics_text(ictal_server *srv)
+{
+    char *b = NULL;
+    size_t len = 0, cap = 0;
+    int streams = 0, connected = 0;
+    for (ictal__stream *st = srv->streams; st; st = st->next) {
+        streams++;
+        connected += st->wsi != NULL;
+    }
+    int64_t pending = 0, delivered = 0;
+    ictal__store_outbox_counts(&srv->store, &pending, &delivered);
+    double cpu_s;
+    long rss_kb = self_rss_kb(&cpu_s);
+#define COUNTER(name, help, v)                                                                   \
+    append(&b, &len, &cap, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,  \
+           (unsigned long long)(v))
+#define GAUGE(name, help, fmt, v)                                                                \
+    append(&b, &len, &cap, "# HELP %s %s\n# TYPE %s gauge\n%s " fmt "\n", name, help, name, name, v)
+    COUNTER("ictal_frames_total", "Device frames stored.", srv->frames_total);
+    COUNTER("ictal_samples_total", "Samples per channel stored.", srv->samples_total);
+    COUNTER("ictal_frame_bytes_total", "Bytes of device frames stored.", srv->bytes_total);
+    COUNTER("ictal_duplicate_frames_total", "Frames received again and not stored.",
+            srv->duplicates_total);
+    COUNTER("ictal_sequence_gaps_total", "Frames ahead of the next expected sequence number.",
+            srv->seq_gaps_total);
+    COUNTER("ictal_time_gaps_total", "Gaps in device time (EDF+D discontinuities).",
+            srv->time_gaps_total);
+    COUNTER("ictal_rejections_total", "Device connections closed for a protocol violation.",
+            srv->rejected_total);
+    COUNTER("ictal_hellos_total", "Device hellos received.", srv->hellos_total);
+    COUNTER("ictal_auth_failures_total", "Rejected device or dashboard credentials.",
+            srv->auth_failures);
+    COUNTER("ictal_alarms_total", "Alarms raised since start.", srv->alarms_total);
+    GAUGE("ictal_device_connections", "Open device connections.", "%d", connected);
+    GAUGE("ictal_streams", "Device streams held in memory.", "%d", streams);
+    GAUGE("ictal_dashboard_connections", "Open dashboard connections.", "%d", srv->dash_conns);
+    GAUGE("ictal_webhook_outbox_pending", "Webhook events not yet delivered.", "%lld",
+          (long long)pending);
+    COUNTER("ictal_webhook_delivered_total", "Webhook events delivered (all time).", delivered);
+    GAUGE("ictal_process_resident_bytes", "Resident memory of the server.", "%ld", rss_kb * 1024);
+    GAUGE("ictal_process_cpu_seconds", "CPU time used by the server.", "%.3f", cpu_s);
+    GAUGE("ictal_uptime_seconds", "Seconds since start.", "%.1f",
+          (double)(ictal__mono_us() - srv->started_us) * 1e-6);
+    append(&b, &len, &cap,
+           "# HELP ictal_alarm_push_seconds From the detector's decision to the alarm written to"
+           " a dashboard socket.\n# TYPE ictal_alarm_push_seconds histogram\n");
+    for (int i = 0; i < ICTAL__LAT_BUCKETS; i++)
+        append(&b, &len, &cap, "ictal_alarm_push_seconds_bucket{le=\"%g\"} %llu\n",
+               ictal__lat_bounds_s[i], (unsigned long long)srv->lat_bucket[i]);
+    append(&b, &len, &cap, "ictal_alarm_push_seconds_bucket{le=\"+Inf\"} %llu\n",
+           (unsigned long long)srv->lat_count);
+    append(&b, &len, &cap, "ictal_alarm_push_seconds_sum %.6f\nictal_alarm_push_seconds_count %llu\n",
+           srv->lat_sum_s, (unsigned long long)srv->lat_count);
+#undef COUNTER
+#undef GAUGE
+    return b;
+}
+
+/* Routes a complete request. */
+static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
+{
+    const char *u = p->uri;
+    char name[128], buf[128];
+    if (!p->is_post && strcmp(u, "/api/health") == 0) {
+        respond_json(wsi, p, 200,
+                     json_pack("{s:s, s:s, s:f, s:i}", "status", "ok", "version", "0.1.0",
+                               "uptime_s", (double)(ictal__mono_us() - srv->started_us) * 1e-6,
+                               "schema_version", ictal__store_user_version(&srv->store)));
+        return;
+    }
+    int role = caller_role(wsi, srv, name, sizeof name);
+    if (role < ICTAL_ROLE_VIEWER) {
+        srv->auth_failures++;
+        respond_error(wsi, p, 401, "a bearer token is required (Authorization: Bearer <token>)");
+        return;
+    }
+    long long id = 0;
+    char tail[64] = "";
+    if (!p->is_post) {
+        if (strcmp(u, "/metrics") == 0) {
+            respond(wsi, p, 200, "text/plain; version=0.0.4", ictal__metrics_text(srv));
+        } else if (strcmp(u, "/api/devices") == 0) {
+            respond_json(wsi, p, 200, ictal__store_devices_json(&srv->store));
+        } else if (strcmp(u, "/api/status") == 0) {
+            respond_json(wsi, p, 200, ictal__status_json(srv));
+        } else if (strcmp(u, "/api/sessions") == 0) {
+            respond_json(wsi, p, 200,
+                         ictal__store_sessions_json(&srv->store, arg(wsi, "device=", buf, sizeof buf),
+                                                    arg_int(wsi, "limit=", 100, 1, 1000)));
+        } else if (sscanf(u, "/api/sessions/%lld%63s", &id, tail) >= 1 && tail[0] == 0) {
+            json_t *s = ictal__store_session_json(&srv->store, id);
+            if (s)
+                respond_json(wsi, p, 200, s);
+            else
+                respond_error(wsi, p, 404, "no such session");
+        } else if (strcmp(u, "/api/events") == 0) {
+            respond_json(wsi, p, 200,
+                         ictal__store_events_json(&srv->store, arg(wsi, "device=", buf, sizeof buf),
+                                                  arg_int(wsi, "since=", 0, 0, 2147483647),
+                                                  arg_int(wsi, "limit=", 100, 1, 1000)));
+        } else if (strcmp(u, "/api/alarms") == 0) {
+            respond_json(wsi, p, 200,
+                         ictal__store_alarms_json(&srv->store, arg(wsi, "device=", buf, sizeof buf),
+                                                  arg_int(wsi, "open=", 0, 0, 1),
+                                                  arg_int(wsi, "limit=", 100, 1, 1000)));
+        } else if (sscanf(u, "/api/alarms/%lld%63s", &id, tail) >= 1 && tail[0] == 0) {
+            json_t *a = ictal__store_alarm_json(&srv->store, id);
+            if (a)
+                respond_json(wsi, p, 200, a);
+            else
+                respond_error(wsi, p, 404, "no such alarm");
+        } else if (sscanf(u, "/api/devices/%127[^/]/history", buf) == 1) {
+            ictal__stream *st = ictal__stream_find(srv, buf);
+            if (st)
+                respond_json(wsi, p, 200, ictal__stream_history_json(st));
+            else
+                respond_error(wsi, p, 404, "no live stream for this device");
+        } else {
+            respond_error(wsi, p, 404, "no such resource");
+        }
+        return;
+    }
+    /* POST */
+    json_t *body = NULL;
+    if (p->body_len > 0) {
+        json_error_t err;
+        body = json_loadb(p->body, p->body_len, 0, &err);
+        if (body == NULL || !json_is_object(body)) {
+            json_decref(body);
+            snprintf(buf, sizeof buf, "body is not a JSON object: %.90s", err.text);
+            respond_error(wsi, p, 400, buf);
+            return;
+        }
+    }
+    if (sscanf(u, "/api/alarms/%lld/ack%63s", &id, tail) == 1 && strcmp(u + strlen(u) - 4, "/ack") == 0) {
+        if (role < ICTAL_ROLE_CLINICIAN) {
+            respond_error(wsi, p, 403, "acknowledging needs the clinician or admin role");
+        } else {
+            const char *note = json_string_value(json_object_get(body, "note"));
+            int rc = ictal__store_alarm_ack(&srv->store, id, name, note, srv->opt.webhook_url);
+            if (rc == ICTAL_ENOENT) {
+                respond_error(wsi, p, 404, "no such alarm");
+            } else if (rc == ICTAL_ESTATE) {
+                respond_error(wsi, p, 409, "alarm already acknowledged");
+            } else if (rc != 0) {
+                respond_error(wsi, p, 500, "could not store the acknowledgement");
+            } else {
+                json_t *row = ictal__store_alarm_json(&srv->store, id);
+                json_t *push = json_pack("{s:s, s:s, s:O}", "type", "alarm", "event", "acknowledged",
+                                         "alarm", row);
+                ictal__dash_broadcast(srv, push, NULL, 0);
+                json_decref(push);
+                json_t *detail = json_pack("{s:I, s:s}", "alarm_id", (json_int_t)id, "by", name);
+                ictal__store_event(&srv->store, json_string_value(json_object_get(row, "device_id")),
+                                   json_integer_value(json_object_get(row, "session_id")),
+                                   "alarm_acknowledged", detail);
+                json_decref(detail);
+                respond_json(wsi, p, 200, row);
+            }
+        }
+    } else if (strcmp(u, "/api/devices") == 0 || strcmp(u, "/api/tokens") == 0) {
+        if (role < ICTAL_ROLE_ADMIN) {
+            respond_error(wsi, p, 403, "this needs the admin role");
+        } else if (u[5] == 'd') {
+            const char *dev = json_string_value(json_object_get(body, "device_id"));
+            char tok[65];
+            int rc = dev && strlen(dev) <= ICTAL__ID_MAX && ictal__random_hex(tok, 24) == 0
+                         ? ictal__store_device_add(&srv->store, dev, tok)
+                         : ICTAL_EINVAL;
+            if (rc == ICTAL_ESTATE)
+                respond_error(wsi, p, 409, "device exists already");
+            else if (rc != 0)
+                respond_error(wsi, p, 400, "expected {\"device_id\": \"...\"}");
+            else
+                respond_json(wsi, p, 201, json_pack("{s:s, s:s}", "device_id", dev, "token", tok));
+        } else {
+            const char *tname = json_string_value(json_object_get(body, "name"));
+            int trole = ictal__role_parse(json_string_value(json_object_get(body, "role")));
+            char tok[96];
+            if (tname == NULL || strlen(tname) > 64 || trole == ICTAL_ROLE_NONE ||
+                ictal__store_token_create(&srv->store, tname, trole, tok, sizeof tok) != 0)
+                respond_error(wsi, p, 400,
+                              "expected {\"name\": \"...\", \"role\": \"viewer|clinician|admin\"}");
+            else
+                respond_json(wsi, p, 201, json_pack("{s:s, s:s, s:s}", "name", tname, "role",
+                                                    ictal__role_name(trole), "token", tok));
+        }
+    } else {
+        respond_error(wsi, p, 404, "no such resource");
+    }
+    json_decref(body);
+}
+
+int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    ictal_server *srv = lws_context_user(lws_get_context(wsi));
+    http_pss *p = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+        memset(p, 0, sizeof *p);
+        int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+        int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+        int n = lws_hdr_copy(wsi, p->uri, sizeof p->uri, post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI);
+        if ((!post && !get) || n <= 0) {
+            respond_error(wsi, p, 405, "only GET and POST are supported");
+            return 0;
+        }
+        p->is_post = post;
+        char cl[32];
+        long content_len = 0;
+        if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+            content_len = strtol(cl, NULL, 10);
+        if (content_len > ICTAL__BODY_MAX) {
+            respond_error(wsi, p, 413, "request body larger than 65536 bytes");
+            return 0;
+        }
+        if (post && content_len > 0)
+            return 0; /* wait for the body */
+        route(wsi, srv, p);
+        return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY:
+        if (p->body_too_big)
+            return 0;
+        if (p->body_len + len > ICTAL__BODY_MAX) {
+            p->body_too_big = 1;
+            return 0;
+        } else {
+            char *nb = realloc(p->body, p->body_len + len + 1);
+            if (nb == NULL)
+                return -1;
+            p->body = nb;
+            memcpy(p->body + p->body_len, in, len);
+            p->body_len += len;
+            p->body[p->body_len] = 0;
+        }
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (p->body_too_big)
+            respond_error(wsi, p, 413, "request body larger than 65536 bytes");
+        else
+            route(wsi, srv, p);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (p->status == 0)
+            return 0;
+        unsigned char hdr[LWS_PRE + 1024];
+        if (!p->headers_sent) {
+            unsigned char *start = hdr + LWS_PRE, *q = start, *end = hdr + sizeof hdr - 1;
+            if (lws_add_http_common_headers(wsi, (unsigned)p->status, p->ctype, p->resp_len, &q, end) ||
+                lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                            (const unsigned char *)"no-store", 8, &q, end) ||
+                lws_finalize_write_http_header(wsi, start, &q, end))
+                return -1;
+            p->headers_sent = 1;
+            if (p->resp_len > 0) {
+                lws_callback_on_writable(wsi);
+                return 0;
+            }
+        }
+        if (p->resp_off < p->resp_len) {
+            size_t chunk = p->resp_len - p->resp_off;
+            if (chunk > 16384)
+                chunk = 16384;
+            unsigned char *buf = malloc(LWS_PRE + chunk);
+            if (buf == NULL)
+                return -1;
+            memcpy(buf + LWS_PRE, p->resp + p->resp_off, chunk);
+            int last = p->resp_off + chunk == p->resp_len;
+            int n = lws_write(wsi, buf + LWS_PRE, chunk, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+            free(buf);
+            if (n < 0)
+                return -1;
+            p->resp_off += chunk;
+            if (!last) {
+                lws_callback_on_writable(wsi);
+                return 0;
+            }
+        }
+        free(p->resp);
+        p->resp = NULL;
+        free(p->body);
+        p->body = NULL;
+        p->status = 0;
+        if (lws_http_transaction_completed(wsi))
+            return -1;
+        return 0;
+    }
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (p) {
+            free(p->resp);
+            free(p->body);
+            p->resp = p->body = NULL;
+        }
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}

@@ -1,0 +1,1138 @@
+/* The monitoring server: event loop, device ingest, dashboards (server.h). */
+#include "server/server_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+const double ictal__lat_bounds_s[ICTAL__LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                        0.05,  0.1,    0.25,  1.0};
+
+int64_t ictal__mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void ictal__log(ictal_server *srv, const char *fmt, ...)
+{
+    if (srv->opt.quiet)
+        return;
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%H:%M:%S", &tm);
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ictal serve %s ", ts);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void ictal_server_options_init(ictal_server_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+}
+
+/* --- message queues ------------------------------------------------------------------ */
+
+static ictal__msg *msg_new(const char *data, size_t len)
+{
+    ictal__msg *m = malloc(sizeof *m + LWS_PRE + len);
+    if (m == NULL)
+        return NULL;
+    m->next = NULL;
+    m->len = len;
+    m->decided_us = 0;
+    memcpy(m->buf + LWS_PRE, data, len);
+    return m;
+}
+
+static void q_push(ictal__msgq *q, ictal__msg *m)
+{
+    if (q->tail)
+        q->tail->next = m;
+    else
+        q->head = m;
+    q->tail = m;
+    q->n++;
+}
+
+static ictal__msg *q_pop(ictal__msgq *q)
+{
+    ictal__msg *m = q->head;
+    if (m) {
+        q->head = m->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        q->n--;
+    }
+    return m;
+}
+
+static void q_free(ictal__msgq *q)
+{
+    ictal__msg *m;
+    while ((m = q_pop(q)) != NULL)
+        free(m);
+}
+
+void ictal__dash_send(ictal__dash *d, json_t *j, int64_t decided_us)
+{
+    /* Live data may be dropped for a slow dashboard; alarms never are. */
+    if (decided_us == 0 && d->out.n >= ICTAL__DASH_QUEUE_MAX)
+        return;
+    char *txt = json_dumps(j, JSON_COMPACT);
+    if (txt == NULL)
+        return;
+    ictal__msg *m = msg_new(txt, strlen(txt));
+    free(txt);
+    if (m == NULL)
+        return;
+    m->decided_us = decided_us;
+    q_push(&d->out, m);
+    lws_callback_on_writable(d->wsi);
+}
+
+void ictal__dash_broadcast(ictal_server *srv, json_t *j, const char *only_sub, int64_t decided_us)
+{
+    for (ictal__dash *d = srv->dashes; d; d = d->next) {
+        if (d->role < ICTAL_ROLE_VIEWER)
+            continue;
+        if (only_sub && strcmp(d->sub, only_sub) != 0)
+            continue;
+        ictal__dash_send(d, j, decided_us);
+    }
+}
+
+static int any_subscriber(ictal_server *srv, const char *device_id)
+{
+    for (ictal__dash *d = srv->dashes; d; d = d->next)
+        if (d->role >= ICTAL_ROLE_VIEWER && strcmp(d->sub, device_id) == 0)
+            return 1;
+    return 0;
+}
+
+/* --- streams --------------------------------------------------------------------------- */
+
+ictal__stream *ictal__stream_find(ictal_server *srv, const char *device_id)
+{
+    for (ictal__stream *s = srv->streams; s; s = s->next)
+        if (strcmp(s->device_id, device_id) == 0)
+            return s;
+    return NULL;
+}
+
+static void stream_sync(ictal__stream *st)
+{
+    ictal__seslog_sync(&st->log);
+    if (st->synced_seq != st->log.last_seq) {
+        ictal__store_session_progress(&st->srv->store, st->session_id, st->log.last_seq,
+                                      st->log.frames, st->log.samples);
+        st->synced_seq = st->log.last_seq;
+    }
+}
+
+static void stream_free(ictal__stream *st)
+{
+    stream_sync(st);
+    ictal__seslog_close(&st->log);
+    ictal__analysis_destroy(st->an);
+    json_decref(st->labels);
+    free(st);
+}
+
+static void stream_unlink(ictal_server *srv, ictal__stream *st)
+{
+    for (ictal__stream **pp = &srv->streams; *pp; pp = &(*pp)->next)
+        if (*pp == st) {
+            *pp = st->next;
+            return;
+        }
+}
+
+static json_t *channel_names(const ictal__stream *st, uint32_t mask)
+{
+    json_t *a = json_array();
+    for (int c = 0; c < st->n_channels && c < 32; c++)
+        if (mask & (1u << c))
+            json_array_append(a, json_array_get(st->labels, (size_t)c));
+    return a;
+}
+
+static void on_hop(void *user, const ictal__hop_info *h)
+{
+    ictal__stream *st = user;
+    st->last_hop = *h;
+    st->have_hop = 1;
+    ictal__hist *e = &st->hist[st->hist_head];
+    e->t_s = (float)h->t_s;
+    e->prob = h->prob;
+    e->burden = h->burden;
+    st->hist_head = (st->hist_head + 1) % ICTAL__HISTORY_HOPS;
+    if (st->hist_n < ICTAL__HISTORY_HOPS)
+        st->hist_n++;
+    if (st->replaying || !any_subscriber(st->srv, st->device_id))
+        return;
+    json_t *q = json_array();
+    for (int c = 0; c < h->n_channels; c++)
+        json_array_append_new(q, json_integer(h->quality[c]));
+    json_t *rms = json_array();
+    for (int c = 0; c < h->n_channels; c++)
+        json_array_append_new(rms, json_real(round(h->rms_uv[c] * 10) / 10));
+    json_t *j = json_pack("{s:s, s:s, s:f, s:o, s:o, s:o, s:s, s:o, s:o}", "type", "hop",
+                          "device", st->device_id, "t_s", h->t_s, "prob",
+                          isnan(h->prob) ? json_null() : json_real(h->prob), "burden",
+                          isnan(h->burden) ? json_null() : json_real(h->burden), "threshold",
+                          isnan(h->threshold) ? json_null() : json_real(h->threshold), "state",
+                          h->state, "quality", q, "rms_uv", rms);
+    ictal__dash_broadcast(st->srv, j, st->device_id, 0);
+    json_decref(j);
+}
+
+static void on_event(void *user, const ictal__event_info *ev)
+{
+    ictal__stream *st = user;
+    ictal_server *srv = st->srv;
+    int64_t decided = ictal__mono_us();
+    int64_t alarm_id = 0;
+    int created = 0, rc;
+    const char *kind;
+    if (ev->kind == 1) {
+        json_t *chans = channel_names(st, ev->channels);
+        ictal__alarm_in a = {st->session_id, st->device_id, ev->id, ev->onset_s, ev->alarm_s,
+                             ev->peak_prob, chans};
+        rc = ictal__store_alarm_raise(&srv->store, &a, srv->opt.webhook_url, &alarm_id, &created);
+        json_decref(chans);
+        kind = "raised";
+    } else {
+        rc = ictal__store_alarm_resolve(&srv->store, st->session_id, ev->id, ev->offset_s,
+                                        ev->peak_prob, srv->opt.webhook_url, &alarm_id);
+        created = rc == 0;
+        kind = "resolved";
+        if (rc == ICTAL_ENOENT)
+            rc = 0; /* resolved already (a replay after restart) */
+    }
+    if (rc != 0) {
+        ictal__log(srv, "device %s: storing alarm failed: %s", st->device_id, ictal_strerror(rc));
+        return;
+    }
+    if (!created)
+        return;
+    if (ev->kind == 1)
+        srv->alarms_total++;
+    ictal__log(srv, "device %s: alarm %lld %s (onset %.1f s)", st->device_id, (long long)alarm_id,
+               kind, ev->onset_s);
+    json_t *row = ictal__store_alarm_json(&srv->store, alarm_id);
+    json_t *j = json_pack("{s:s, s:s, s:o}", "type", "alarm", "event", kind, "alarm",
+                          row ? row : json_null());
+    ictal__dash_broadcast(srv, j, NULL, decided);
+    json_decref(j);
+    json_t *detail = json_pack("{s:I, s:f}", "alarm_id", (json_int_t)alarm_id, "t_s",
+                               ev->kind == 1 ? ev->alarm_s : ev->offset_s);
+    ictal__store_event(&srv->store, st->device_id, st->session_id,
+                       ev->kind == 1 ? "alarm_raised" : "alarm_resolved", detail);
+    json_decref(detail);
+}
+
+/* Sends live samples of one frame to subscribed dashboards, averaged down to <= 128 Hz. */
+static void push_samples(ictal__stream *st, const float *uv, uint32_t n, double t_s)
+{
+    int k = (int)ceil(st->rate_hz / 128.0);
+    if (k < 1)
+        k = 1;
+    json_t *data = json_array();
+    for (int c = 0; c < st->n_channels; c++) {
+        json_t *ch = json_array();
+        for (uint32_t i = 0; i + (uint32_t)k <= n; i += (uint32_t)k) {
+            double sum = 0;
+            for (int j = 0; j < k; j++)
+                sum += uv[(i + (uint32_t)j) * (uint32_t)st->n_channels + (uint32_t)c];
+            json_array_append_new(ch, json_real(round(sum / k * 10) / 10));
+        }
+        json_array_append_new(data, ch);
+    }
+    json_t *j = json_pack("{s:s, s:s, s:f, s:f, s:o}", "type", "samples", "device", st->device_id,
+                          "t_s", t_s, "rate_hz", st->rate_hz / k, "data", data);
+    ictal__dash_broadcast(st->srv, j, st->device_id, 0);
+    json_decref(j);
+}
+
+/* Runs one stored frame through the analysis (live and on restart replay). */
+static void analyse_frame(ictal__stream *st, const ictal_wire_frame *f, int64_t expected_time_us)
+{
+    ictal_server *srv = st->srv;
+    double t_s = (double)(f->device_time_us - st->start_time_us) * 1e-6;
+    if (expected_time_us != INT64_MIN) {
+        int64_t tol_us = (int64_t)(2e6 / st->rate_hz) + 20000;
+        if (f->device_time_us > expected_time_us + tol_us) {
+            st->time_gaps++;
+            srv->time_gaps_total++;
+            ictal__analysis_reset(st->an, t_s);
+            if (!st->replaying) {
+                json_t *detail = json_pack("{s:f, s:f}", "t_s", t_s, "gap_s",
+                                           (double)(f->device_time_us - expected_time_us) * 1e-6);
+                ictal__store_event(&srv->store, st->device_id, st->session_id, "gap", detail);
+                json_decref(detail);
+            }
+        }
+    }
+    ictal_wire_decode_uv(f, srv->decode_uv);
+    ictal__analysis_push(st->an, srv->decode_uv, f->n_samples);
+    if (!st->replaying && any_subscriber(srv, st->device_id))
+        push_samples(st, srv->decode_uv, f->n_samples, t_s);
+}
+
+typedef struct replay_ctx {
+    ictal__stream *st;
+    int64_t expected_us;
+} replay_ctx;
+
+static int replay_cb(void *user, const ictal_wire_frame *f)
+{
+    replay_ctx *r = user;
+    analyse_frame(r->st, f, r->expected_us);
+    r->expected_us = f->device_time_us + (int64_t)((double)f->n_samples * 1e6 / r->st->rate_hz);
+    return 0;
+}
+
+static int make_dirs(const char *path)
+{
+    if (mkdir(path, 0750) != 0 && errno != EEXIST)
+        return ICTAL_EIO;
+    return 0;
+}
+
+/* Opens (or resumes) the stream of a hello. */
+static int stream_open(ictal_server *srv, const char *device_id, const char *stream_id,
+                       json_t *labels, double rate_hz, const char *firmware, int64_t start_us,
+                       ictal__stream **out, ictal_diag *d)
+{
+    ictal__stream *st = ictal__stream_find(srv, device_id);
+    if (st && strcmp(st->stream_id, stream_id) == 0) {
+        if (!json_equal(st->labels, labels) || st->rate_hz != rate_hz)
+            return ictal_diag_error(d, ICTAL_EINVAL,
+                                    "stream %s resumed with other channels or rate", stream_id);
+        snprintf(st->firmware, sizeof st->firmware, "%s", firmware);
+        *out = st;
+        return 0;
+    }
+    if (st) { /* a new stream of the same device: the old session ends */
+        stream_unlink(srv, st);
+        ictal__store_session_end(&srv->store, st->session_id);
+        stream_free(st);
+    }
+    int64_t session_id;
+    int created;
+    int rc = ictal__store_session_get(&srv->store, device_id, stream_id, labels, rate_hz, start_us,
+                                      &session_id, &created);
+    if (rc != 0)
+        return ictal_diag_error(d, rc, "cannot open the session in the database");
+    ictal__store_session_end_others(&srv->store, device_id, session_id);
+    json_t *row = ictal__store_session_json(&srv->store, session_id);
+    if (row == NULL)
+        return ictal_diag_error(d, ICTAL_EIO, "session %lld vanished", (long long)session_id);
+    if (!json_equal(json_object_get(row, "labels"), labels) ||
+        json_real_value(json_object_get(row, "rate_hz")) != rate_hz) {
+        json_decref(row);
+        return ictal_diag_error(d, ICTAL_EINVAL,
+                                "stream %s resumed with other channels or rate", stream_id);
+    }
+    int64_t stored_start = json_integer_value(json_object_get(row, "start_time_us"));
+    json_decref(row);
+
+    st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return ICTAL_ENOMEM;
+    st->srv = srv;
+    snprintf(st->device_id, sizeof st->device_id, "%s", device_id);
+    snprintf(st->stream_id, sizeof st->stream_id, "%s", stream_id);
+    snprintf(st->firmware, sizeof st->firmware, "%s", firmware);
+    st->session_id = session_id;
+    st->n_channels = (int)json_array_size(labels);
+    st->rate_hz = rate_hz;
+    st->labels = json_incref(labels);
+    st->start_time_us = stored_start;
+    st->log.fd = -1;
+    st->bucket_us = ictal__mono_us();
+    const char *lab[ICTAL__ANALYSIS_MAX_CHANNELS];
+    for (int c = 0; c < st->n_channels; c++)
+        lab[c] = json_string_value(json_array_get(labels, (size_t)c));
+    ictal__analysis_cb cb = {on_hop, on_event, st};
+    rc = ictal__analysis_create(&st->an, st->n_channels, lab, rate_hz, NULL, &cb, d);
+    if (rc == 0) {
+        snprintf(st->log_path, sizeof st->log_path, "%s/sessions/%lld.frames", srv->data_dir,
+                 (long long)session_id);
+        rc = ictal__seslog_open(&st->log, st->log_path, rate_hz, d);
+    }
+    if (rc != 0) {
+        st->log.fd = -1;
+        stream_free(st);
+        return rc;
+    }
+    st->synced_seq = -2;
+    if (!created && st->log.frames > 0) {
+        /* Resuming after a restart: rebuild the detector's state from the log. Alarms
+         * it raises again are already stored (same session and detector event id). */
+        int64_t t0 = ictal__mono_us();
+        st->replaying = 1;
+        replay_ctx r = {st, INT64_MIN};
+        rc = ictal__seslog_walk(st->log_path, replay_cb, &r, d);
+        st->replaying = 0;
+        ictal__log(srv, "device %s: session %lld resumed from its log (%llu frames, %.0f ms)",
+                   device_id, (long long)session_id, (unsigned long long)st->log.frames,
+                   (double)(ictal__mono_us() - t0) / 1000.0);
+        if (rc != 0) {
+            stream_free(st);
+            return rc;
+        }
+    }
+    st->next = srv->streams;
+    srv->streams = st;
+    *out = st;
+    return 0;
+}
+
+/* --- device connections ---------------------------------------------------------------- */
+
+typedef struct dev_pss {
+    ictal__stream *st;
+    uint8_t *rx;
+    size_t rx_len, rx_cap;
+    ictal__msgq out;
+    int64_t acked;        /* last seq acknowledged to the device */
+    int hello_done;
+    int close_status;     /* non-zero: close with this status after the queue drains */
+    char close_reason[124];
+} dev_pss;
+
+static void dev_queue_json(struct lws *wsi, dev_pss *p, json_t *j)
+{
+    char *txt = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (txt == NULL)
+        return;
+    ictal__msg *m = msg_new(txt, strlen(txt));
+    free(txt);
+    if (m)
+        q_push(&p->out, m);
+    lws_callback_on_writable(wsi);
+}
+
+/* Rejects: queue an error message, then close with status and reason. */
+static int dev_reject(struct lws *wsi, dev_pss *p, int status, const char *code, const char *fmt, ...)
+    ICTAL_PRINTF(5, 6);
+static int dev_reject(struct lws *wsi, dev_pss *p, int status, const char *code, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ictal_server *srv = lws_context_user(lws_get_context(wsi));
+    srv->rejected_total++;
+    ictal__log(srv, "device %s: rejected (%s): %s", p->st ? p->st->device_id : "?", code, msg);
+    dev_queue_json(wsi, p, json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", msg));
+    p->close_status = status;
+    snprintf(p->close_reason, sizeof p->close_reason, "%s: %.100s", code, msg);
+    return 0;
+}
+
+static int valid_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > ICTAL__ID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':'))
+            return 0;
+    }
+    return 1;
+}
+
+static int dev_hello(struct lws *wsi, dev_pss *p, const char *txt, size_t len)
+{
+    ictal_server *srv = lws_context_user(lws_get_context(wsi));
+    json_error_t jerr;
+    json_t *h = json_loadb(txt, len, 0, &jerr);
+    if (h == NULL || !json_is_object(h)) {
+        json_decref(h);
+        return dev_reject(wsi, p, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_hello",
+                          "hello is not a JSON object (%s)", jerr.text);
+    }
+    const char *type = json_string_value(json_object_get(h, "type"));
+    const char *dev = json_string_value(json_object_get(h, "device_id"));
+    const char *token = json_string_value(json_object_get(h, "token"));
+    const char *stream = json_string_value(json_object_get(h, "stream_id"));
+    const char *fw = json_string_value(json_object_get(h, "firmware"));
+    json_t *chans = json_object_get(h, "channels");
+    json_t *rate = json_object_get(h, "rate_hz");
+    json_t *start = json_object_get(h, "start_time_us");
+    int rc = 0;
+    const char *why = NULL;
+    if (type == NULL || strcmp(type, "hello") != 0)
+        why = "\"type\" must be \"hello\"";
+    else if (!valid_id(dev))
+        why = "\"device_id\" must be 1-64 characters of A-Z a-z 0-9 - _ . :";
+    else if (token == NULL || strlen(token) < 8 || strlen(token) > 256)
+        why = "\"token\" must be a string of 8-256 characters";
+    else if (stream != NULL && !valid_id(stream))
+        why = "\"stream_id\" must be 1-64 characters of A-Z a-z 0-9 - _ . :";
+    else if (fw == NULL || strlen(fw) > ICTAL__ID_MAX)
+        why = "\"firmware\" must be a string of at most 64 characters";
+    else if (!json_is_number(rate) || !(json_number_value(rate) >= 100 &&
+                                        json_number_value(rate) <= 2048) ||
+             json_number_value(rate) != floor(json_number_value(rate)))
+        why = "\"rate_hz\" must be a whole number of Hz in 100..2048";
+    else if (!json_is_array(chans) || json_array_size(chans) < 1 ||
+             json_array_size(chans) > ICTAL_WIRE_MAX_CHANNELS)
+        why = "\"channels\" must be an array of 1-32 labels";
+    else if (start != NULL && !json_is_integer(start))
+        why = "\"start_time_us\" must be an integer (µs since the Unix epoch)";
+    for (size_t i = 0; why == NULL && i < json_array_size(chans); i++) {
+        const char *l = json_string_value(json_array_get(chans, i));
+        if (l == NULL || l[0] == 0 || strlen(l) > 16)
+            why = "each channel label must be a string of 1-16 bytes";
+    }
+    if (why) {
+        dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "bad_hello", "%s", why);
+        json_decref(h);
+        return 0;
+    }
+    srv->hellos_total++;
+    rc = ictal__store_device_auth(&srv->store, dev, token);
+    if (rc == ICTAL_ENOENT && !srv->opt.closed_enrolment) {
+        rc = ictal__store_device_add(&srv->store, dev, token);
+        if (rc == 0)
+            ictal__log(srv, "device %s: enrolled", dev);
+    }
+    if (rc != 0) {
+        srv->auth_failures++;
+        dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "unauthorized",
+                   "unknown device or wrong token");
+        json_decref(h);
+        return 0;
+    }
+    ictal__stream *st = ictal__stream_find(srv, dev);
+    if (st && st->wsi && st->wsi != wsi) {
+        /* The device reconnected before its old connection timed out: the new one wins. */
+        lws_set_timeout(st->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        dev_pss *old = lws_wsi_user(st->wsi);
+        if (old)
+            old->st = NULL;
+        st->wsi = NULL;
+    }
+    ictal_diag d;
+    ictal_diag_init(&d);
+    int64_t start_us = start ? (int64_t)json_integer_value(start) : (int64_t)(ictal__now_s() * 1e6);
+    rc = stream_open(srv, dev, stream ? stream : "default", chans, json_number_value(rate),
+                     fw, start_us, &st, &d);
+    if (rc != 0) {
+        dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session", "%s", d.message);
+        json_decref(h);
+        return 0;
+    }
+    ictal__store_device_seen(&srv->store, dev, fw, chans, json_number_value(rate));
+    st->wsi = wsi;
+    st->disconnected_us = 0;
+    p->st = st;
+    p->hello_done = 1;
+    p->acked = st->log.last_seq;
+    ictal__store_event(&srv->store, dev, st->session_id, "connected", NULL);
+    ictal__log(srv, "device %s: connected, session %lld, resume after seq %lld", dev,
+               (long long)st->session_id, (long long)st->log.last_seq);
+    dev_queue_json(wsi, p,
+                   json_pack("{s:s, s:I, s:I, s:{s:i, s:i, s:i, s:f, s:f}}", "type", "welcome",
+                             "session_id", (json_int_t)st->session_id, "ack",
+                             (json_int_t)st->log.last_seq, "limits", "max_frame_bytes",
+                             ICTAL_WIRE_MAX_FRAME_BYTES, "max_channels", ICTAL_WIRE_MAX_CHANNELS,
+                             "max_samples", ICTAL_WIRE_MAX_SAMPLES, "max_speed",
+                             srv->opt.max_speed, "max_frames_per_s", srv->opt.max_frames_per_s));
+    json_decref(h);
+    return 0;
+}
+
+/* Token buckets: 60 s of burst, refilled at max_speed x the rate and max_frames_per_s. */
+static int rate_ok(ictal_server *srv, ictal__stream *st, uint32_t n_samples)
+{
+    int64_t now = ictal__mono_us();
+    double dt = (double)(now - st->bucket_us) * 1e-6;
+    st->bucket_us = now;
+    double cap_s = st->rate_hz * srv->opt.max_speed * 60.0;
+    double cap_f = srv->opt.max_frames_per_s * 60.0;
+    st->bucket_samples += dt * st->rate_hz * srv->opt.max_speed;
+    st->bucket_frames += dt * srv->opt.max_frames_per_s;
+    if (st->bucket_samples > cap_s)
+        st->bucket_samples = cap_s;
+    if (st->bucket_frames > cap_f)
+        st->bucket_frames = cap_f;
+    if (st->bucket_samples < n_samples || st->bucket_frames < 1)
+        return 0;
+    st->bucket_samples -= n_samples;
+    st->bucket_frames -= 1;
+    return 1;
+}
+
+static int dev_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len)
+{
+    ictal_server *srv = lws_context_user(lws_get_context(wsi));
+    ictal__stream *st = p->st;
+    ictal_wire_frame f;
+    ictal_diag d;
+    ictal_diag_init(&d);
+    int rc = ictal_wire_parse(buf, len, &f, &d);
+    if (rc != 0)
+        return dev_reject(wsi, p, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_frame",
+                          "byte %lld, field %s: %s", (long long)d.offset, d.field ? d.field : "-",
+                          d.message);
+    if (f.n_channels != st->n_channels)
+        return dev_reject(wsi, p, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_frame",
+                          "frame has %d channels, the hello announced %d", f.n_channels,
+                          st->n_channels);
+    if ((int64_t)f.seq <= st->log.last_seq) {
+        /* Already stored (a resend after a lost ack): acknowledge again, store nothing. */
+        st->duplicates++;
+        srv->duplicates_total++;
+        lws_callback_on_writable(wsi);
+        p->acked = -2; /* force an ack */
+        return 0;
+    }
+    if ((int64_t)f.seq != st->log.last_seq + 1) {
+        st->seq_gaps++;
+        srv->seq_gaps_total++;
+        dev_queue_json(wsi, p, json_pack("{s:s, s:I}", "type", "gap", "expected",
+                                         (json_int_t)(st->log.last_seq + 1)));
+        return 0;
+    }
+    if (!rate_ok(srv, st, f.n_samples))
+        return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate_limit",
+                          "more than %.0f x real time or %.0f frames/s", srv->opt.max_speed,
+                          srv->opt.max_frames_per_s);
+    if (st->log.frames == 0 && st->start_time_us != f.device_time_us) {
+        /* The session's time origin is its first sample. */
+        st->start_time_us = f.device_time_us;
+    }
+    int64_t expected = st->log.last_time_us;
+    rc = ictal__seslog_append(&st->log, buf, len, &f, st->rate_hz);
+    if (rc != 0)
+        return dev_reject(wsi, p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "storage",
+                          "cannot store the frame: %s", ictal_strerror(rc));
+    srv->frames_total++;
+    srv->samples_total += f.n_samples;
+    srv->bytes_total += len;
+    st->last_rx_us = ictal__mono_us();
+    analyse_frame(st, &f, expected);
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int dev_writeable(struct lws *wsi, dev_pss *p)
+{
+    ictal__msg *m = q_pop(&p->out);
+    if (m) {
+        int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+        free(m);
+        if (n < 0)
+            return -1;
+        if (p->out.head || (p->st && p->acked != p->st->log.last_seq) || p->close_status)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (p->close_status) {
+        lws_close_reason(wsi, (enum lws_close_status)p->close_status, (unsigned char *)p->close_reason,
+                         strlen(p->close_reason));
+        return -1;
+    }
+    if (p->st && p->hello_done && p->acked != p->st->log.last_seq) {
+        char txt[64];
+        int n = snprintf(txt, sizeof txt, "{\"type\":\"ack\",\"seq\":%lld}",
+                         (long long)p->st->log.last_seq);
+        unsigned char buf[LWS_PRE + 64];
+        memcpy(buf + LWS_PRE, txt, (size_t)n);
+        if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_TEXT) < 0)
+            return -1;
+        p->acked = p->st->log.last_seq;
+    }
+    return 0;
+}
+
+static int cb_device(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    ictal_server *srv = lws_context_user(lws_get_context(wsi));
+    dev_pss *p = user;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        memset(p, 0, sizeof *p);
+        p->acked = -1;
+        srv->device_conns++;
+        if (srv->device_conns > srv->opt.max_devices) {
+            srv->rejected_total++;
+            lws_close_reason(wsi, (enum lws_close_status)1013, (unsigned char *)"server full", 11);
+            return -1;
+        }
+        break;
+    case LWS_CALLBACK_RECEIVE: {
+        if (p->close_status)
+            return 0; /* closing: ignore the rest */
+        int first = lws_is_first_fragment(wsi);
+        if (first)
+            p->rx_len = 0;
+        if (p->rx_len + len > ICTAL_WIRE_MAX_FRAME_BYTES) {
+            return dev_reject(wsi, p, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "too_large",
+                              "message exceeds %d bytes", ICTAL_WIRE_MAX_FRAME_BYTES);
+        }
+        if (p->rx_len + len > p->rx_cap) {
+            size_t cap = p->rx_len + len;
+            uint8_t *nb = realloc(p->rx, cap);
+            if (nb == NULL)
+                return -1;
+            p->rx = nb;
+            p->rx_cap = cap;
+        }
+        memcpy(p->rx + p->rx_len, in, len);
+        p->rx_len += len;
+        if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+            return 0;
+        int binary = lws_frame_is_binary(wsi);
+        if (!p->hello_done) {
+            if (binary)
+                return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no_hello",
+                                  "the first message must be the JSON hello");
+            return dev_hello(wsi, p, (const char *)p->rx, p->rx_len);
+        }
+        if (!binary)
+            return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "unexpected_text",
+                              "after the hello only binary frames are accepted");
+        if (p->st == NULL)
+            return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "superseded",
+                              "this device connected again elsewhere");
+        return dev_frame(wsi, p, p->rx, p->rx_len);
+    }
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return dev_writeable(wsi, p);
+    case LWS_CALLBACK_CLOSED:
+        srv->device_conns--;
+        if (p->st && p->st->wsi == wsi) {
+            p->st->wsi = NULL;
+            p->st->disconnected_us = ictal__mono_us();
+            stream_sync(p->st);
+            ictal__store_event(&srv->store, p->st->device_id, p->st->session_id, "disconnected",
+                               NULL);
+            ictal__log(srv, "device %s: disconnected after seq %lld", p->st->device_id,
+                       (long long)p->st->log.last_seq);
+        }
+        q_free(&p->out);
+        free(p->rx);
+        p->rx = NULL;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* --- dashboards ------------------------------------------------------------------------ */
+
+typedef struct dash_pss {
+    ictal__dash *d;
+} dash_pss;
+
+json_t *ictal__stream_history_json(const ictal__stream *st)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < st->hist_n; i++) {
+        int k = (st->hist_head - st->hist_n + i + ICTAL__HISTORY_HOPS) % ICTAL__HISTORY_HOPS;
+        const ictal__hist *e = &st->hist[k];
+        json_array_append_new(a, json_pack("[f, o, o]", (double)e->t_s,
+                                           isnan(e->prob) ? json_null() : json_real(e->prob),
+                                           isnan(e->burden) ? json_null() : json_real(e->burden)));
+    }
+    return a;
+}
+
+static void dash_message(ictal_server *srv, ictal__dash *d, const char *txt, size_t len)
+{
+    json_t *j = json_loadb(txt, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    if (type && strcmp(type, "auth") == 0) {
+        char name[128] = "";
+        d->role = ictal__store_token_role(&srv->store,
+                                          json_string_value(json_object_get(j, "token")), name,
+                                          sizeof name);
+        json_t *r = json_pack("{s:s, s:s, s:s}", "type", "auth", "role", ictal__role_name(d->role),
+                              "name", name);
+        ictal__dash_send(d, r, 0);
+        json_decref(r);
+        if (d->role >= ICTAL_ROLE_VIEWER) {
+            json_t *s = json_pack("{s:s, s:o}", "type", "status", "devices", ictal__status_json(srv));
+            ictal__dash_send(d, s, 0);
+            json_decref(s);
+        } else {
+            srv->auth_failures++;
+        }
+    } else if (type && strcmp(type, "subscribe") == 0 && d->role >= ICTAL_ROLE_VIEWER) {
+        const char *dev = json_string_value(json_object_get(j, "device"));
+        snprintf(d->sub, sizeof d->sub, "%s", dev && valid_id(dev) ? dev : "");
+        ictal__stream *st = d->sub[0] ? ictal__stream_find(srv, d->sub) : NULL;
+        json_t *r = json_pack("{s:s, s:s, s:o, s:o, s:o}", "type", "subscribed", "device", d->sub,
+                              "labels", st ? json_incref(st->labels) : json_array(), "rate_hz",
+                              st ? json_real(st->rate_hz) : json_null(), "history",
+                              st ? ictal__stream_history_json(st) : json_array());
+        ictal__dash_send(d, r, 0);
+        json_decref(r);
+    }
+    json_decref(j);
+}
+
+static void record_latency(ictal_server *srv, int64_t decided_us)
+{
+    double s = (double)(ictal__mono_us() - decided_us) * 1e-6;
+    srv->lat_count++;
+    srv->lat_sum_s += s;
+    for (int i = 0; i < ICTAL__LAT_BUCKETS; i++)
+        if (s <= ictal__lat_bounds_s[i])
+            srv->lat_bucket[i]++;
+    srv->lat_recent[srv->lat_recent_n++ % 4096] = s;
+}
+
+static int cb_dashboard(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    ictal_server *srv = lws_context_user(lws_get_context(wsi));
+    dash_pss *p = user;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        p->d = calloc(1, sizeof *p->d);
+        if (p->d == NULL)
+            return -1;
+        p->d->wsi = wsi;
+        p->d->next = srv->dashes;
+        srv->dashes = p->d;
+        srv->dash_conns++;
+        break;
+    case LWS_CALLBACK_RECEIVE:
+        if (len > 4096 || !lws_is_final_fragment(wsi))
+            return -1; /* dashboards send only small control messages */
+        dash_message(srv, p->d, in, len);
+        break;
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+        ictal__msg *m = q_pop(&p->d->out);
+        if (m == NULL)
+            break;
+        int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+        if (m->decided_us > 0)
+            record_latency(srv, m->decided_us);
+        free(m);
+        if (n < 0)
+            return -1;
+        if (p->d->out.head)
+            lws_callback_on_writable(wsi);
+        break;
+    }
+    case LWS_CALLBACK_CLOSED:
+        if (p->d) {
+            for (ictal__dash **pp = &srv->dashes; *pp; pp = &(*pp)->next)
+                if (*pp == p->d) {
+                    *pp = p->d->next;
+                    break;
+                }
+            q_free(&p->d->out);
+            free(p->d);
+            p->d = NULL;
+            srv->dash_conns--;
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* --- live status ------------------------------------------------------------------------ */
+
+json_t *ictal__status_json(ictal_server *srv)
+{
+    json_t *open = ictal__store_open_alarm_counts(&srv->store);
+    json_t *a = json_array();
+    int64_t now = ictal__mono_us();
+    for (ictal__stream *st = srv->streams; st; st = st->next) {
+        const ictal__hop_info *h = &st->last_hop;
+        json_t *q = json_array(), *rms = json_array();
+        for (int c = 0; st->have_hop && c < h->n_channels; c++) {
+            json_array_append_new(q, json_integer(h->quality[c]));
+            json_array_append_new(rms, json_real(round(h->rms_uv[c] * 10) / 10));
+        }
+        int good = 0;
+        for (int c = 0; st->have_hop && c < h->n_channels; c++)
+            good += h->quality[c] == 0;
+        json_t *o = json_pack(
+            "{s:s, s:s, s:I, s:s, s:b, s:f, s:O, s:i, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:s,"
+            " s:o, s:o, s:o, s:f, s:I}",
+            "device_id", st->device_id, "stream_id", st->stream_id, "session_id",
+            (json_int_t)st->session_id, "firmware", st->firmware, "connected", st->wsi != NULL,
+            "rate_hz", st->rate_hz, "channels", st->labels, "n_channels", st->n_channels,
+            "last_seq", (json_int_t)st->log.last_seq, "frames", (json_int_t)st->log.frames,
+            "duplicates", (json_int_t)st->duplicates, "gaps", (json_int_t)(st->time_gaps),
+            "t_s", st->have_hop ? json_real(h->t_s) : json_null(), "prob",
+            st->have_hop && !isnan(h->prob) ? json_real(h->prob) : json_null(), "burden",
+            st->have_hop && !isnan(h->burden) ? json_real(h->burden) : json_null(), "state",
+            st->have_hop ? h->state : "waiting", "quality", q, "rms_uv", rms, "open_alarms",
+            json_integer(json_integer_value(json_object_get(open, st->device_id))),
+            "signal_quality", st->have_hop && h->n_channels ? (double)good / h->n_channels : 0.0,
+            "last_frame_age_ms",
+            (json_int_t)(st->last_rx_us ? (now - st->last_rx_us) / 1000 : -1));
+        json_array_append_new(a, o);
+    }
+    json_decref(open);
+    return a;
+}
+
+/* --- timers ----------------------------------------------------------------------------- */
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+    ictal_server *srv = lws_container_of(sul, ictal_server, sul_tick);
+    int64_t now = ictal__mono_us();
+    for (ictal__stream **pp = &srv->streams; *pp;) {
+        ictal__stream *st = *pp;
+        stream_sync(st);
+        /* Streams gone for 10 minutes are closed; a later hello reopens them from the log. */
+        if (st->wsi == NULL && st->disconnected_us && now - st->disconnected_us > 600000000) {
+            *pp = st->next;
+            stream_free(st);
+            continue;
+        }
+        pp = &st->next;
+    }
+    if (srv->dashes) {
+        json_t *s = json_pack("{s:s, s:o}", "type", "status", "devices", ictal__status_json(srv));
+        ictal__dash_broadcast(srv, s, NULL, 0);
+        json_decref(s);
+    }
+    lws_sul_schedule(srv->ctx, 0, &srv->sul_tick, tick, 1000000);
+}
+
+static void webhook_tick(lws_sorted_usec_list_t *sul)
+{
+    ictal_server *srv = lws_container_of(sul, ictal_server, sul_webhook);
+    int inflight = ictal__webhook_tick(srv->webhook);
+    lws_sul_schedule(srv->ctx, 0, &srv->sul_webhook, webhook_tick, inflight ? 10000 : 100000);
+}
+
+/* --- lifecycle ----------------------------------------------------------------------------- */
+
+static int find_web_dir(char *out, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    const char *cands[3] = {NULL, NULL, "web"};
+    char a[PATH_MAX + 32], b[PATH_MAX + 32];
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = 0;
+        snprintf(a, sizeof a, "%s/../web", exe);
+        snprintf(b, sizeof b, "%s/../../web", exe);
+        cands[0] = a;
+        cands[1] = b;
+    }
+    for (int i = 0; i < 3; i++) {
+        char idx[PATH_MAX + 64];
+        if (cands[i] == NULL)
+            continue;
+        snprintf(idx, sizeof idx, "%s/index.html", cands[i]);
+        if (access(idx, R_OK) == 0 && realpath(cands[i], exe) != NULL) {
+            snprintf(out, size, "%s", exe);
+            return 0;
+        }
+    }
+    return ICTAL_ENOENT;
+}
+
+static int write_admin_token(ictal_server *srv, ictal_diag *d)
+{
+    snprintf(srv->token_path, sizeof srv->token_path, "%s/admin.token", srv->data_dir);
+    if (access(srv->token_path, R_OK) == 0)
+        return 0;
+    char tok[96];
+    int rc = ictal__store_token_create(&srv->store, "admin", ICTAL_ROLE_ADMIN, tok, sizeof tok);
+    if (rc != 0)
+        return ictal_diag_error(d, rc, "cannot create the admin token");
+    FILE *f = fopen(srv->token_path, "wx");
+    if (f == NULL)
+        return ictal_diag_error(d, ICTAL_EIO, "%s: %s", srv->token_path, strerror(errno));
+    chmod(srv->token_path, 0600);
+    fprintf(f, "%s\n", tok);
+    fclose(f);
+    return 0;
+}
+
+int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ictal_diag *d)
+{
+    *out = NULL;
+    ictal_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return ICTAL_ENOMEM;
+    srv->opt = *opt;
+    if (srv->opt.max_speed <= 0)
+        srv->opt.max_speed = 32;
+    if (srv->opt.max_frames_per_s <= 0)
+        srv->opt.max_frames_per_s = 200;
+    if (srv->opt.max_devices <= 0)
+        srv->opt.max_devices = 4096;
+    snprintf(srv->host, sizeof srv->host, "%s", opt->host ? opt->host : "127.0.0.1");
+    if (opt->data_dir && strlen(opt->data_dir) >= sizeof srv->data_dir) {
+        free(srv);
+        return ictal_diag_error(d, ICTAL_ERANGE, "data directory path too long");
+    }
+    snprintf(srv->data_dir, sizeof srv->data_dir, "%s", opt->data_dir ? opt->data_dir : "ictal-data");
+    srv->opt.host = srv->host;
+    srv->opt.data_dir = srv->data_dir;
+    srv->started_us = ictal__mono_us();
+    srv->decode_uv = malloc((size_t)ICTAL_WIRE_MAX_FRAME_BYTES / 2 * sizeof(float));
+    char sess[4200], db[4200];
+    snprintf(sess, sizeof sess, "%s/sessions", srv->data_dir);
+    snprintf(db, sizeof db, "%s/ictal.db", srv->data_dir);
+    int rc = 0;
+    if (srv->decode_uv == NULL)
+        rc = ICTAL_ENOMEM;
+    else if (make_dirs(srv->data_dir) != 0 || make_dirs(sess) != 0)
+        rc = ictal_diag_error(d, ICTAL_EIO, "cannot create %s: %s", sess, strerror(errno));
+    if (rc == 0)
+        rc = ictal__store_open(&srv->store, db, d);
+    if (rc == 0)
+        rc = write_admin_token(srv, d);
+    if (rc == 0 && ictal__webhook_create(&srv->webhook, &srv->store, opt->webhook_secret) != 0)
+        rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start libcurl");
+    if (rc != 0) {
+        ictal_server_destroy(srv);
+        return rc;
+    }
+    /* Each device connection holds a socket and its session log open. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    if (opt->web_dir)
+        snprintf(srv->web_dir, sizeof srv->web_dir, "%s", opt->web_dir);
+    else if (find_web_dir(srv->web_dir, sizeof srv->web_dir) != 0)
+        srv->web_dir[0] = 0;
+
+    struct lws_http_mount *m = srv->mounts;
+    m[0].mountpoint = "/api";
+    m[0].mountpoint_len = 4;
+    m[0].origin = "http";
+    m[0].origin_protocol = LWSMPRO_CALLBACK;
+    m[1].mountpoint = "/metrics";
+    m[1].mountpoint_len = 8;
+    m[1].origin = "http";
+    m[1].origin_protocol = LWSMPRO_CALLBACK;
+    m[0].mount_next = &m[1];
+    if (srv->web_dir[0]) {
+        m[2].mountpoint = "/";
+        m[2].mountpoint_len = 1;
+        m[2].origin = srv->web_dir;
+        m[2].def = "index.html";
+        m[2].origin_protocol = LWSMPRO_FILE;
+        m[1].mount_next = &m[2];
+    }
+    struct lws_protocols *p = srv->protocols;
+    p[0] = (struct lws_protocols){"http", ictal__http_callback, ictal__http_pss_size(), 0, 0, NULL, 0};
+    p[1] = (struct lws_protocols){"ictal-device-v1", cb_device, sizeof(dev_pss),
+                                  ICTAL_WIRE_MAX_FRAME_BYTES, 0, NULL, 0};
+    p[2] = (struct lws_protocols){"ictal-dashboard-v1", cb_dashboard, sizeof(dash_pss), 4096, 0,
+                                  NULL, 0};
+
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = opt->port == 0 ? 8080 : opt->port < 0 ? 0 : opt->port;
+    info.iface = srv->host;
+    info.protocols = srv->protocols;
+    info.mounts = srv->mounts;
+    info.user = srv;
+    info.max_http_header_data = 4096;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.count_threads = 1;
+    info.timeout_secs = 30;
+    /* Dead peers (a device that lost power) are noticed by TCP keepalive. */
+    info.ka_time = 30;
+    info.ka_probes = 3;
+    info.ka_interval = 5;
+    srv->ctx = lws_create_context(&info);
+    if (srv->ctx == NULL) {
+        rc = ictal_diag_error(d, ICTAL_EIO, "cannot listen on %s:%d (in use?)", srv->host, info.port);
+        ictal_server_destroy(srv);
+        return rc;
+    }
+    struct lws_vhost *vh = lws_get_vhost_by_name(srv->ctx, "default");
+    srv->port = vh ? lws_get_vhost_listen_port(vh) : info.port;
+    lws_sul_schedule(srv->ctx, 0, &srv->sul_tick, tick, 1000000);
+    lws_sul_schedule(srv->ctx, 0, &srv->sul_webhook, webhook_tick, 100000);
+    *out = srv;
+    return 0;
+}
+
+int ictal_server_port(const ictal_server *srv)
+{
+    return srv->port;
+}
+
+const char *ictal_server_admin_token_path(const ictal_server *srv)
+{
+    return srv->token_path;
+}
+
+int ictal_server_run(ictal_server *srv)
+{
+    while (!srv->stop)
+        if (lws_service(srv->ctx, 0) < 0)
+            return ICTAL_EIO;
+    return 0;
+}
+
+void ictal_server_stop(ictal_server *srv)
+{
+    srv->stop = 1;
+    if (srv->ctx)
+        lws_cancel_service(srv->ctx);
+}
+
+void ictal_server_destroy(ictal_server *srv)
+{
+    if (srv == NULL)
+        return;
+    if (srv->ctx) {
+        lws_sul_cancel(&srv->sul_tick);
+        lws_sul_cancel(&srv->sul_webhook);
+        lws_context_destroy(srv->ctx);
+    }
+    while (srv->streams) {
+        ictal__stream *st = srv->streams;
+        srv->streams = st->next;
+        stream_free(st);
+    }
+    ictal__webhook_destroy(srv->webhook);
+    ictal__store_close(&srv->store);
+    free(srv->decode_uv);
+    free(srv);
+}

@@ -1,0 +1,127 @@
+/* Internals of the monitoring server shared by its files (not a public API). */
+#ifndef ICTAL_SERVER_INTERNAL_H
+#define ICTAL_SERVER_INTERNAL_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "ictal/server.h"
+#include "ictal/wire.h"
+#include "server/analysis.h"
+#include "server/seslog.h"
+#include "server/store.h"
+#include "server/webhook.h"
+
+#define ICTAL__ID_MAX 64
+#define ICTAL__HISTORY_HOPS 1200   /* 10 minutes of hops at 0.5 s for the timeline */
+#define ICTAL__BODY_MAX 65536      /* HTTP request body limit */
+#define ICTAL__DASH_QUEUE_MAX 256  /* queued messages per dashboard before live data drops */
+#define ICTAL__LAT_BUCKETS 9
+
+/* A queued outgoing WebSocket message (LWS_PRE bytes of headroom before data). */
+typedef struct ictal__msg {
+    struct ictal__msg *next;
+    size_t len;
+    int64_t decided_us;   /* alarm messages: when the detector decided (monotonic) */
+    unsigned char buf[];  /* LWS_PRE + len */
+} ictal__msg;
+
+typedef struct ictal__msgq {
+    ictal__msg *head, *tail;
+    int n;
+} ictal__msgq;
+
+typedef struct ictal__hist {
+    float t_s, prob, burden;
+} ictal__hist;
+
+/* One device stream (a session), kept across reconnects. */
+typedef struct ictal__stream {
+    struct ictal__stream *next;
+    ictal_server *srv;
+    char device_id[ICTAL__ID_MAX + 1];
+    char stream_id[ICTAL__ID_MAX + 1];
+    char firmware[ICTAL__ID_MAX + 1];
+    int64_t session_id;
+    int n_channels;
+    double rate_hz;
+    json_t *labels;
+    char log_path[4096];
+    ictal__seslog log;
+    ictal__analysis *an;
+    int64_t start_time_us;
+    struct lws *wsi;            /* the device connection, or NULL */
+    double bucket_samples, bucket_frames;
+    int64_t bucket_us;
+    ictal__hop_info last_hop;
+    int have_hop;
+    ictal__hist hist[ICTAL__HISTORY_HOPS];
+    int hist_n, hist_head;
+    int replaying;
+    int64_t last_rx_us;         /* monotonic time of the last frame */
+    int64_t disconnected_us;
+    int64_t synced_seq;         /* last_seq saved to the sessions table */
+    uint64_t duplicates, seq_gaps, time_gaps;
+} ictal__stream;
+
+typedef struct ictal__dash {
+    struct ictal__dash *next;
+    struct lws *wsi;
+    int role;
+    char sub[ICTAL__ID_MAX + 1];
+    ictal__msgq out;
+} ictal__dash;
+
+struct ictal_server {
+    ictal_server_options opt;
+    char data_dir[1024];
+    char web_dir[4096];
+    char token_path[4200];
+    char host[256];
+    struct lws_context *ctx;
+    struct lws_http_mount mounts[3];
+    struct lws_protocols protocols[4];
+    ictal__store store;
+    ictal__webhook *webhook;
+    ictal__stream *streams;
+    ictal__dash *dashes;
+    int port;
+    volatile sig_atomic_t stop;
+    lws_sorted_usec_list_t sul_tick, sul_webhook;
+    int64_t started_us;
+    float *decode_uv;           /* shared scratch: one frame decoded (single thread) */
+    /* Metrics. */
+    uint64_t frames_total, samples_total, bytes_total, rejected_total, duplicates_total;
+    uint64_t seq_gaps_total, time_gaps_total, alarms_total, hellos_total, auth_failures;
+    int device_conns, dash_conns;
+    uint64_t lat_count, lat_bucket[ICTAL__LAT_BUCKETS];
+    double lat_sum_s;
+    double lat_recent[4096];
+    int lat_recent_n;
+};
+
+extern const double ictal__lat_bounds_s[ICTAL__LAT_BUCKETS];
+
+int64_t ictal__mono_us(void);
+void ictal__log(ictal_server *srv, const char *fmt, ...) ICTAL_PRINTF(2, 3);
+
+/* Queues a JSON message for one dashboard / every dashboard (those subscribed to
+ * device when only_sub). json is borrowed. decided_us > 0 marks alarm messages. */
+void ictal__dash_send(ictal__dash *d, json_t *j, int64_t decided_us);
+void ictal__dash_broadcast(ictal_server *srv, json_t *j, const char *only_sub, int64_t decided_us);
+
+/* Live state of every stream as JSON (for /api/status and the dashboards). */
+json_t *ictal__status_json(ictal_server *srv);
+json_t *ictal__stream_history_json(const ictal__stream *st);
+ictal__stream *ictal__stream_find(ictal_server *srv, const char *device_id);
+
+/* HTTP API (api.c). */
+int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len);
+size_t ictal__http_pss_size(void);
+char *ictal__metrics_text(ictal_server *srv);
+
+#endif

@@ -1,0 +1,791 @@
+/* The server's SQLite database (store.h). */
+#include "server/store.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+/* Migrations: migrations[i] takes user_version i to i + 1. Append, never edit. */
+static const char *const migrations[] = {
+    "CREATE TABLE devices ("
+    "  id TEXT PRIMARY KEY, token_salt BLOB NOT NULL, token_hash BLOB NOT NULL,"
+    "  firmware TEXT, labels TEXT, rate_hz REAL, created_at REAL NOT NULL, last_seen_at REAL);"
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(id),"
+    "  stream_id TEXT NOT NULL, labels TEXT NOT NULL, rate_hz REAL NOT NULL,"
+    "  start_time_us INTEGER NOT NULL, started_at REAL NOT NULL, ended_at REAL,"
+    "  last_seq INTEGER NOT NULL DEFAULT -1, frames INTEGER NOT NULL DEFAULT 0,"
+    "  samples INTEGER NOT NULL DEFAULT 0, UNIQUE(device_id, stream_id));"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY, at REAL NOT NULL, device_id TEXT, session_id INTEGER,"
+    "  kind TEXT NOT NULL, detail TEXT);"
+    "CREATE INDEX events_device ON events(device_id, id);"
+    "CREATE TABLE alarms ("
+    "  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,"
+    "  session_id INTEGER NOT NULL REFERENCES sessions(id), device_id TEXT NOT NULL,"
+    "  detector_event_id INTEGER NOT NULL, onset_s REAL NOT NULL, alarm_s REAL NOT NULL,"
+    "  offset_s REAL, peak_prob REAL, channels TEXT, raised_at REAL NOT NULL,"
+    "  acked_at REAL, acked_by TEXT, ack_note TEXT, resolved_at REAL,"
+    "  UNIQUE(session_id, detector_event_id));"
+    "CREATE TABLE webhook_outbox ("
+    "  id INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, url TEXT NOT NULL,"
+    "  body TEXT NOT NULL, created_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at REAL NOT NULL, delivered_at REAL, last_error TEXT);"
+    "CREATE INDEX outbox_due ON webhook_outbox(delivered_at, next_attempt_at);"
+    "CREATE TABLE api_tokens ("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL, role INTEGER NOT NULL,"
+    "  salt BLOB NOT NULL, hash BLOB NOT NULL, created_at REAL NOT NULL);",
+};
+#define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
+
+double ictal__now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+const char *ictal__role_name(int role)
+{
+    switch (role) {
+    case ICTAL_ROLE_VIEWER: return "viewer";
+    case ICTAL_ROLE_CLINICIAN: return "clinician";
+    case ICTAL_ROLE_ADMIN: return "admin";
+    default: return "none";
+    }
+}
+
+int ictal__role_parse(const char *name)
+{
+    if (name == NULL)
+        return ICTAL_ROLE_NONE;
+    if (strcmp(name, "viewer") == 0)
+        return ICTAL_ROLE_VIEWER;
+    if (strcmp(name, "clinician") == 0)
+        return ICTAL_ROLE_CLINICIAN;
+    if (strcmp(name, "admin") == 0)
+        return ICTAL_ROLE_ADMIN;
+    return ICTAL_ROLE_NONE;
+}
+
+/* --- secrets ----------------------------------------------------------------------- */
+
+int ictal__random_bytes(void *out, size_t n)
+{
+    return RAND_bytes(out, (int)n) == 1 ? 0 : ICTAL_EIO;
+}
+
+int ictal__random_hex(char *out, size_t n)
+{
+    unsigned char b[64];
+    if (n > sizeof b || ictal__random_bytes(b, n) != 0)
+        return ICTAL_EIO;
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+    out[2 * n] = 0;
+    return 0;
+}
+
+int ictal__uuid4(char out[37])
+{
+    unsigned char b[16];
+    if (ictal__random_bytes(b, sizeof b) != 0)
+        return ICTAL_EIO;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        p += sprintf(p, "%02x", b[i]);
+    }
+    return 0;
+}
+
+void ictal__hmac_sha256_hex(const char *key, const void *msg, size_t len, char out[65])
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    HMAC(EVP_sha256(), key, (int)strlen(key), msg, len, mac, &n);
+    for (unsigned i = 0; i < n && i < 32; i++)
+        sprintf(out + 2 * i, "%02x", mac[i]);
+    out[64] = 0;
+}
+
+static void salted_hash(const unsigned char salt[16], const char *secret, unsigned char out[32])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    EVP_DigestUpdate(c, salt, 16);
+    EVP_DigestUpdate(c, secret, strlen(secret));
+    EVP_DigestFinal_ex(c, out, &n);
+    EVP_MD_CTX_free(c);
+}
+
+/* --- helpers --------------------------------------------------------------------------- */
+
+static int db_error(sqlite3 *db, ictal_diag *d, const char *what)
+{
+    return ictal_diag_error(d, ICTAL_EIO, "sqlite: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static sqlite3_stmt *prep(ictal__store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "ictal serve: sqlite prepare failed: %s: %s\n", sqlite3_errmsg(s->db), sql);
+        return NULL;
+    }
+    return st;
+}
+
+static int exec1(ictal__store *s, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "ictal serve: sqlite: %s\n", err ? err : "?");
+        sqlite3_free(err);
+        return ICTAL_EIO;
+    }
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_json(sqlite3_stmt *st, int i, json_t *v)
+{
+    if (v == NULL) {
+        sqlite3_bind_null(st, i);
+        return;
+    }
+    char *txt = json_dumps(v, JSON_COMPACT);
+    sqlite3_bind_text(st, i, txt ? txt : "null", -1, SQLITE_TRANSIENT);
+    free(txt);
+}
+
+/* Runs a statement that returns no row; finalizes it. */
+static int step_done(sqlite3_stmt *st)
+{
+    if (st == NULL)
+        return ICTAL_EIO;
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : ICTAL_EIO;
+}
+
+/* The value of column i as JSON (numbers, text; JSON text for the json columns). */
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+    const char *name = sqlite3_column_name(st, i);
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER: return json_integer(sqlite3_column_int64(st, i));
+    case SQLITE_FLOAT: return json_real(sqlite3_column_double(st, i));
+    case SQLITE_TEXT: {
+        const char *t = (const char *)sqlite3_column_text(st, i);
+        if (strcmp(name, "labels") == 0 || strcmp(name, "channels") == 0 ||
+            strcmp(name, "detail") == 0) {
+            json_t *j = json_loads(t, 0, NULL);
+            if (j)
+                return j;
+        }
+        return json_string(t);
+    }
+    default: return json_null();
+    }
+}
+
+static json_t *row_json(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    int n = sqlite3_column_count(st);
+    for (int i = 0; i < n; i++)
+        json_object_set_new(o, sqlite3_column_name(st, i), col_json(st, i));
+    return o;
+}
+
+/* All rows as a JSON array; finalizes st. */
+static json_t *rows_json(sqlite3_stmt *st)
+{
+    json_t *a = json_array();
+    if (st == NULL)
+        return a;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(a, row_json(st));
+    sqlite3_finalize(st);
+    return a;
+}
+
+/* --- open / migrate ------------------------------------------------------------------ */
+
+int ictal__store_user_version(ictal__store *s)
+{
+    sqlite3_stmt *st = prep(s, "PRAGMA user_version");
+    int v = -1;
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int ictal__store_open(ictal__store *s, const char *path, ictal_diag *d)
+{
+    s->db = NULL;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        int rc = db_error(s->db, d, path);
+        sqlite3_close(s->db);
+        s->db = NULL;
+        return rc;
+    }
+    sqlite3_busy_timeout(s->db, 2000);
+    /* WAL + NORMAL: a commit survives a process crash; fsync happens at checkpoints. */
+    if (exec1(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;") != 0)
+        goto fail;
+    int v = ictal__store_user_version(s);
+    if (v < 0)
+        goto fail;
+    if (v > N_MIGRATIONS) {
+        ictal_diag_error(d, ICTAL_EVERSION, "%s: schema version %d is newer than this ictal (%d)",
+                         path, v, N_MIGRATIONS);
+        ictal__store_close(s);
+        return ICTAL_EVERSION;
+    }
+    for (; v < N_MIGRATIONS; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", v + 1);
+        if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+            goto fail;
+        if (exec1(s, migrations[v]) != 0 || exec1(s, pragma) != 0) {
+            exec1(s, "ROLLBACK;");
+            goto fail;
+        }
+        if (exec1(s, "COMMIT;") != 0)
+            goto fail;
+    }
+    return 0;
+fail: {
+    int rc = db_error(s->db, d, path);
+    ictal__store_close(s);
+    return rc;
+}
+}
+
+void ictal__store_close(ictal__store *s)
+{
+    if (s->db)
+        sqlite3_close(s->db);
+    s->db = NULL;
+}
+
+/* --- devices --------------------------------------------------------------------------- */
+
+int ictal__store_device_auth(ictal__store *s, const char *device_id, const char *token)
+{
+    sqlite3_stmt *st = prep(s, "SELECT token_salt, token_hash FROM devices WHERE id = ?1");
+    if (st == NULL)
+        return ICTAL_EIO;
+    bind_text(st, 1, device_id);
+    int rc = ICTAL_ENOENT;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16 &&
+        sqlite3_column_bytes(st, 1) == 32) {
+        unsigned char h[32];
+        salted_hash(sqlite3_column_blob(st, 0), token, h);
+        rc = CRYPTO_memcmp(h, sqlite3_column_blob(st, 1), 32) == 0 ? 0 : ICTAL_EINVAL;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ictal__store_device_add(ictal__store *s, const char *device_id, const char *token)
+{
+    unsigned char salt[16], h[32];
+    if (ictal__random_bytes(salt, sizeof salt) != 0)
+        return ICTAL_EIO;
+    salted_hash(salt, token, h);
+    sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO devices(id, token_salt, token_hash, created_at)"
+                               " VALUES (?1, ?2, ?3, ?4)");
+    if (st == NULL)
+        return ICTAL_EIO;
+    bind_text(st, 1, device_id);
+    sqlite3_bind_blob(st, 2, salt, 16, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 3, h, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 4, ictal__now_s());
+    if (step_done(st) != 0)
+        return ICTAL_EIO;
+    return sqlite3_changes(s->db) == 1 ? 0 : ICTAL_ESTATE;
+}
+
+int ictal__store_device_seen(ictal__store *s, const char *device_id, const char *firmware,
+                             json_t *labels, double rate_hz)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE devices SET firmware = ?2, labels = ?3, rate_hz = ?4,"
+                               " last_seen_at = ?5 WHERE id = ?1");
+    if (st == NULL)
+        return ICTAL_EIO;
+    bind_text(st, 1, device_id);
+    bind_text(st, 2, firmware);
+    bind_json(st, 3, labels);
+    sqlite3_bind_double(st, 4, rate_hz);
+    sqlite3_bind_double(st, 5, ictal__now_s());
+    return step_done(st);
+}
+
+json_t *ictal__store_devices_json(ictal__store *s)
+{
+    return rows_json(prep(s, "SELECT id, firmware, labels, rate_hz, created_at, last_seen_at,"
+                             " (SELECT COUNT(*) FROM alarms a WHERE a.device_id = d.id AND"
+                             "  a.acked_at IS NULL) AS open_alarms"
+                             " FROM devices d ORDER BY id"));
+}
+
+/* --- sessions -------------------------------------------------------------------------- */
+
+int ictal__store_session_get(ictal__store *s, const char *device_id, const char *stream_id,
+                             json_t *labels, double rate_hz, int64_t start_time_us,
+                             int64_t *session_id, int *created)
+{
+    sqlite3_stmt *st = prep(s, "SELECT id FROM sessions WHERE device_id = ?1 AND stream_id = ?2");
+    if (st == NULL)
+        return ICTAL_EIO;
+    bind_text(st, 1, device_id);
+    bind_text(st, 2, stream_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *session_id = sqlite3_column_int64(st, 0);
+        *created = 0;
+        sqlite3_finalize(st);
+        /* A resumed session is open again. */
+        st = prep(s, "UPDATE sessions SET ended_at = NULL WHERE id = ?1");
+        if (st)
+            sqlite3_bind_int64(st, 1, *session_id);
+        return step_done(st);
+    }
+    sqlite3_finalize(st);
+    st = prep(s, "INSERT INTO sessions(device_id, stream_id, labels, rate_hz, start_time_us,"
+                 " started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (st == NULL)
+        return ICTAL_EIO;
+    bind_text(st, 1, device_id);
+    bind_text(st, 2, stream_id);
+    bind_json(st, 3, labels);
+    sqlite3_bind_double(st, 4, rate_hz);
+    sqlite3_bind_int64(st, 5, start_time_us);
+    sqlite3_bind_double(st, 6, ictal__now_s());
+    if (step_done(st) != 0)
+        return ICTAL_EIO;
+    *session_id = sqlite3_last_insert_rowid(s->db);
+    *created = 1;
+    return 0;
+}
+
+int ictal__store_session_end_others(ictal__store *s, const char *device_id, int64_t keep_id)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE sessions SET ended_at = ?3 WHERE device_id = ?1 AND"
+                               " id != ?2 AND ended_at IS NULL");
+    if (st == NULL)
+        return ICTAL_EIO;
+    bind_text(st, 1, device_id);
+    sqlite3_bind_int64(st, 2, keep_id);
+    sqlite3_bind_double(st, 3, ictal__now_s());
+    return step_done(st);
+}
+
+int ictal__store_session_progress(ictal__store *s, int64_t session_id, int64_t last_seq,
+                                  uint64_t frames, uint64_t samples)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE sessions SET last_seq = ?2, frames = ?3, samples = ?4"
+                               " WHERE id = ?1");
+    if (st == NULL)
+        return ICTAL_EIO;
+    sqlite3_bind_int64(st, 1, session_id);
+    sqlite3_bind_int64(st, 2, last_seq);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)frames);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)samples);
+    return step_done(st);
+}
+
+int ictal__store_session_end(ictal__store *s, int64_t session_id)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE sessions SET ended_at = ?2 WHERE id = ?1");
+    if (st == NULL)
+        return ICTAL_EIO;
+    sqlite3_bind_int64(st, 1, session_id);
+    sqlite3_bind_double(st, 2, ictal__now_s());
+    return step_done(st);
+}
+
+#define SESSION_COLS                                                                             \
+    "SELECT id, device_id, stream_id, labels, rate_hz, start_time_us, started_at, ended_at,"     \
+    " last_seq, frames, samples, samples / rate_hz AS duration_s,"                               \
+    " (SELECT COUNT(*) FROM alarms a WHERE a.session_id = s.id) AS alarms FROM sessions s"
+
+json_t *ictal__store_session_json(ictal__store *s, int64_t session_id)
+{
+    sqlite3_stmt *st = prep(s, SESSION_COLS " WHERE id = ?1");
+    if (st == NULL)
+        return NULL;
+    sqlite3_bind_int64(st, 1, session_id);
+    json_t *o = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        o = row_json(st);
+    sqlite3_finalize(st);
+    return o;
+}
+
+json_t *ictal__store_sessions_json(ictal__store *s, const char *device_id, int limit)
+{
+    sqlite3_stmt *st = prep(s, SESSION_COLS " WHERE ?1 IS NULL OR device_id = ?1"
+                                            " ORDER BY id DESC LIMIT ?2");
+    if (st == NULL)
+        return json_array();
+    bind_text(st, 1, device_id);
+    sqlite3_bind_int(st, 2, limit);
+    return rows_json(st);
+}
+
+/* --- events ---------------------------------------------------------------------------- */
+
+int ictal__store_event(ictal__store *s, const char *device_id, int64_t session_id,
+                       const char *kind, json_t *detail)
+{
+    sqlite3_stmt *st = prep(s, "INSERT INTO events(at, device_id, session_id, kind, detail)"
+                               " VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (st == NULL)
+        return ICTAL_EIO;
+    sqlite3_bind_double(st, 1, ictal__now_s());
+    bind_text(st, 2, device_id);
+    if (session_id > 0)
+        sqlite3_bind_int64(st, 3, session_id);
+    else
+        sqlite3_bind_null(st, 3);
+    bind_text(st, 4, kind);
+    bind_json(st, 5, detail);
+    return step_done(st);
+}
+
+json_t *ictal__store_events_json(ictal__store *s, const char *device_id, int64_t since_id,
+                                 int limit)
+{
+    sqlite3_stmt *st = prep(s, "SELECT id, at, device_id, session_id, kind, detail FROM events"
+                               " WHERE (?1 IS NULL OR device_id = ?1) AND id > ?2"
+                               " ORDER BY id DESC LIMIT ?3");
+    if (st == NULL)
+        return json_array();
+    bind_text(st, 1, device_id);
+    sqlite3_bind_int64(st, 2, since_id);
+    sqlite3_bind_int(st, 3, limit);
+    return rows_json(st);
+}
+
+/* --- alarms -------------------------------------------------------------------------- */
+
+#define ALARM_COLS                                                                               \
+    "SELECT id, uuid, session_id, device_id, detector_event_id, onset_s, alarm_s, offset_s,"     \
+    " peak_prob, channels, raised_at, acked_at, acked_by, ack_note, resolved_at,"                \
+    " CASE WHEN resolved_at IS NOT NULL THEN 'resolved' WHEN acked_at IS NOT NULL"               \
+    " THEN 'acknowledged' ELSE 'raised' END AS state FROM alarms"
+
+json_t *ictal__store_alarm_json(ictal__store *s, int64_t alarm_id)
+{
+    sqlite3_stmt *st = prep(s, ALARM_COLS " WHERE id = ?1");
+    if (st == NULL)
+        return NULL;
+    sqlite3_bind_int64(st, 1, alarm_id);
+    json_t *o = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        o = row_json(st);
+    sqlite3_finalize(st);
+    return o;
+}
+
+json_t *ictal__store_alarms_json(ictal__store *s, const char *device_id, int only_open, int limit)
+{
+    sqlite3_stmt *st = prep(s, ALARM_COLS " WHERE (?1 IS NULL OR device_id = ?1) AND"
+                                          " (?2 = 0 OR acked_at IS NULL) ORDER BY id DESC LIMIT ?3");
+    if (st == NULL)
+        return json_array();
+    bind_text(st, 1, device_id);
+    sqlite3_bind_int(st, 2, only_open);
+    sqlite3_bind_int(st, 3, limit);
+    return rows_json(st);
+}
+
+json_t *ictal__store_open_alarm_counts(ictal__store *s)
+{
+    json_t *o = json_object();
+    sqlite3_stmt *st = prep(s, "SELECT device_id, COUNT(*) FROM alarms WHERE acked_at IS NULL"
+                               " GROUP BY device_id");
+    if (st == NULL)
+        return o;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
+                            json_integer(sqlite3_column_int64(st, 1)));
+    sqlite3_finalize(st);
+    return o;
+}
+
+/* Queues the webhook for one alarm transition (inside the caller's transaction). */
+static int outbox_add(ictal__store *s, int64_t alarm_id, const char *type, const char *url)
+{
+    if (url == NULL || url[0] == 0)
+        return 0;
+    json_t *alarm = ictal__store_alarm_json(s, alarm_id);
+    if (alarm == NULL)
+        return ICTAL_ENOENT;
+    char event_id[37];
+    if (ictal__uuid4(event_id) != 0) {
+        json_decref(alarm);
+        return ICTAL_EIO;
+    }
+    double now = ictal__now_s();
+    json_t *body = json_pack("{s:s, s:s, s:f, s:o}", "event_id", event_id, "type", type,
+                             "created_at", now, "alarm", alarm);
+    sqlite3_stmt *st = prep(s, "INSERT INTO webhook_outbox(event_id, url, body, created_at,"
+                               " next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?4)");
+    if (st == NULL) {
+        json_decref(body);
+        return ICTAL_EIO;
+    }
+    bind_text(st, 1, event_id);
+    bind_text(st, 2, url);
+    bind_json(st, 3, body);
+    sqlite3_bind_double(st, 4, now);
+    json_decref(body);
+    return step_done(st);
+}
+
+int ictal__store_alarm_raise(ictal__store *s, const ictal__alarm_in *a, const char *webhook_url,
+                             int64_t *alarm_id, int *created)
+{
+    char uuid[37];
+    if (ictal__uuid4(uuid) != 0)
+        return ICTAL_EIO;
+    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+        return ICTAL_EIO;
+    sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO alarms(uuid, session_id, device_id,"
+                               " detector_event_id, onset_s, alarm_s, peak_prob, channels, raised_at)"
+                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    int rc = ICTAL_EIO;
+    if (st) {
+        bind_text(st, 1, uuid);
+        sqlite3_bind_int64(st, 2, a->session_id);
+        bind_text(st, 3, a->device_id);
+        sqlite3_bind_int64(st, 4, a->detector_event_id);
+        sqlite3_bind_double(st, 5, a->onset_s);
+        sqlite3_bind_double(st, 6, a->alarm_s);
+        sqlite3_bind_double(st, 7, a->peak_prob);
+        bind_json(st, 8, a->channels);
+        sqlite3_bind_double(st, 9, ictal__now_s());
+        rc = step_done(st);
+    }
+    *created = rc == 0 && sqlite3_changes(s->db) == 1;
+    if (rc == 0 && *created) {
+        *alarm_id = sqlite3_last_insert_rowid(s->db);
+        rc = outbox_add(s, *alarm_id, "alarm.raised", webhook_url);
+    } else if (rc == 0) {
+        st = prep(s, "SELECT id FROM alarms WHERE session_id = ?1 AND detector_event_id = ?2");
+        rc = ICTAL_EIO;
+        if (st) {
+            sqlite3_bind_int64(st, 1, a->session_id);
+            sqlite3_bind_int64(st, 2, a->detector_event_id);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                *alarm_id = sqlite3_column_int64(st, 0);
+                rc = 0;
+            }
+            sqlite3_finalize(st);
+        }
+    }
+    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
+    return rc;
+}
+
+int ictal__store_alarm_resolve(ictal__store *s, int64_t session_id, uint32_t detector_event_id,
+                               double offset_s, double peak_prob, const char *webhook_url,
+                               int64_t *alarm_id)
+{
+    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+        return ICTAL_EIO;
+    sqlite3_stmt *st = prep(s, "UPDATE alarms SET offset_s = ?3, peak_prob = MAX(peak_prob, ?4),"
+                               " resolved_at = ?5 WHERE session_id = ?1 AND detector_event_id = ?2"
+                               " AND resolved_at IS NULL RETURNING id");
+    int rc = ICTAL_EIO;
+    if (st) {
+        sqlite3_bind_int64(st, 1, session_id);
+        sqlite3_bind_int64(st, 2, detector_event_id);
+        sqlite3_bind_double(st, 3, offset_s);
+        sqlite3_bind_double(st, 4, peak_prob);
+        sqlite3_bind_double(st, 5, ictal__now_s());
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            *alarm_id = sqlite3_column_int64(st, 0);
+            rc = 0;
+        } else {
+            rc = r == SQLITE_DONE ? ICTAL_ENOENT : ICTAL_EIO;
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc == 0)
+        rc = outbox_add(s, *alarm_id, "alarm.resolved", webhook_url);
+    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
+    return rc;
+}
+
+int ictal__store_alarm_ack(ictal__store *s, int64_t alarm_id, const char *by, const char *note,
+                           const char *webhook_url)
+{
+    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+        return ICTAL_EIO;
+    int rc = ICTAL_EIO;
+    sqlite3_stmt *st = prep(s, "SELECT acked_at IS NOT NULL FROM alarms WHERE id = ?1");
+    if (st) {
+        sqlite3_bind_int64(st, 1, alarm_id);
+        int r = sqlite3_step(st);
+        rc = r == SQLITE_ROW ? (sqlite3_column_int(st, 0) ? ICTAL_ESTATE : 0) : ICTAL_ENOENT;
+        sqlite3_finalize(st);
+    }
+    if (rc == 0) {
+        st = prep(s, "UPDATE alarms SET acked_at = ?2, acked_by = ?3, ack_note = ?4 WHERE id = ?1");
+        rc = ICTAL_EIO;
+        if (st) {
+            sqlite3_bind_int64(st, 1, alarm_id);
+            sqlite3_bind_double(st, 2, ictal__now_s());
+            bind_text(st, 3, by);
+            bind_text(st, 4, note);
+            rc = step_done(st);
+        }
+    }
+    if (rc == 0)
+        rc = outbox_add(s, alarm_id, "alarm.acknowledged", webhook_url);
+    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
+    return rc;
+}
+
+/* --- outbox ---------------------------------------------------------------------------- */
+
+int ictal__store_outbox_due(ictal__store *s, double now_s, ictal__outbox_item *items, int max)
+{
+    sqlite3_stmt *st = prep(s, "SELECT id, event_id, url, body, attempts FROM webhook_outbox"
+                               " WHERE delivered_at IS NULL AND next_attempt_at <= ?1"
+                               " ORDER BY next_attempt_at, id LIMIT ?2");
+    if (st == NULL)
+        return 0;
+    sqlite3_bind_double(st, 1, now_s);
+    sqlite3_bind_int(st, 2, max);
+    int n = 0;
+    while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+        ictal__outbox_item *it = &items[n++];
+        it->id = sqlite3_column_int64(st, 0);
+        snprintf(it->event_id, sizeof it->event_id, "%s", (const char *)sqlite3_column_text(st, 1));
+        it->url = strdup((const char *)sqlite3_column_text(st, 2));
+        it->body = strdup((const char *)sqlite3_column_text(st, 3));
+        it->attempts = sqlite3_column_int(st, 4);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+int ictal__store_outbox_done(ictal__store *s, int64_t id, double now_s)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE webhook_outbox SET delivered_at = ?2,"
+                               " attempts = attempts + 1, last_error = NULL WHERE id = ?1");
+    if (st == NULL)
+        return ICTAL_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_double(st, 2, now_s);
+    return step_done(st);
+}
+
+int ictal__store_outbox_retry(ictal__store *s, int64_t id, double next_s, const char *error)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE webhook_outbox SET attempts = attempts + 1,"
+                               " next_attempt_at = ?2, last_error = ?3 WHERE id = ?1");
+    if (st == NULL)
+        return ICTAL_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_double(st, 2, next_s);
+    bind_text(st, 3, error);
+    return step_done(st);
+}
+
+int ictal__store_outbox_counts(ictal__store *s, int64_t *pending, int64_t *delivered)
+{
+    sqlite3_stmt *st = prep(s, "SELECT COALESCE(SUM(delivered_at IS NULL), 0),"
+                               " COALESCE(SUM(delivered_at IS NOT NULL), 0) FROM webhook_outbox");
+    if (st == NULL)
+        return ICTAL_EIO;
+    int rc = ICTAL_EIO;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *pending = sqlite3_column_int64(st, 0);
+        *delivered = sqlite3_column_int64(st, 1);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* --- API tokens -------------------------------------------------------------------------- */
+
+int ictal__store_token_create(ictal__store *s, const char *name, int role, char *out, size_t size)
+{
+    char id[17], secret[65];
+    unsigned char salt[16], h[32];
+    if (size < 80 || ictal__random_hex(id, 8) != 0 || ictal__random_hex(secret, 24) != 0 ||
+        ictal__random_bytes(salt, sizeof salt) != 0)
+        return ICTAL_EINVAL;
+    salted_hash(salt, secret, h);
+    sqlite3_stmt *st = prep(s, "INSERT INTO api_tokens(id, name, role, salt, hash, created_at)"
+                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (st == NULL)
+        return ICTAL_EIO;
+    bind_text(st, 1, id);
+    bind_text(st, 2, name);
+    sqlite3_bind_int(st, 3, role);
+    sqlite3_bind_blob(st, 4, salt, 16, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 5, h, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 6, ictal__now_s());
+    int rc = step_done(st);
+    if (rc == 0)
+        snprintf(out, size, "%s.%s", id, secret);
+    return rc;
+}
+
+int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, size_t size)
+{
+    const char *dot = token ? strchr(token, '.') : NULL;
+    if (dot == NULL || dot - token != 16)
+        return ICTAL_ROLE_NONE;
+    char id[17];
+    memcpy(id, token, 16);
+    id[16] = 0;
+    sqlite3_stmt *st = prep(s, "SELECT role, salt, hash, name FROM api_tokens WHERE id = ?1");
+    if (st == NULL)
+        return ICTAL_ROLE_NONE;
+    bind_text(st, 1, id);
+    int role = ICTAL_ROLE_NONE;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 16 &&
+        sqlite3_column_bytes(st, 2) == 32) {
+        unsigned char h[32];
+        salted_hash(sqlite3_column_blob(st, 1), dot + 1, h);
+        if (CRYPTO_memcmp(h, sqlite3_column_blob(st, 2), 32) == 0) {
+            role = sqlite3_column_int(st, 0);
+            if (name_buf)
+                snprintf(name_buf, size, "%s", (const char *)sqlite3_column_text(st, 3));
+        }
+    }
+    sqlite3_finalize(st);
+    return role;
+}

@@ -1,0 +1,146 @@
+/*
+ * The server's database (SQLite, WAL): devices, sessions, events, alarms, the webhook
+ * outbox and API tokens. Schema changes are migrations keyed by PRAGMA user_version;
+ * every statement is parameterised. Secrets (device and API tokens) are kept only as
+ * SHA-256(salt || token) with a random 16-byte salt per secret.
+ *
+ * All functions run on the server's event loop thread; none is thread-safe.
+ */
+#ifndef ICTAL_SERVER_STORE_H
+#define ICTAL_SERVER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ictal/error.h"
+
+#define ICTAL_STORE_SCHEMA_VERSION 1
+
+typedef struct sqlite3 sqlite3;
+
+typedef struct ictal__store {
+    sqlite3 *db;
+} ictal__store;
+
+typedef enum ictal__role {
+    ICTAL_ROLE_NONE = 0,
+    ICTAL_ROLE_VIEWER = 1,
+    ICTAL_ROLE_CLINICIAN = 2,
+    ICTAL_ROLE_ADMIN = 3
+} ictal__role;
+
+const char *ictal__role_name(int role);
+int ictal__role_parse(const char *name); /* ICTAL_ROLE_NONE when unknown */
+
+/* Opens or creates path, enables WAL and foreign keys, runs pending migrations. */
+int ictal__store_open(ictal__store *s, const char *path, ictal_diag *d);
+void ictal__store_close(ictal__store *s);
+int ictal__store_user_version(ictal__store *s);
+
+/* --- secrets --------------------------------------------------------------------- */
+
+/* Fills out with n random bytes (OpenSSL RAND_bytes). */
+int ictal__random_bytes(void *out, size_t n);
+/* Lower-case hex of n random bytes into out (2n + 1 bytes). */
+int ictal__random_hex(char *out, size_t n);
+/* A random RFC 4122 version-4 UUID ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx"), 37 bytes. */
+int ictal__uuid4(char out[37]);
+/* Lower-case hex HMAC-SHA256 of msg under key into out (65 bytes). */
+void ictal__hmac_sha256_hex(const char *key, const void *msg, size_t len, char out[65]);
+
+/* --- devices --------------------------------------------------------------------- */
+
+/*
+ * Checks a device's token. ICTAL_ENOENT when the device is unknown (the caller may then
+ * enrol it), ICTAL_EINVAL when the token does not match.
+ */
+int ictal__store_device_auth(ictal__store *s, const char *device_id, const char *token);
+/* Registers a device with its token (hashed). ICTAL_ESTATE when it exists already. */
+int ictal__store_device_add(ictal__store *s, const char *device_id, const char *token);
+/* Records the latest hello. */
+int ictal__store_device_seen(ictal__store *s, const char *device_id, const char *firmware,
+                             json_t *labels, double rate_hz);
+json_t *ictal__store_devices_json(ictal__store *s);
+
+/* --- sessions -------------------------------------------------------------------- */
+
+/* The session of (device, stream): its id, and *created = 1 when it was new. */
+int ictal__store_session_get(ictal__store *s, const char *device_id, const char *stream_id,
+                             json_t *labels, double rate_hz, int64_t start_time_us,
+                             int64_t *session_id, int *created);
+/* Closes every other open session of the device (a new stream started). */
+int ictal__store_session_end_others(ictal__store *s, const char *device_id, int64_t keep_id);
+int ictal__store_session_progress(ictal__store *s, int64_t session_id, int64_t last_seq,
+                                  uint64_t frames, uint64_t samples);
+int ictal__store_session_end(ictal__store *s, int64_t session_id);
+/* One session's row as JSON (NULL when absent). */
+json_t *ictal__store_session_json(ictal__store *s, int64_t session_id);
+json_t *ictal__store_sessions_json(ictal__store *s, const char *device_id, int limit);
+
+/* --- events ---------------------------------------------------------------------- */
+
+int ictal__store_event(ictal__store *s, const char *device_id, int64_t session_id,
+                       const char *kind, json_t *detail /* borrowed, may be NULL */);
+json_t *ictal__store_events_json(ictal__store *s, const char *device_id, int64_t since_id,
+                                 int limit);
+
+/* --- alarms and the webhook outbox ------------------------------------------------ */
+
+typedef struct ictal__alarm_in {
+    int64_t session_id;
+    const char *device_id;
+    uint32_t detector_event_id; /* with session_id: unique, so a replay cannot duplicate */
+    double onset_s, alarm_s;    /* seconds from the session start */
+    double peak_prob;
+    json_t *channels;           /* borrowed array of labels */
+} ictal__alarm_in;
+
+/*
+ * Inserts a raised alarm and, when webhook_url is set, its outbox entry, in one
+ * transaction. *alarm_id gets the row id; *created = 0 when it existed already (a
+ * replayed detector event), in which case nothing is written.
+ */
+int ictal__store_alarm_raise(ictal__store *s, const ictal__alarm_in *a, const char *webhook_url,
+                             int64_t *alarm_id, int *created);
+/* Marks an alarm resolved (offset known) and queues its webhook. 0 or ICTAL_ENOENT. */
+int ictal__store_alarm_resolve(ictal__store *s, int64_t session_id, uint32_t detector_event_id,
+                               double offset_s, double peak_prob, const char *webhook_url,
+                               int64_t *alarm_id);
+/* Acknowledges an alarm. ICTAL_ENOENT when absent, ICTAL_ESTATE when already acked. */
+int ictal__store_alarm_ack(ictal__store *s, int64_t alarm_id, const char *by, const char *note,
+                           const char *webhook_url);
+json_t *ictal__store_alarm_json(ictal__store *s, int64_t alarm_id);
+/* Alarms, newest first; device_id NULL for all; only_open: not acknowledged. */
+json_t *ictal__store_alarms_json(ictal__store *s, const char *device_id, int only_open, int limit);
+/* Unacknowledged alarm count per device: {"dev": n, ...}. */
+json_t *ictal__store_open_alarm_counts(ictal__store *s);
+
+typedef struct ictal__outbox_item {
+    int64_t id;
+    char event_id[40];
+    char *url;
+    char *body;
+    int attempts;
+} ictal__outbox_item;
+
+/* Up to max items due at now_s (not delivered, next_attempt <= now). Returns the count;
+ * free each url and body with free(). */
+int ictal__store_outbox_due(ictal__store *s, double now_s, ictal__outbox_item *items, int max);
+int ictal__store_outbox_done(ictal__store *s, int64_t id, double now_s);
+int ictal__store_outbox_retry(ictal__store *s, int64_t id, double next_s, const char *error);
+/* Counts: pending (not delivered) and delivered. */
+int ictal__store_outbox_counts(ictal__store *s, int64_t *pending, int64_t *delivered);
+
+/* --- API tokens -------------------------------------------------------------------- */
+
+/* Creates a token "<id>.<secret>" for a role into out (>= 80 bytes). */
+int ictal__store_token_create(ictal__store *s, const char *name, int role, char *out, size_t size);
+/* The role of a presented token, or ICTAL_ROLE_NONE. *name (may be NULL) gets a copy
+ * of its name in name_buf. */
+int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, size_t size);
+
+double ictal__now_s(void); /* wall clock, Unix seconds */
+
+#endif
