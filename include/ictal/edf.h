@@ -236,10 +236,8 @@ typedef struct ictal_tal_iter {
     size_t pos;           /* next byte to parse */
     size_t tal_start;     /* start of the current TAL */
     int in_tal;           /* between texts of one TAL */
-    int last_text_empty;  /* the previous text was empty (a timekeeping TAL) */
     double onset_s, duration_s;
     int64_t base_offset;  /* byte offset of buf[0] in its file, for diagnostics */
-    unsigned missing_nul; /* TALs that ran into the next one without their NUL */
 } ictal_tal_iter;
 
 void ictal_tal_iter_init(ictal_tal_iter *it, const void *buf, size_t size);
@@ -249,8 +247,6 @@ void ictal_tal_iter_init(ictal_tal_iter *it, const void *buf, size_t size);
  * buffer); ICTAL_EFORMAT on a malformed TAL (bad onset or duration, missing \x14 or
  * terminating NUL), with d->offset set to the byte offset inside the area. A TAL with
  * no text (the timekeeping TAL "+0\x14\x14\0") yields one entry with text_len 0.
- * Tolerated (counted in missing_nul, for the caller to warn about): a timekeeping
- * TAL directly followed by the next TAL without its NUL, as Nihon Kohden writes.
  */
 int ictal_tal_next(ictal_tal_iter *it, ictal_tal *out, ictal_diag *d);
 

@@ -45,7 +45,6 @@ struct ictal_edf {
 
 enum {
     WARN_NONASCII = 1u << 0,
-    WARN_TAL_NUL = 1u << 1,
     WARN_CONTIG = 1u << 2,
     WARN_NO_TK = 1u << 3,
     WARN_UTF8 = 1u << 4,
@@ -784,7 +783,6 @@ static int scan_annotations(ictal_edf *r, const ictal_edf_options *opt, ictal_di
         return ictal_diag_error(d, ICTAL_ENOMEM, "out of memory for %lld record times",
                                 (long long)in->n_records);
     }
-    unsigned missing_nul = 0;
     double t0 = 0;
     for (int64_t rec = 0; rec < in->n_records; rec++) {
         int64_t off = in->header_bytes + rec * in->record_bytes + lo;
@@ -829,7 +827,6 @@ static int scan_annotations(ictal_edf *r, const ictal_edf_options *opt, ictal_di
                 }
                 goto out;
             }
-            missing_nul += it.missing_nul;
         }
         if (!have_tk) {
             loc(d, "TAL", in->header_bytes + rec * in->record_bytes + r->sig[first_annot].byte_in_record,
@@ -875,12 +872,6 @@ static int scan_annotations(ictal_edf *r, const ictal_edf_options *opt, ictal_di
             }
             start[rec] = expect;
         }
-    }
-    if (missing_nul) {
-        loc(d, "TAL", -1, first_annot, -1);
-        if ((rc = warn_once(r, WARN_TAL_NUL, d, "timekeeping TALs not terminated by a NUL "
-                                                "before the next TAL (read as two TALs)")))
-            goto out;
     }
     /* Time origin: the start of record 0. */
     for (size_t i = 0; i < r->n_ann; i++)

@@ -60,28 +60,11 @@ static int parse_decimal(const uint8_t *b, size_t size, size_t *pos, double *out
     return 0;
 }
 
-/* Non-zero when b[p..] looks like the start of a TAL: [+-]decimal then 0x14 or 0x15. */
-static int looks_like_onset(const uint8_t *b, size_t size, size_t p)
-{
-    if (p >= size || (b[p] != '+' && b[p] != '-'))
-        return 0;
-    p++;
-    double v;
-    if (parse_decimal(b, size, &p, &v) != 0)
-        return 0;
-    return p < size && (b[p] == TAL_SEP || b[p] == TAL_DUR);
-}
-
 int ictal_tal_next(ictal_tal_iter *it, ictal_tal *out, ictal_diag *d)
 {
     const uint8_t *b = it->buf;
     size_t n = it->size;
 
-    if (it->in_tal && it->last_text_empty && looks_like_onset(b, n, it->pos)) {
-        /* A timekeeping TAL ran into the next TAL: its NUL is missing. */
-        it->missing_nul++;
-        it->in_tal = 0;
-    }
     if (!it->in_tal) {
         if (it->pos >= n || b[it->pos] == 0)
             return 0; /* end of the area or NUL padding */
@@ -108,13 +91,11 @@ int ictal_tal_next(ictal_tal_iter *it, ictal_tal *out, ictal_diag *d)
         p++;
         it->pos = p;
         it->in_tal = 1;
-        it->last_text_empty = 0;
         out->first_in_tal = 1;
         if (p < n && b[p] == 0) {
             /* "+0\x14\0": a TAL with no text at all; read it as the empty text. */
             it->pos = p + 1;
             it->in_tal = 0;
-            it->last_text_empty = 1;
             out->onset_s = it->onset_s;
             out->duration_s = it->duration_s;
             out->text = (const char *)b + p;
@@ -136,7 +117,6 @@ int ictal_tal_next(ictal_tal_iter *it, ictal_tal *out, ictal_diag *d)
     out->duration_s = it->duration_s;
     out->text = (const char *)b + start;
     out->text_len = p - start;
-    it->last_text_empty = p == start;
     p++; /* the 0x14 */
     if (p < n && b[p] == 0) {
         it->in_tal = 0;
