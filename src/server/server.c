@@ -368,6 +368,8 @@ static int stream_open(ictal_server *srv, const char *device_id, const char *str
     st->start_time_us = stored_start;
     st->log.fd = -1;
     st->bucket_us = ictal__mono_us();
+    st->bucket_samples = rate_hz * srv->opt.max_speed * 60.0;
+    st->bucket_frames = srv->opt.max_frames_per_s * 60.0;
     const char *lab[ICTAL__ANALYSIS_MAX_CHANNELS];
     for (int c = 0; c < st->n_channels; c++)
         lab[c] = json_string_value(json_array_get(labels, (size_t)c));
@@ -414,6 +416,7 @@ typedef struct dev_pss {
     size_t rx_len, rx_cap;
     ictal__msgq out;
     int64_t acked;        /* last seq acknowledged to the device */
+    int64_t gap_expected; /* a "gap" was sent for this expected seq: send it only once */
     int hello_done;
     int close_status;     /* non-zero: close with this status after the queue drains */
     char close_reason[124];
@@ -615,6 +618,10 @@ static int dev_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len
     if ((int64_t)f.seq != st->log.last_seq + 1) {
         st->seq_gaps++;
         srv->seq_gaps_total++;
+        /* One notice per hole: the device rewinds once, not once per frame in flight. */
+        if (p->gap_expected == st->log.last_seq + 1)
+            return 0;
+        p->gap_expected = st->log.last_seq + 1;
         dev_queue_json(wsi, p, json_pack("{s:s, s:I}", "type", "gap", "expected",
                                          (json_int_t)(st->log.last_seq + 1)));
         return 0;
@@ -680,6 +687,7 @@ static int cb_device(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_ESTABLISHED:
         memset(p, 0, sizeof *p);
         p->acked = -1;
+        p->gap_expected = -1;
         srv->device_conns++;
         if (srv->device_conns > srv->opt.max_devices) {
             srv->rejected_total++;

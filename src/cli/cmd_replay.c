@@ -1,0 +1,148 @@
+/*
+ * ictal replay FILE... --url ws://HOST:PORT [--speed X] [--devices N] [faults]
+ *
+ * A device simulator: streams real EEG recordings to `ictal serve` exactly as devices
+ * do (docs/protocol.md), resuming from the server's acknowledgements after a dropped
+ * connection, with faults on demand to exercise that path.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "server/fleet.h"
+
+int ictal_cmd_replay(int argc, char **argv);
+extern const char ictal_cmd_replay_summary[];
+const char ictal_cmd_replay_summary[] = "stream EEG files to ictal serve as simulated devices";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ictal replay FILE... --url ws://HOST:PORT [--speed X] [--devices N] [options]\n\n"
+            "Streams each FILE (EDF, EDF+, BDF) as simulated devices: N devices per file,\n"
+            "device ids \"<prefix>-<i>\", frames of --frame-ms of int16 samples.\n\n"
+            "  --url ws://HOST:PORT  the server (required)\n"
+            "  --speed X             x real time (default 1; 0: as fast as acks allow)\n"
+            "  --devices N           devices per file (default 1)\n"
+            "  --channels A,B,...    signal labels to stream (default: every data signal at\n"
+            "                        the first signal's rate, at most 32)\n"
+            "  --frame-ms MS         samples per frame in ms (default 250)\n"
+            "  --device-prefix P     device id prefix (default: the file name's stem)\n"
+            "  --token T             device token (default: sim-token-<device id>)\n"
+            "  --stream ID           stream id (same id = resume the same session)\n"
+            "  --timeout S           give up after S seconds\n"
+            "faults:\n"
+            "  --drop-every S        close the connection every S seconds, then resume\n"
+            "  --reconnect-delay S   wait before reconnecting (default 0.2)\n"
+            "  --stall-every S --stall-ms MS   stop sending for MS every S seconds\n"
+            "  --reorder P           swap a frame with the next one with probability P\n"
+            "  --quiet\n\n"
+            "exit status: 0 every frame acknowledged, 1 rejected or timed out, 2 usage,\n"
+            "3 a file could not be read.\n");
+}
+
+int ictal_cmd_replay(int argc, char **argv)
+{
+    ictal__fleet_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.speed = 1;
+    const char *files[64];
+    int n_files = 0;
+    const char *url = NULL, *channels = NULL, *prefix = NULL;
+    double frame_ms = 250, stall_ms = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return ICTAL_EXIT_OK;
+        } else if (strcmp(a, "--quiet") == 0) {
+            opt.quiet = 1;
+        } else if (a[0] != '-') {
+            if (n_files == 64) {
+                fprintf(stderr, "ictal replay: at most 64 files\n");
+                return ICTAL_EXIT_USAGE;
+            }
+            files[n_files++] = a;
+        } else if (v == NULL) {
+            fprintf(stderr, "ictal replay: %s: unknown option or missing value\n", a);
+            return ICTAL_EXIT_USAGE;
+        } else {
+            i++;
+            if (strcmp(a, "--url") == 0) url = v;
+            else if (strcmp(a, "--speed") == 0) opt.speed = atof(v);
+            else if (strcmp(a, "--devices") == 0) opt.n_devices = atoi(v);
+            else if (strcmp(a, "--channels") == 0) channels = v;
+            else if (strcmp(a, "--frame-ms") == 0) frame_ms = atof(v);
+            else if (strcmp(a, "--device-prefix") == 0) prefix = v;
+            else if (strcmp(a, "--token") == 0) opt.token = v;
+            else if (strcmp(a, "--stream") == 0) opt.stream_id = v;
+            else if (strcmp(a, "--timeout") == 0) opt.timeout_s = atof(v);
+            else if (strcmp(a, "--drop-every") == 0) opt.drop_every_s = atof(v);
+            else if (strcmp(a, "--reconnect-delay") == 0) opt.reconnect_delay_s = atof(v);
+            else if (strcmp(a, "--stall-every") == 0) opt.stall_every_s = atof(v);
+            else if (strcmp(a, "--stall-ms") == 0) stall_ms = atof(v);
+            else if (strcmp(a, "--reorder") == 0) opt.reorder_prob = atof(v);
+            else {
+                fprintf(stderr, "ictal replay: unknown option %s\n", a);
+                return ICTAL_EXIT_USAGE;
+            }
+        }
+    }
+    opt.stall_s = stall_ms / 1000.0;
+    char host[256];
+    int port = 0;
+    if (url == NULL || n_files == 0 || sscanf(url, "ws://%255[^:/]:%d", host, &port) != 2 ||
+        port <= 0 || port > 65535) {
+        fprintf(stderr, "ictal replay: need FILE... and --url ws://HOST:PORT\n");
+        usage(stderr);
+        return ICTAL_EXIT_USAGE;
+    }
+    if (opt.n_devices < 0 || opt.n_devices > 10000 || frame_ms <= 0 || opt.reorder_prob < 0 ||
+        opt.reorder_prob > 1) {
+        fprintf(stderr, "ictal replay: --devices must be 1..10000, --frame-ms > 0, --reorder 0..1\n");
+        return ICTAL_EXIT_USAGE;
+    }
+    opt.host = host;
+    opt.port = port;
+    signal(SIGPIPE, SIG_IGN);
+    /* Files are streamed one after the other, each by its own fleet of devices. */
+    int status = ICTAL_EXIT_OK;
+    for (int f = 0; f < n_files; f++) {
+        ictal__sim_source src;
+        ictal_diag d;
+        ictal_diag_init(&d);
+        int rc = ictal__sim_source_from_edf(&src, files[f], channels, frame_ms, &d);
+        if (rc != 0) {
+            ictal_cli_print_diag("replay", &d);
+            return ictal_cli_exit_code(rc);
+        }
+        char stem[128];
+        const char *base = strrchr(files[f], '/');
+        snprintf(stem, sizeof stem, "%s", base ? base + 1 : files[f]);
+        char *dot = strrchr(stem, '.');
+        if (dot)
+            *dot = 0;
+        opt.device_prefix = prefix ? prefix : stem;
+        if (!opt.quiet)
+            fprintf(stderr, "ictal replay: %s: %d channels at %g Hz, %zu frames, %d device(s), %gx\n",
+                    files[f], src.n_channels, src.rate_hz, src.n_frames,
+                    opt.n_devices ? opt.n_devices : 1, opt.speed);
+        ictal__fleet_result res;
+        rc = ictal__fleet_run(&src, &opt, &res);
+        printf("%s: %d device(s) done, %llu frames sent (%llu resent), %llu reconnects, %.1f s\n",
+               files[f], res.devices_done, (unsigned long long)res.frames_sent,
+               (unsigned long long)res.frames_resent, (unsigned long long)res.reconnects,
+               res.elapsed_s);
+        if (rc != 0) {
+            fprintf(stderr, "ictal replay: %s: %s%s%s\n", files[f],
+                    rc == ICTAL_ETRUNC ? "timed out" : "rejected by the server",
+                    res.last_error[0] ? ": " : "", res.last_error);
+            status = ICTAL_EXIT_FAIL;
+        }
+        ictal__sim_source_free(&src);
+    }
+    return status;
+}

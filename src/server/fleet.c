@@ -1,0 +1,548 @@
+/* Simulated devices over WebSocket (fleet.h). */
+#include "server/fleet.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "ictal/edf.h"
+#include "ictal/wire.h"
+
+#define WINDOW_FRAMES 256 /* unacknowledged frames in flight at most */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* --- sources ----------------------------------------------------------------------------- */
+
+int ictal__sim_source_from_uv(ictal__sim_source *src, const float *uv, size_t n_samples,
+                              int n_channels, const char *const *labels, double rate_hz,
+                              uint32_t spf)
+{
+    memset(src, 0, sizeof *src);
+    if (n_channels < 1 || n_channels > ICTAL_WIRE_MAX_CHANNELS || spf < 1 || n_samples < spf ||
+        ictal_wire_frame_bytes(ICTAL_WIRE_INT16, n_channels, spf) == 0)
+        return ICTAL_EINVAL;
+    float peak = 0;
+    for (size_t i = 0; i < n_samples * (size_t)n_channels; i++)
+        if (isfinite(uv[i]) && fabsf(uv[i]) > peak)
+            peak = fabsf(uv[i]);
+    float scale = peak > 0 ? peak / 32767.0f : 1.0f;
+    src->n_channels = n_channels;
+    src->rate_hz = rate_hz;
+    src->samples_per_frame = spf;
+    src->n_frames = n_samples / spf;
+    src->labels = calloc((size_t)n_channels, sizeof *src->labels);
+    src->frames = calloc(src->n_frames, sizeof *src->frames);
+    src->frame_bytes = calloc(src->n_frames, sizeof *src->frame_bytes);
+    int16_t *payload = malloc((size_t)spf * (size_t)n_channels * 2);
+    if (!src->labels || !src->frames || !src->frame_bytes || !payload) {
+        free(payload);
+        ictal__sim_source_free(src);
+        return ICTAL_ENOMEM;
+    }
+    for (int c = 0; c < n_channels; c++)
+        src->labels[c] = strdup(labels[c]);
+    size_t bytes = ictal_wire_frame_bytes(ICTAL_WIRE_INT16, n_channels, spf);
+    for (size_t k = 0; k < src->n_frames; k++) {
+        const float *x = uv + k * spf * (size_t)n_channels;
+        for (size_t i = 0; i < (size_t)spf * (size_t)n_channels; i++) {
+            float v = isfinite(x[i]) ? x[i] / scale : 0;
+            long q = lroundf(v);
+            q = q > 32767 ? 32767 : q < -32768 ? -32768 : q;
+            int16_t s = (int16_t)q;
+            /* Little-endian on the wire whatever the host. */
+            uint8_t *b = (uint8_t *)&payload[i];
+            b[0] = (uint8_t)((uint16_t)s & 0xff);
+            b[1] = (uint8_t)((uint16_t)s >> 8);
+        }
+        ictal_wire_frame f = {k, (int64_t)llround((double)k * spf * 1e6 / rate_hz),
+                              ICTAL_WIRE_INT16, n_channels, spf, scale, (const uint8_t *)payload,
+                              bytes - ICTAL_WIRE_HEADER_BYTES};
+        src->frames[k] = malloc(bytes);
+        if (src->frames[k] == NULL) {
+            free(payload);
+            ictal__sim_source_free(src);
+            return ICTAL_ENOMEM;
+        }
+        ictal_wire_encode(src->frames[k], bytes, &f);
+        src->frame_bytes[k] = bytes;
+    }
+    free(payload);
+    return 0;
+}
+
+void ictal__sim_source_free(ictal__sim_source *src)
+{
+    for (int c = 0; src->labels && c < src->n_channels; c++)
+        free(src->labels[c]);
+    for (size_t k = 0; src->frames && k < src->n_frames; k++)
+        free(src->frames[k]);
+    free(src->labels);
+    free(src->frames);
+    free(src->frame_bytes);
+    memset(src, 0, sizeof *src);
+}
+
+int ictal__sim_source_from_edf(ictal__sim_source *src, const char *path, const char *channels,
+                               double frame_ms, ictal_diag *d)
+{
+    ictal_edf *r = NULL;
+    int rc = ictal_edf_open(&r, path, NULL, d);
+    if (rc != 0)
+        return rc;
+    const ictal_edf_info *info = ictal_edf_get_info(r);
+    int sel[ICTAL_WIRE_MAX_CHANNELS], n = 0;
+    if (channels && channels[0]) {
+        char *copy = strdup(channels), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t && rc == 0; t = strtok_r(NULL, ",", &save)) {
+            int s = ictal_edf_find_signal(r, t);
+            if (s < 0 || info->signals[s].is_annotation)
+                rc = ictal_diag_error(d, ICTAL_ENOENT, "%s: no signal labelled \"%s\"", path, t);
+            else if (n == ICTAL_WIRE_MAX_CHANNELS)
+                rc = ictal_diag_error(d, ICTAL_ERANGE, "more than 32 channels selected");
+            else
+                sel[n++] = s;
+        }
+        free(copy);
+    } else {
+        int spr = -1;
+        for (int s = 0; s < info->n_signals && n < ICTAL_WIRE_MAX_CHANNELS; s++) {
+            const ictal_edf_signal *sg = &info->signals[s];
+            if (sg->is_annotation || strcmp(sg->label, "-") == 0)
+                continue;
+            if (spr < 0)
+                spr = sg->samples_per_record;
+            if (sg->samples_per_record == spr)
+                sel[n++] = s;
+        }
+    }
+    if (rc == 0 && n == 0)
+        rc = ictal_diag_error(d, ICTAL_ENOENT, "%s: no data signal to stream", path);
+    for (int k = 1; rc == 0 && k < n; k++)
+        if (info->signals[sel[k]].samples_per_record != info->signals[sel[0]].samples_per_record)
+            rc = ictal_diag_error(d, ICTAL_ENOTSUP, "%s: selected signals differ in rate", path);
+    if (rc != 0) {
+        ictal_edf_close(r);
+        return rc;
+    }
+    double rate = info->signals[sel[0]].rate_hz;
+    size_t spr = (size_t)info->signals[sel[0]].samples_per_record;
+    size_t total = spr * (size_t)info->n_records;
+    float *uv = malloc(total * (size_t)n * sizeof *uv);
+    if (uv == NULL) {
+        ictal_edf_close(r);
+        return ICTAL_ENOMEM;
+    }
+    rc = ictal_edf_read_frames(r, 0, info->n_records, sel, n, uv, d);
+    const char *labels[ICTAL_WIRE_MAX_CHANNELS];
+    for (int k = 0; k < n; k++)
+        labels[k] = info->signals[sel[k]].label;
+    uint32_t spf = (uint32_t)lround(rate * frame_ms / 1000.0);
+    if (spf < 1)
+        spf = 1;
+    if (rc == 0)
+        rc = ictal__sim_source_from_uv(src, uv, total, n, labels, rate, spf);
+    if (rc == ICTAL_EINVAL)
+        rc = ictal_diag_error(d, ICTAL_EINVAL, "%s: frames of %.0f ms do not fit the protocol",
+                              path, frame_ms);
+    free(uv);
+    ictal_edf_close(r);
+    return rc;
+}
+
+/* --- the fleet --------------------------------------------------------------------------- */
+
+typedef struct fleet fleet;
+
+typedef struct simdev {
+    fleet *fl;
+    int idx;
+    char id[96];
+    char token[160];
+    struct lws *wsi;
+    int welcomed, hello_sent, want_drop, done, failed, closing;
+    uint64_t next_send;
+    uint64_t max_sent_plus1;
+    int64_t acked;
+    int64_t swap_pending;
+    int64_t conn_us, reconnect_at_us, t0_us, next_stall_us, stall_until_us;
+    uint8_t *buf;
+} simdev;
+
+struct fleet {
+    const ictal__sim_source *src;
+    ictal__fleet_options opt;
+    ictal__fleet_result *res;
+    struct lws_context *ctx;
+    simdev *devs;
+    char stream_id[80];
+    int finished;
+    uint64_t acked_total;
+    uint32_t rng;
+    int64_t started_us;
+    lws_sorted_usec_list_t sul;
+};
+
+static double frnd(fleet *fl)
+{
+    fl->rng = fl->rng * 1664525u + 1013904223u;
+    return (double)(fl->rng >> 8) / 16777216.0;
+}
+
+static int64_t frame_due_us(const simdev *dv, uint64_t k)
+{
+    const ictal__sim_source *s = dv->fl->src;
+    if (dv->fl->opt.speed <= 0)
+        return dv->t0_us;
+    return dv->t0_us + (int64_t)((double)(k + 1) * s->samples_per_frame * 1e6 / s->rate_hz /
+                                 dv->fl->opt.speed);
+}
+
+static int can_send(const simdev *dv, int64_t now)
+{
+    const ictal__sim_source *s = dv->fl->src;
+    if (!dv->welcomed || dv->done || dv->failed)
+        return 0;
+    if (dv->swap_pending >= 0)
+        return 1;
+    if (dv->next_send >= s->n_frames || now < dv->stall_until_us)
+        return 0;
+    if ((int64_t)dv->next_send - dv->acked > WINDOW_FRAMES)
+        return 0;
+    return now >= frame_due_us(dv, dv->next_send);
+}
+
+static void dev_connect(simdev *dv)
+{
+    fleet *fl = dv->fl;
+    struct lws_client_connect_info i;
+    memset(&i, 0, sizeof i);
+    i.context = fl->ctx;
+    i.address = fl->opt.host ? fl->opt.host : "127.0.0.1";
+    i.port = fl->opt.port;
+    i.path = "/device";
+    i.host = i.address;
+    i.origin = i.address;
+    i.protocol = "ictal-device-v1";
+    i.local_protocol_name = "ictal-device-v1";
+    i.opaque_user_data = dv;
+    dv->welcomed = dv->hello_sent = dv->want_drop = dv->closing = 0;
+    dv->swap_pending = -1;
+    dv->conn_us = mono_us();
+    dv->wsi = lws_client_connect_via_info(&i);
+    if (dv->wsi == NULL) {
+        dv->wsi = NULL;
+        dv->reconnect_at_us = mono_us() + 500000;
+    }
+}
+
+static void dev_send_frame(simdev *dv, struct lws *wsi, uint64_t k)
+{
+    fleet *fl = dv->fl;
+    const ictal__sim_source *s = fl->src;
+    size_t len = s->frame_bytes[k];
+    uint8_t *p = dv->buf + LWS_PRE;
+    memcpy(p, s->frames[k], len);
+    /* The device's clock: the source's offset plus this fleet's start time. */
+    int64_t t = fl->opt.start_time_us + (int64_t)llround((double)k * s->samples_per_frame * 1e6 /
+                                                          s->rate_hz);
+    for (int b = 0; b < 8; b++)
+        p[16 + b] = (uint8_t)((uint64_t)t >> (8 * b));
+    if (fl->opt.mutate) {
+        size_t n = fl->opt.mutate(fl->opt.mutate_user, dv->idx, k, p, len,
+                                  ICTAL_WIRE_MAX_FRAME_BYTES + 64);
+        if (n)
+            len = n;
+    }
+    if (lws_write(wsi, p, len, LWS_WRITE_BINARY) < 0)
+        return;
+    fl->res->frames_sent++;
+    if (k + 1 <= dv->max_sent_plus1)
+        fl->res->frames_resent++;
+    else
+        dv->max_sent_plus1 = k + 1;
+}
+
+static void dev_text(simdev *dv, const char *txt, size_t len)
+{
+    fleet *fl = dv->fl;
+    json_t *j = json_loadb(txt, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    if (type == NULL) {
+        json_decref(j);
+        return;
+    }
+    if (strcmp(type, "welcome") == 0) {
+        int64_t ack = json_integer_value(json_object_get(j, "ack"));
+        dv->acked = ack;
+        dv->next_send = (uint64_t)(ack + 1);
+        dv->welcomed = 1;
+        fl->res->welcomes++;
+        if (dv->idx == 0)
+            fl->res->last_welcome_ack = ack;
+    } else if (strcmp(type, "ack") == 0) {
+        int64_t seq = json_integer_value(json_object_get(j, "seq"));
+        fl->res->acks++;
+        if (seq > dv->acked) {
+            fl->acked_total += (uint64_t)(seq - dv->acked);
+            dv->acked = seq;
+        }
+        if (dv->idx == 0 && seq > fl->res->last_ack)
+            fl->res->last_ack = seq;
+        if ((size_t)(dv->acked + 1) >= fl->src->n_frames && !dv->done) {
+            dv->done = 1;
+            fl->res->devices_done++;
+            dv->closing = 1;
+        }
+    } else if (strcmp(type, "gap") == 0) {
+        uint64_t e = (uint64_t)json_integer_value(json_object_get(j, "expected"));
+        fl->res->gaps++;
+        if (e < dv->next_send)
+            dv->next_send = e;
+    } else if (strcmp(type, "error") == 0) {
+        dv->failed = 1;
+        dv->closing = 1;
+        if (!fl->opt.quiet)
+            fprintf(stderr, "ictal replay: %s: server error: %s: %s\n", dv->id,
+                    json_string_value(json_object_get(j, "code")),
+                    json_string_value(json_object_get(j, "message")));
+        if (dv->idx == 0)
+            snprintf(fl->res->last_error, sizeof fl->res->last_error, "%s: %s",
+                     json_string_value(json_object_get(j, "code")),
+                     json_string_value(json_object_get(j, "message")));
+    }
+    json_decref(j);
+}
+
+static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    (void)user;
+    simdev *dv = lws_get_opaque_user_data(wsi);
+    if (dv == NULL)
+        return 0;
+    fleet *fl = dv->fl;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        lws_callback_on_writable(wsi);
+        break;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (!lws_frame_is_binary(wsi))
+            dev_text(dv, in, len);
+        if (dv->closing || (dv->welcomed && can_send(dv, mono_us())))
+            lws_callback_on_writable(wsi);
+        break;
+    case LWS_CALLBACK_CLIENT_WRITEABLE: {
+        if (dv->want_drop || dv->closing)
+            return -1;
+        if (!dv->hello_sent) {
+            const ictal__sim_source *s = fl->src;
+            json_t *ch = json_array();
+            for (int c = 0; c < s->n_channels; c++)
+                json_array_append_new(ch, json_string(s->labels[c]));
+            json_t *h = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:f, s:I}", "type", "hello",
+                                  "device_id", dv->id, "token", dv->token, "stream_id",
+                                  fl->stream_id, "firmware",
+                                  fl->opt.firmware ? fl->opt.firmware : "ictal-replay/0.1.0",
+                                  "channels", ch, "rate_hz", s->rate_hz, "start_time_us",
+                                  (json_int_t)fl->opt.start_time_us);
+            char *txt = json_dumps(h, JSON_COMPACT);
+            json_decref(h);
+            size_t n = strlen(txt);
+            memcpy(dv->buf + LWS_PRE, txt, n);
+            free(txt);
+            if (lws_write(wsi, dv->buf + LWS_PRE, n, LWS_WRITE_TEXT) < 0)
+                return -1;
+            dv->hello_sent = 1;
+            break;
+        }
+        int64_t now = mono_us();
+        if (!can_send(dv, now))
+            break;
+        if (dv->swap_pending >= 0) {
+            uint64_t k = (uint64_t)dv->swap_pending;
+            dv->swap_pending = -1;
+            dev_send_frame(dv, wsi, k);
+        } else {
+            uint64_t k = dv->next_send;
+            if (fl->opt.reorder_prob > 0 && k + 1 < fl->src->n_frames &&
+                now >= frame_due_us(dv, k + 1) && frnd(fl) < fl->opt.reorder_prob) {
+                dev_send_frame(dv, wsi, k + 1);
+                dv->swap_pending = (int64_t)k;
+                dv->next_send = k + 2;
+            } else {
+                dev_send_frame(dv, wsi, k);
+                dv->next_send = k + 1;
+            }
+        }
+        if (can_send(dv, now))
+            lws_callback_on_writable(wsi);
+        break;
+    }
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (dv->idx == 0 && len >= 2) {
+            const uint8_t *b = in;
+            fl->res->last_close_code = (b[0] << 8) | b[1];
+        }
+        break;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (getenv("ICTAL_FLEET_DEBUG"))
+            fprintf(stderr, "fleet: %s closed (%s)\n", dv->id,
+                    reason == LWS_CALLBACK_CLIENT_CLOSED ? "closed" : "connection error");
+        if (dv->wsi == wsi) {
+            dv->wsi = NULL;
+            if (!dv->done && !dv->failed) {
+                double delay = fl->opt.reconnect_delay_s > 0 ? fl->opt.reconnect_delay_s : 0.2;
+                dv->reconnect_at_us = mono_us() + (int64_t)(delay * 1e6);
+                fl->res->reconnects++;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static void fleet_tick(lws_sorted_usec_list_t *sul)
+{
+    fleet *fl = lws_container_of(sul, fleet, sul);
+    int64_t now = mono_us();
+    int active = 0;
+    for (int i = 0; i < fl->opt.n_devices; i++) {
+        simdev *dv = &fl->devs[i];
+        if (dv->done || dv->failed)
+            continue; /* its connection is closed by the context at the end */
+        active++;
+        if (dv->wsi == NULL) {
+            if (now >= dv->reconnect_at_us)
+                dev_connect(dv);
+            continue;
+        }
+        if (fl->opt.drop_every_s > 0 && dv->welcomed &&
+            now - dv->conn_us > (int64_t)(fl->opt.drop_every_s * 1e6)) {
+            dv->want_drop = 1;
+            lws_callback_on_writable(dv->wsi);
+            continue;
+        }
+        if (fl->opt.stall_every_s > 0 && now >= dv->next_stall_us) {
+            dv->stall_until_us = now + (int64_t)(fl->opt.stall_s * 1e6);
+            dv->next_stall_us = now + (int64_t)(fl->opt.stall_every_s * 1e6);
+        }
+        if (can_send(dv, now))
+            lws_callback_on_writable(dv->wsi);
+    }
+    if (active == 0 || (fl->opt.timeout_s > 0 && now - fl->started_us > (int64_t)(fl->opt.timeout_s * 1e6)) ||
+        (fl->opt.stop_after_frames && fl->acked_total >= fl->opt.stop_after_frames)) {
+        fl->finished = 1;
+        lws_cancel_service(fl->ctx); /* wake lws_service, which has nothing else to wait for */
+        return;
+    }
+    lws_sul_schedule(fl->ctx, 0, &fl->sul, fleet_tick, 2000);
+}
+
+int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *opt,
+                     ictal__fleet_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->last_welcome_ack = -2;
+    res->last_ack = -1;
+    fleet fl;
+    memset(&fl, 0, sizeof fl);
+    fl.src = src;
+    fl.opt = *opt;
+    fl.res = res;
+    if (fl.opt.n_devices <= 0)
+        fl.opt.n_devices = 1;
+    if (fl.opt.start_time_us == 0)
+        fl.opt.start_time_us = (int64_t)time(NULL) * 1000000;
+    fl.rng = opt->seed ? opt->seed : 12345u;
+    snprintf(fl.stream_id, sizeof fl.stream_id, "%s",
+             opt->stream_id ? opt->stream_id : "replay");
+    if (opt->stream_id == NULL)
+        snprintf(fl.stream_id, sizeof fl.stream_id, "replay-%lld", (long long)time(NULL));
+
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    struct lws_protocols protocols[] = {
+        {"ictal-device-v1", cb_client, 0, 4096, 0, NULL, 0},
+        {NULL, NULL, 0, 0, 0, NULL, 0}};
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.count_threads = 1;
+    info.timeout_secs = 10;
+    lws_set_log_level(LLL_ERR, NULL);
+    fl.ctx = lws_create_context(&info);
+    if (fl.ctx == NULL)
+        return ICTAL_EIO;
+    fl.devs = calloc((size_t)fl.opt.n_devices, sizeof *fl.devs);
+    if (fl.devs == NULL) {
+        lws_context_destroy(fl.ctx);
+        return ICTAL_ENOMEM;
+    }
+    fl.started_us = mono_us();
+    int rc = 0;
+    for (int i = 0; i < fl.opt.n_devices && rc == 0; i++) {
+        simdev *dv = &fl.devs[i];
+        dv->fl = &fl;
+        dv->idx = i;
+        dv->acked = -1;
+        dv->swap_pending = -1;
+        snprintf(dv->id, sizeof dv->id, "%s-%d", opt->device_prefix ? opt->device_prefix : "sim", i);
+        if (opt->token)
+            snprintf(dv->token, sizeof dv->token, "%s", opt->token);
+        else
+            snprintf(dv->token, sizeof dv->token, "sim-token-%s", dv->id);
+        dv->buf = malloc(LWS_PRE + ICTAL_WIRE_MAX_FRAME_BYTES + 64);
+        if (dv->buf == NULL)
+            rc = ICTAL_ENOMEM;
+        /* Spread the devices' schedules over one frame so they do not send in lockstep. */
+        int64_t spread = (int64_t)((double)src->samples_per_frame * 1e6 / src->rate_hz *
+                                   ((double)i / fl.opt.n_devices));
+        dv->t0_us = fl.started_us + spread;
+        dv->reconnect_at_us = fl.started_us + spread / 4;
+        dv->next_stall_us = fl.started_us + (int64_t)(fl.opt.stall_every_s * 1e6);
+    }
+    if (rc == 0) {
+        lws_sul_schedule(fl.ctx, 0, &fl.sul, fleet_tick, 1000);
+        while (!fl.finished)
+            if (lws_service(fl.ctx, 0) < 0)
+                break;
+    }
+    lws_sul_cancel(&fl.sul);
+    if (getenv("ICTAL_FLEET_DEBUG"))
+        fprintf(stderr, "fleet: loop ended after %.3f s\n", (double)(mono_us() - fl.started_us) * 1e-6);
+    int failed = 0;
+    for (int i = 0; i < fl.opt.n_devices; i++)
+        failed += fl.devs[i].failed;
+    /* Destroying the context closes the connections (callbacks still see dv). */
+    lws_context_destroy(fl.ctx);
+    for (int i = 0; i < fl.opt.n_devices; i++)
+        free(fl.devs[i].buf);
+    free(fl.devs);
+    res->elapsed_s = (double)(mono_us() - fl.started_us) * 1e-6;
+    if (rc != 0)
+        return rc;
+    if (failed)
+        return ICTAL_EFORMAT;
+    if (res->devices_done < fl.opt.n_devices && !opt->stop_after_frames)
+        return ICTAL_ETRUNC;
+    return 0;
+}
