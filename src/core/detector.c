@@ -43,12 +43,11 @@ enum {
 /* Per-hop quality accumulators (not kept across hops). */
 enum {
     Q_HPMAX,  /* max |high-passed| */
-    Q_SLMIN,  /* slow component min / max */
+    Q_SLMIN,  /* slow component (< 0.3 Hz) min / max */
     Q_SLMAX,
     Q_RAWMIN, /* raw input min / max */
     Q_RAWMAX,
     Q_NAN,    /* non-finite samples */
-    Q_JUMP,   /* steps > jump_uv */
     Q_CLIP,   /* samples in a run of identical large values */
     Q_RAIL,   /* samples at the rail */
     N_QACC
@@ -69,7 +68,7 @@ struct ictal_detector {
     ictal_hop_fn on_hop;
     ictal_event_fn on_event;
     void *user;
-    ictal__biquad aa[N_AA], hp, notch, band_hp[N_BANDS], band_lp[N_BANDS];
+    ictal__biquad aa[N_AA], hp, notch, band_hp[N_BANDS], band_lp[N_BANDS], slow[2];
 
     /* Time and counters since the last reset. */
     double t0_s;
@@ -85,12 +84,14 @@ struct ictal_detector {
     float *y_prev;      /* last anti-aliased input sample */
     float *xi;          /* interpolated internal sample (scratch) */
     float *hp_s, *notch_s; /* [2][ncp] */
+    float *slow_s;      /* [2][2][ncp] slow-component lowpass */
     float *band_s;      /* [N_BANDS][4][ncp]: high-pass s1,s2 then low-pass s1,s2 */
     float *x1, *x2, *dx1; /* previous high-passed samples, previous difference */
     float *acc;         /* [N_SUMS][ncp] current hop */
     float *qacc;        /* [N_QACC][ncp] current hop */
     float *slots;       /* [window_hops][N_SUMS][ncp] */
-    uint16_t *slot_q;   /* [window_hops][ncp] */
+    uint16_t *slot_q;   /* [window_hops][ncp] per-hop flags */
+    float *slot_hpmax, *slot_slmin, *slot_slmax; /* [window_hops][ncp] */
     float *feat;        /* [nch][ICTAL_N_FEATURES] */
     float *chan_prob;   /* [ncp] */
     uint16_t *quality;  /* [ncp] */
@@ -150,10 +151,10 @@ void ictal_config_init(ictal_config *cfg)
     cfg->highpass_hz = 0.5f;
     cfg->notch_hz = 0;
     cfg->flat_uv = 1.0f;
-    cfg->jump_uv = 400.0f;
-    cfg->drift_uv = 400.0f;
-    cfg->movement_uv = 1000.0f;
-    cfg->disconnect_uv = 3000.0f;
+    cfg->jump_uv = 200.0f;
+    cfg->drift_uv = 500.0f;
+    cfg->movement_uv = 1500.0f;
+    cfg->disconnect_uv = 5000.0f;
     cfg->muscle_rel = 0.6f;
     cfg->muscle_uv2 = 100.0f;
     cfg->settle_s = 2.0f;
@@ -329,7 +330,9 @@ static size_t layout(const resolved *r, ictal_detector *det)
           *xi = carve(&k, fb), *hp_s = carve(&k, fb * 2), *notch_s = carve(&k, fb * 2),
           *band_s = carve(&k, fb * N_BANDS * 4), *x1 = carve(&k, fb), *x2 = carve(&k, fb),
           *dx1 = carve(&k, fb), *acc = carve(&k, fb * N_SUMS), *qacc = carve(&k, fb * N_QACC),
-          *slots = carve(&k, fb * W * N_SUMS);
+          *slots = carve(&k, fb * W * N_SUMS), *slow_s = carve(&k, fb * 4),
+          *slot_hpmax = carve(&k, fb * W), *slot_slmin = carve(&k, fb * W),
+          *slot_slmax = carve(&k, fb * W);
     uint16_t *slot_q = carve(&k, ncp * W * sizeof(uint16_t));
     float *feat = carve(&k, (size_t)r->nch * ICTAL_N_FEATURES * sizeof(float)),
           *chan_prob = carve(&k, fb);
@@ -357,6 +360,10 @@ static size_t layout(const resolved *r, ictal_detector *det)
         det->qacc = qacc;
         det->slots = slots;
         det->slot_q = slot_q;
+        det->slow_s = slow_s;
+        det->slot_hpmax = slot_hpmax;
+        det->slot_slmin = slot_slmin;
+        det->slot_slmax = slot_slmax;
         det->feat = feat;
         det->chan_prob = chan_prob;
         det->quality = quality;
@@ -390,7 +397,6 @@ static void reset_hop_acc(ictal_detector *det)
         q[Q_RAWMIN * ncp + c] = INFINITY;
         q[Q_RAWMAX * ncp + c] = -INFINITY;
         q[Q_NAN * ncp + c] = 0.0f;
-        q[Q_JUMP * ncp + c] = 0.0f;
         q[Q_CLIP * ncp + c] = 0.0f;
         q[Q_RAIL * ncp + c] = 0.0f;
     }
@@ -406,6 +412,9 @@ static void clear_signal_state(ictal_detector *det, double t0_s)
     det->started = 0;
     memset(det->slots, 0, ncp * W * N_SUMS * sizeof(float));
     memset(det->slot_q, 0, ncp * W * sizeof(uint16_t));
+    memset(det->slot_hpmax, 0, ncp * W * sizeof(float));
+    memset(det->slot_slmin, 0, ncp * W * sizeof(float));
+    memset(det->slot_slmax, 0, ncp * W * sizeof(float));
     memset(det->feat, 0, (size_t)det->nch * ICTAL_N_FEATURES * sizeof(float));
     memset(det->chan_prob, 0, ncp * sizeof(float));
     memset(det->quality, 0, ncp * sizeof(uint16_t));
@@ -479,6 +488,8 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg)
     for (int s = 0; s < N_AA; s++)
         ictal__biquad_lowpass(&det->aa[s], fc, cfg->rate_hz, ictal__butter_q(N_AA, s));
     ictal__biquad_highpass(&det->hp, cfg->highpass_hz, FS, ictal__butter_q(1, 0));
+    for (int s = 0; s < 2; s++)
+        ictal__biquad_lowpass(&det->slow[s], 0.3, FS, ictal__butter_q(2, s));
     det->notch_on = cfg->notch_hz != 0;
     if (det->notch_on)
         ictal__biquad_notch(&det->notch, cfg->notch_hz, FS, 10.0);
@@ -528,6 +539,8 @@ static void start_filters(ictal_detector *det, const float *v)
             y = ictal__biquad_steady(&det->aa[s], y, &det->aa_s[(2 * s) * ncp + c],
                                      &det->aa_s[(2 * s + 1) * ncp + c]);
         ictal__biquad_steady(&det->hp, y, &det->hp_s[c], &det->hp_s[ncp + c]);
+        float z = ictal__biquad_steady(&det->slow[0], y, &det->slow_s[c], &det->slow_s[ncp + c]);
+        ictal__biquad_steady(&det->slow[1], z, &det->slow_s[2 * ncp + c], &det->slow_s[3 * ncp + c]);
         det->notch_s[c] = det->notch_s[ncp + c] = 0.0f;
         for (int k = 0; k < N_BANDS * 4; k++)
             det->band_s[(size_t)k * ncp + c] = 0.0f;
@@ -546,15 +559,23 @@ static void internal_step(ictal_detector *det)
     float *restrict x1 = det->x1, *restrict x2 = det->x2, *restrict dx1 = det->dx1;
     float *restrict h1 = det->hp_s, *restrict h2 = det->hp_s + ncp;
     const ictal__biquad hp = det->hp;
+    const ictal__biquad l0 = det->slow[0], l1 = det->slow[1];
+    float *restrict w = det->slow_s;
     for (size_t c = 0; c < n; c++) {
         float u = xi[c];
         float y = hp.b0 * u + h1[c];
         h1[c] = hp.b1 * u - hp.a1 * y + h2[c];
         h2[c] = hp.b2 * u - hp.a2 * y;
-        float slow = u - y;
+        /* The slow component (4th-order lowpass at 0.3 Hz): DC jumps and drift. */
+        float z = l0.b0 * u + w[c];
+        w[c] = l0.b1 * u - l0.a1 * z + w[ncp + c];
+        w[ncp + c] = l0.b2 * u - l0.a2 * z;
+        float sl = l1.b0 * z + w[2 * ncp + c];
+        w[2 * ncp + c] = l1.b1 * z - l1.a1 * sl + w[3 * ncp + c];
+        w[3 * ncp + c] = l1.b2 * z - l1.a2 * sl;
         float *smn = &qa[Q_SLMIN * ncp + c], *smx = &qa[Q_SLMAX * ncp + c];
-        *smn = slow < *smn ? slow : *smn;
-        *smx = slow > *smx ? slow : *smx;
+        *smn = sl < *smn ? sl : *smn;
+        *smx = sl > *smx ? sl : *smx;
         xi[c] = y;
     }
     if (det->notch_on) {
@@ -614,7 +635,7 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
     float *restrict hold = det->hold, *restrict prev = det->prev_raw, *restrict run = det->run;
     float *restrict qa = det->qacc, *restrict yp = det->y_prev, *restrict xi = det->xi;
     const float *restrict rail = det->rail;
-    const float jump = det->jump_uv, clip_run = det->clip_run;
+    const float clip_run = det->clip_run;
     float v[ICTAL_MAX_CHANNELS];
     for (size_t f = 0; f < n_frames; f++) {
         const float *in = frames_uv + f * n;
@@ -635,7 +656,6 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
             start_filters(det, v);
         for (size_t c = 0; c < n; c++) {
             float x = v[c], p = prev[c];
-            qa[Q_JUMP * ncp + c] += fabsf(x - p) > jump ? 1.0f : 0.0f;
             float r = x == p ? run[c] + 1.0f : 0.0f;
             run[c] = r;
             qa[Q_CLIP * ncp + c] += (r >= clip_run && fabsf(x) >= CLIP_MIN_UV) ? 1.0f : 0.0f;
@@ -759,12 +779,11 @@ static void hop_end(ictal_detector *det)
             q |= ICTAL_Q_FLAT;
         if (qa[Q_CLIP * ncp + c] > 0.0f || qa[Q_RAIL * ncp + c] > 0.0f)
             q |= ICTAL_Q_CLIP;
-        if (qa[Q_JUMP * ncp + c] > 0.0f)
+        if (qa[Q_SLMAX * ncp + c] - qa[Q_SLMIN * ncp + c] > det->jump_uv)
             q |= ICTAL_Q_JUMP;
-        if (qa[Q_SLMAX * ncp + c] - qa[Q_SLMIN * ncp + c] > det->drift_uv)
-            q |= ICTAL_Q_DRIFT;
-        if (qa[Q_HPMAX * ncp + c] > det->movement_uv)
-            q |= ICTAL_Q_MOVEMENT;
+        det->slot_hpmax[slot * ncp + c] = qa[Q_HPMAX * ncp + c];
+        det->slot_slmin[slot * ncp + c] = qa[Q_SLMIN * ncp + c];
+        det->slot_slmax[slot * ncp + c] = qa[Q_SLMAX * ncp + c];
         if (qa[Q_HPMAX * ncp + c] > det->disconnect_uv ||
             qa[Q_NAN * ncp + c] + qa[Q_RAIL * ncp + c] > 0.5 * in_per_hop)
             q |= ICTAL_Q_DISCONNECT;
@@ -776,7 +795,8 @@ static void hop_end(ictal_detector *det)
     const float alpha = (float)(det->hop_s / ICTAL_BACKGROUND_S);
     for (size_t c = 0; c < n; c++) {
         double w[N_SUMS] = {0};
-        float llmax = 0.0f, llmin = INFINITY;
+        float llmax = 0.0f, llmin = INFINITY, hpmax = 0.0f, slmin = INFINITY,
+              slmax = -INFINITY;
         uint16_t q = 0;
         for (size_t s = 0; s < filled; s++) {
             const float *ss = det->slots + s * N_SUMS * ncp;
@@ -786,6 +806,11 @@ static void hop_end(ictal_detector *det)
             llmax = ll > llmax ? ll : llmax;
             llmin = ll < llmin ? ll : llmin;
             q |= det->slot_q[s * ncp + c];
+            float hm = det->slot_hpmax[s * ncp + c], a = det->slot_slmin[s * ncp + c],
+                  b = det->slot_slmax[s * ncp + c];
+            hpmax = hm > hpmax ? hm : hpmax;
+            slmin = a < slmin ? a : slmin;
+            slmax = b > slmax ? b : slmax;
         }
         float *f = det->feat + c * ICTAL_N_FEATURES;
         compute_features(w, nsamp, f);
@@ -795,6 +820,12 @@ static void hop_end(ictal_detector *det)
         if (f[ICTAL_F_REL_GAMMA] > det->muscle_rel &&
             (float)(w[A_B0 + 4] / nsamp) > det->muscle_uv2)
             q |= ICTAL_Q_MUSCLE;
+        if (slmax - slmin > det->drift_uv)
+            q |= ICTAL_Q_DRIFT;
+        /* Movement: large and slow. Seizures can be as large (CHB-MIT chb05_06 reaches
+         * 1300 µV) but keep most of their power above the delta band. */
+        if (hpmax > det->movement_uv && f[ICTAL_F_REL_DELTA] > 0.6f)
+            q |= ICTAL_Q_MOVEMENT;
         if (settling)
             q |= ICTAL_Q_SETTLING;
         det->quality[c] = q;
