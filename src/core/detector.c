@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "decide.h"
 #include "dsp.h"
 
 #define FS ((double)ICTAL_INTERNAL_RATE_HZ)
@@ -105,10 +106,7 @@ struct ictal_detector {
     /* Decisions. */
     int smooth_pos, smooth_fill;
     int burden_pos, burden_fill, burden_count;
-    int dstate;          /* IDLE, CANDIDATE, ALARM, ENDING, REFRACTORY */
-    double cand_onset_s, last_above_s, ended_s;
-    ictal_event cur;     /* the event being built */
-    uint32_t next_id;
+    ictal__decider dec;
 
     ictal_event queue[ICTAL_EVENT_QUEUE];
     int q_head, q_len;
@@ -425,7 +423,7 @@ static void clear_signal_state(ictal_detector *det, double t0_s)
     memset(det->burden_bits, 0, ((size_t)det->burden_hops + 7u) / 8u);
     det->smooth_pos = det->smooth_fill = 0;
     det->burden_pos = det->burden_fill = det->burden_count = 0;
-    det->dstate = ICTAL_STATE_IDLE;
+    ictal__decider_clear(&det->dec);
     det->have_hop = 0;
     reset_hop_acc(det);
 }
@@ -497,7 +495,7 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg)
         ictal__biquad_highpass(&det->band_hp[b], band_edges_hz[b], FS, ictal__butter_q(1, 0));
         ictal__biquad_lowpass(&det->band_lp[b], band_edges_hz[b + 1], FS, ictal__butter_q(1, 0));
     }
-    det->next_id = 1;
+    ictal__decider_init(&det->dec, &det->post, det->hop_s);
     clear_signal_state(det, 0.0);
     return 0;
 }
@@ -754,7 +752,6 @@ static void compute_features(const double *w, double n, float *f)
     f[ICTAL_F_LOG_NONLINEAR_ENERGY] = lg((float)(w[A_TE] / n));
 }
 
-static void decide(ictal_detector *det, double t, float ps, uint32_t fired, float prob_peak);
 
 static void hop_end(ictal_detector *det)
 {
@@ -896,8 +893,13 @@ static void hop_end(ictal_detector *det)
         for (int i = 0; i < det->smooth_fill; i++)
             s += det->smooth[i];
         ps = s / (float)det->smooth_fill;
-        decide(det, t, ps, fired, prob);
-        state = (ictal_state)det->dstate;
+        ictal_event ev;
+        if (ictal__decider_step(&det->dec, t, ps, fired, &ev)) {
+            if (ev.kind == ICTAL_EVENT_ALARM)
+                det->stats.events++;
+            emit_event(det, &ev);
+        }
+        state = (ictal_state)det->dec.state;
         if (state == ICTAL_STATE_IDLE && nu == 0) {
             int all_settling = 1;
             for (size_t c = 0; c < n; c++)
@@ -945,82 +947,13 @@ static void hop_end(ictal_detector *det)
         det->on_hop(det->user, h);
 }
 
-static void end_event(ictal_detector *det)
-{
-    det->cur.kind = ICTAL_EVENT_END;
-    det->cur.offset_s = det->last_above_s;
-    emit_event(det, &det->cur);
-    det->ended_s = det->last_above_s;
-}
-
-/* The decision state machine, once per hop, on the smoothed probability ps. */
-static void decide(ictal_detector *det, double t, float ps, uint32_t fired, float prob)
-{
-    const ictal_postproc *p = &det->post;
-    (void)prob;
-    switch (det->dstate) {
-    case ICTAL_STATE_REFRACTORY:
-        if (t - det->ended_s < p->refractory_s)
-            return;
-        det->dstate = ICTAL_STATE_IDLE;
-        /* fall through */
-    case ICTAL_STATE_IDLE:
-        if (ps < p->threshold_on)
-            return;
-        det->dstate = ICTAL_STATE_CANDIDATE;
-        det->cand_onset_s = t - det->hop_s;
-        memset(&det->cur, 0, sizeof det->cur);
-        det->cur.onset_s = det->cand_onset_s;
-        det->cur.peak_prob = ps;
-        det->cur.channels = fired;
-        det->last_above_s = t;
-        /* fall through */
-    case ICTAL_STATE_CANDIDATE:
-        if (ps < p->threshold_off) {
-            det->dstate = ICTAL_STATE_IDLE;
-            return;
-        }
-        det->last_above_s = t;
-        det->cur.channels |= fired;
-        if (ps > det->cur.peak_prob)
-            det->cur.peak_prob = ps;
-        if (t - det->cand_onset_s + 1e-9 >= p->min_duration_s) {
-            det->dstate = ICTAL_STATE_ALARM;
-            det->cur.kind = ICTAL_EVENT_ALARM;
-            det->cur.id = det->next_id++;
-            det->cur.alarm_s = t;
-            det->cur.offset_s = -1.0;
-            det->stats.events++;
-            emit_event(det, &det->cur);
-        }
-        return;
-    case ICTAL_STATE_ALARM:
-    case ICTAL_STATE_ENDING:
-        if (ps > det->cur.peak_prob)
-            det->cur.peak_prob = ps;
-        if (det->dstate == ICTAL_STATE_ALARM ? ps >= p->threshold_off : ps >= p->threshold_on) {
-            det->dstate = ICTAL_STATE_ALARM;
-            det->last_above_s = t;
-            det->cur.channels |= fired;
-            return;
-        }
-        det->dstate = ICTAL_STATE_ENDING;
-        if (t - det->last_above_s >= p->merge_gap_s) {
-            end_event(det);
-            det->dstate = p->refractory_s > 0.0f ? ICTAL_STATE_REFRACTORY : ICTAL_STATE_IDLE;
-        }
-        return;
-    default:
-        return;
-    }
-}
-
 void ictal_detector_reset(ictal_detector *det, double t0_s)
 {
     if (det == NULL)
         return;
-    if (det->dstate == ICTAL_STATE_ALARM || det->dstate == ICTAL_STATE_ENDING)
-        end_event(det);
+    ictal_event ev;
+    if (ictal__decider_close(&det->dec, &ev))
+        emit_event(det, &ev);
     clear_signal_state(det, t0_s);
 }
 
