@@ -82,7 +82,7 @@ struct ictal_detector {
     /* Per-channel state, arrays of ncp floats (see init for the layout). */
     float *hold, *prev_raw, *run, *rail;
     float *aa_s;        /* [N_AA][2][ncp] */
-    float *y_prev;      /* last anti-aliased input sample */
+    float *y1, *y2, *y3; /* the last three anti-aliased input samples (newest first) */
     float *xi;          /* interpolated internal sample (scratch) */
     float *hp_s, *notch_s; /* [2][ncp] */
     float *slow_s;      /* [2][2][ncp] slow-component lowpass */
@@ -324,7 +324,7 @@ static size_t layout(const resolved *r, ictal_detector *det)
     size_t ncp = ((size_t)r->nch + 3u) & ~(size_t)3u, fb = ncp * sizeof(float);
     size_t W = (size_t)r->window_hops;
     float *hold = carve(&k, fb), *prev_raw = carve(&k, fb), *run = carve(&k, fb),
-          *rail = carve(&k, fb), *aa_s = carve(&k, fb * N_AA * 2), *y_prev = carve(&k, fb),
+          *rail = carve(&k, fb), *aa_s = carve(&k, fb * N_AA * 2), *y1 = carve(&k, fb), *y2 = carve(&k, fb), *y3 = carve(&k, fb),
           *xi = carve(&k, fb), *hp_s = carve(&k, fb * 2), *notch_s = carve(&k, fb * 2),
           *band_s = carve(&k, fb * N_BANDS * 4), *x1 = carve(&k, fb), *x2 = carve(&k, fb),
           *dx1 = carve(&k, fb), *acc = carve(&k, fb * N_SUMS), *qacc = carve(&k, fb * N_QACC),
@@ -346,7 +346,9 @@ static size_t layout(const resolved *r, ictal_detector *det)
         det->run = run;
         det->rail = rail;
         det->aa_s = aa_s;
-        det->y_prev = y_prev;
+        det->y1 = y1;
+        det->y2 = y2;
+        det->y3 = y3;
         det->xi = xi;
         det->hp_s = hp_s;
         det->notch_s = notch_s;
@@ -530,7 +532,7 @@ static void start_filters(ictal_detector *det, const float *v)
     size_t ncp = (size_t)det->ncp;
     for (size_t c = 0; c < (size_t)det->nch; c++) {
         float u = v[c];
-        det->hold[c] = det->prev_raw[c] = det->y_prev[c] = u;
+        det->hold[c] = det->prev_raw[c] = det->y1[c] = det->y2[c] = det->y3[c] = u;
         det->run[c] = 0.0f;
         float y = u;
         for (int s = 0; s < N_AA; s++)
@@ -631,7 +633,8 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
         return ICTAL_EINVAL;
     const size_t n = (size_t)det->nch, ncp = (size_t)det->ncp;
     float *restrict hold = det->hold, *restrict prev = det->prev_raw, *restrict run = det->run;
-    float *restrict qa = det->qacc, *restrict yp = det->y_prev, *restrict xi = det->xi;
+    float *restrict qa = det->qacc, *restrict xi = det->xi;
+    float *restrict y1 = det->y1, *restrict y2 = det->y2, *restrict y3 = det->y3;
     const float *restrict rail = det->rail;
     const float clip_run = det->clip_run;
     float v[ICTAL_MAX_CHANNELS];
@@ -675,23 +678,29 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
                 v[c] = y;
             }
         }
-        /* Internal samples k at input position k * ratio that fall in (n_in - 1, n_in]:
-         * linear interpolation between the previous and this anti-aliased sample. The
-         * position is computed from k, not accumulated, so it never drifts. */
+        /* Internal sample k lies at input position pos = k * ratio (computed from k, not
+         * accumulated, so it never drifts). It is interpolated (Catmull-Rom cubic, which
+         * passes through the samples: integer ratios such as 256 -> 128 Hz decimate
+         * exactly) from y[i-1..i+2], i = floor(pos), once y[i+2] is here: with the
+         * newest sample at index n_in, every k with pos < n_in - 1 has i = n_in - 2. */
         double now = (double)det->n_in;
         for (;;) {
             double pos = (double)det->n_out * det->ratio;
-            if (pos > now)
+            if (!(pos < now - 1.0))
                 break;
-            float w = (float)(pos - (now - 1.0));
-            if (w < 0.0f)
-                w = 0.0f;
-            for (size_t c = 0; c < n; c++)
-                xi[c] = yp[c] + w * (v[c] - yp[c]);
+            float t = (float)(pos - (now - 2.0));
+            for (size_t c = 0; c < n; c++) {
+                float ym1 = y3[c], y0 = y2[c], yq = y1[c], yr = v[c];
+                xi[c] = y0 + 0.5f * t * (yq - ym1 + t * (2.0f * ym1 - 5.0f * y0 + 4.0f * yq - yr +
+                                                         t * (3.0f * (y0 - yq) + yr - ym1)));
+            }
             internal_step(det);
         }
-        for (size_t c = 0; c < n; c++)
-            yp[c] = v[c];
+        for (size_t c = 0; c < n; c++) {
+            y3[c] = y2[c];
+            y2[c] = y1[c];
+            y1[c] = v[c];
+        }
         det->n_in++;
         det->stats.frames++;
     }
