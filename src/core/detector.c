@@ -93,6 +93,8 @@ struct ictal_detector {
     float *xi;          /* interpolated internal sample (scratch) */
     float *hp_s, *notch_s; /* [2][ncp] */
     float *slow_s;      /* [2][2][ncp] slow-component lowpass */
+    float *slow_acc;    /* [ncp] sum of the internal samples since the last slow step */
+    int slow_fill;
     float *band_s;      /* [N_BANDS][4][ncp]: high-pass s1,s2 then low-pass s1,s2 */
     float *x1, *x2, *dx1; /* previous high-passed samples, previous difference */
     float *acc;         /* [N_SUMS][ncp] current hop */
@@ -335,7 +337,7 @@ static size_t layout(const resolved *r, ictal_detector *det)
           *xi = carve(&k, fb), *hp_s = carve(&k, fb * 2), *notch_s = carve(&k, fb * 2),
           *band_s = carve(&k, fb * N_BANDS * 4), *x1 = carve(&k, fb), *x2 = carve(&k, fb),
           *dx1 = carve(&k, fb), *acc = carve(&k, fb * N_SUMS), *qacc = carve(&k, fb * N_QACC),
-          *slots = carve(&k, fb * W * N_SUMS), *slow_s = carve(&k, fb * 4),
+          *slots = carve(&k, fb * W * N_SUMS), *slow_s = carve(&k, fb * 4), *slow_acc = carve(&k, fb),
           *slot_hpmax = carve(&k, fb * W), *slot_slmin = carve(&k, fb * W),
           *slot_slmax = carve(&k, fb * W);
     uint16_t *slot_q = carve(&k, ncp * W * sizeof(uint16_t));
@@ -368,6 +370,7 @@ static size_t layout(const resolved *r, ictal_detector *det)
         det->slots = slots;
         det->slot_q = slot_q;
         det->slow_s = slow_s;
+        det->slow_acc = slow_acc;
         det->slot_hpmax = slot_hpmax;
         det->slot_slmin = slot_slmin;
         det->slot_slmax = slot_slmax;
@@ -496,7 +499,7 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg)
         ictal__biquad_lowpass(&det->aa[s], fc, cfg->rate_hz, ictal__butter_q(N_AA, s));
     ictal__biquad_highpass(&det->hp_slow[0], cfg->highpass_hz, FS, ictal__butter_q(1, 0));
     for (int s = 0; s < 2; s++)
-        ictal__biquad_lowpass(&det->hp_slow[1 + s], 0.3, FS, ictal__butter_q(2, s));
+        ictal__biquad_lowpass(&det->hp_slow[1 + s], 0.3, FS / 4.0, ictal__butter_q(2, s));
     det->notch_on = cfg->notch_hz != 0;
     if (det->notch_on)
         ictal__biquad_notch(&det->notch, cfg->notch_hz, FS, 10.0);
@@ -553,7 +556,9 @@ static void start_filters(ictal_detector *det, const float *v)
         for (int k = 0; k < N_BANDS * 4; k++)
             det->band_s[(size_t)k * ncp + c] = 0.0f;
         det->x1[c] = det->x2[c] = det->dx1[c] = 0.0f;
+        det->slow_acc[c] = 0.0f;
     }
+    det->slow_fill = 0;
     det->started = 1;
 }
 
@@ -564,17 +569,31 @@ static void hop_end(ictal_detector *det);
 
 /* High-pass in place, and the slow component (4th-order lowpass at 0.3 Hz) for the
  * DC-jump and drift checks. */
-static void k_highpass_slow(size_t ncp, float *restrict xi, float *restrict h1,
-                            float *restrict h2, float *restrict w0, float *restrict w1,
-                            float *restrict w2, float *restrict w3, float *restrict smn,
-                            float *restrict smx, const ictal__biquad *restrict bq)
+static void k_highpass(size_t ncp, float *restrict xi, float *restrict h1, float *restrict h2,
+                       float *restrict sacc, const ictal__biquad *restrict bq)
 {
-    const ictal__biquad hp = bq[0], l0 = bq[1], l1 = bq[2];
+    const ictal__biquad hp = *bq;
     for (size_t c = 0; c < ncp; c++) {
         float u = xi[c];
         float y = hp.b0 * u + h1[c];
         h1[c] = hp.b1 * u - hp.a1 * y + h2[c];
         h2[c] = hp.b2 * u - hp.a2 * y;
+        sacc[c] += u;
+        xi[c] = y;
+    }
+}
+
+/* The slow component at 32 Hz: the mean of 4 internal samples (a boxcar whose nulls at
+ * 32 and 64 Hz keep anything from folding onto DC), then a 4th-order lowpass at 0.3 Hz;
+ * its range per hop and per window tells DC jumps and drift. */
+static void k_slow(size_t ncp, float *restrict sacc, float *restrict w0, float *restrict w1,
+                   float *restrict w2, float *restrict w3, float *restrict smn,
+                   float *restrict smx, const ictal__biquad *restrict bq)
+{
+    const ictal__biquad l0 = bq[0], l1 = bq[1];
+    for (size_t c = 0; c < ncp; c++) {
+        float u = 0.25f * sacc[c];
+        sacc[c] = 0.0f;
         float z = l0.b0 * u + w0[c];
         w0[c] = l0.b1 * u - l0.a1 * z + w1[c];
         w1[c] = l0.b2 * u - l0.a2 * z;
@@ -584,7 +603,6 @@ static void k_highpass_slow(size_t ncp, float *restrict xi, float *restrict h1,
         float mn = smn[c], mx = smx[c];
         smn[c] = sl < mn ? sl : mn;
         smx[c] = sl > mx ? sl : mx;
-        xi[c] = y;
     }
 }
 
@@ -627,6 +645,20 @@ static void k_sums(size_t ncp, const float *restrict xi, float *restrict x1, flo
     }
 }
 
+/* A band edged by the high-pass or the anti-aliasing on one side: one section. */
+static void k_band1(size_t ncp, const float *restrict xi, float *restrict s0, float *restrict s1,
+                    float *restrict pw, const ictal__biquad *restrict bq)
+{
+    const ictal__biquad f = *bq;
+    for (size_t c = 0; c < ncp; c++) {
+        float u = xi[c];
+        float y = f.b0 * u + s0[c];
+        s0[c] = f.b1 * u - f.a1 * y + s1[c];
+        s1[c] = f.b2 * u - f.a2 * y;
+        pw[c] += y * y;
+    }
+}
+
 /* One band: 2nd-order high-pass then 2nd-order low-pass, power summed. */
 static void k_band(size_t ncp, const float *restrict xi, float *restrict s0, float *restrict s1,
                    float *restrict s2, float *restrict s3, float *restrict pw,
@@ -650,16 +682,26 @@ static void internal_step(ictal_detector *det)
 {
     const size_t ncp = (size_t)det->ncp;
     float *w = det->slow_s;
-    k_highpass_slow(ncp, det->xi, det->hp_s, det->hp_s + ncp, w, w + ncp, w + 2 * ncp,
-                    w + 3 * ncp, det->qacc + Q_SLMIN * ncp, det->qacc + Q_SLMAX * ncp,
-                    det->hp_slow);
+    k_highpass(ncp, det->xi, det->hp_s, det->hp_s + ncp, det->slow_acc, &det->hp_slow[0]);
+    if (++det->slow_fill == 4) {
+        det->slow_fill = 0;
+        k_slow(ncp, det->slow_acc, w, w + ncp, w + 2 * ncp, w + 3 * ncp,
+               det->qacc + Q_SLMIN * ncp, det->qacc + Q_SLMAX * ncp, &det->hp_slow[1]);
+    }
     if (det->notch_on)
         k_biquad(ncp, det->xi, det->notch_s, det->notch_s + ncp, &det->notch);
     float *a = det->acc;
     k_sums(ncp, det->xi, det->x1, det->x2, det->dx1, det->qacc + Q_HPMAX * ncp, a + A_S1 * ncp,
            a + A_S2 * ncp, a + A_D1 * ncp, a + A_D * ncp, a + A_D2 * ncp, a + A_DD * ncp,
            a + A_DD2 * ncp, a + A_ZC * ncp, a + A_TE * ncp);
-    for (int b = 0; b < N_BANDS; b++) {
+    /* Delta is edged below by the 0.5 Hz high-pass, gamma above by the 45 Hz
+     * anti-aliasing: one section each. */
+    k_band1(ncp, det->xi, det->band_s, det->band_s + ncp, det->acc + A_B0 * ncp,
+            &det->band_lp[0]);
+    float *g = det->band_s + (size_t)(4 * (N_BANDS - 1)) * ncp;
+    k_band1(ncp, det->xi, g, g + ncp, det->acc + (size_t)(A_B0 + N_BANDS - 1) * ncp,
+            &det->band_hp[N_BANDS - 1]);
+    for (int b = 1; b < N_BANDS - 1; b++) {
         float *s0 = det->band_s + (size_t)(4 * b) * ncp;
         k_band(ncp, det->xi, s0, s0 + ncp, s0 + 2 * ncp, s0 + 3 * ncp,
                det->acc + (size_t)(A_B0 + b) * ncp, &det->band_hp[b], &det->band_lp[b]);
