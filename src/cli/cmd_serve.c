@@ -36,6 +36,8 @@ static void usage(FILE *out)
             "  --data DIR           data directory (default ./ictal-data): ictal.db,\n"
             "                       sessions/, admin.token\n"
             "  --web DIR            dashboard files (default: web/ of the source tree)\n"
+            "  --model FILE         detector model (docs/model-format.md); without one the\n"
+            "                       server records and checks signal quality but raises no alarm\n"
             "  --webhook URL        POST alarm events there (signed, retried from an outbox)\n"
             "  --webhook-secret S   HMAC-SHA256 key (or env ICTAL_WEBHOOK_SECRET)\n"
             "  --closed             refuse devices that were not registered (POST /api/devices)\n"
@@ -85,6 +87,8 @@ int ictal_cmd_serve(int argc, char **argv)
                 opt.port = port == 0 ? -1 : (int)port;
             } else if (strcmp(a, "--data") == 0) {
                 opt.data_dir = v;
+            } else if (strcmp(a, "--model") == 0) {
+                opt.model_path = v;
             } else if (strcmp(a, "--web") == 0) {
                 opt.web_dir = v;
             } else if (strcmp(a, "--webhook") == 0) {

@@ -3,10 +3,11 @@
  * µV into hops (probability, burden, state, signal quality per channel) and detector
  * events (alarm raised, event ended), through callbacks.
  *
- * This is the one place where the server meets libictal's detector: the interface is
- * the detector's (ictal.h) so that the server does not depend on how it is computed.
- * Without a model, hops still carry per-channel signal quality (RMS, flat, clipped),
- * and no event is ever raised.
+ * This is the one place where the server meets libictal's detector (ictal.h): one
+ * detector per stream, its memory sized by ictal_detector_size() and owned here.
+ * Without a model the detector runs in features-only mode: hops still carry
+ * per-channel signal quality (libictal's ICTAL_Q_* flags and the RMS), and no event is
+ * ever raised.
  */
 #ifndef ICTAL_SERVER_ANALYSIS_H
 #define ICTAL_SERVER_ANALYSIS_H
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "ictal/error.h"
+#include "ictal/model.h"
 
 #define ICTAL__ANALYSIS_MAX_CHANNELS 32
 
@@ -26,7 +28,7 @@ typedef struct ictal__hop_info {
     const char *state;   /* "warmup", "idle", "alarm", ... or "signal" without a model */
     int n_channels;
     float rms_uv[ICTAL__ANALYSIS_MAX_CHANNELS];
-    uint16_t quality[ICTAL__ANALYSIS_MAX_CHANNELS]; /* bits: 1 flat, 2 clipped/railed, 4 NaN */
+    uint16_t quality[ICTAL__ANALYSIS_MAX_CHANNELS]; /* ICTAL_Q_* bits of ictal.h */
 } ictal__hop_info;
 
 typedef struct ictal__event_info {
@@ -45,9 +47,10 @@ typedef struct ictal__analysis_cb {
 
 typedef struct ictal__analysis ictal__analysis;
 
-/* model may be NULL (signal quality only). labels: n_channels bipolar labels. */
+/* model may be NULL (signal quality only); it must outlive the analysis. labels:
+ * n_channels bipolar labels ("F7-T7"). */
 int ictal__analysis_create(ictal__analysis **out, int n_channels, const char *const *labels,
-                           double rate_hz, const void *model, const ictal__analysis_cb *cb,
+                           double rate_hz, const ictal_model *model, const ictal__analysis_cb *cb,
                            ictal_diag *d);
 /* Pushes frames (frame-major µV); callbacks fire as hops complete. */
 int ictal__analysis_push(ictal__analysis *a, const float *frames_uv, size_t n_frames);

@@ -197,9 +197,10 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
     char name[128], buf[128];
     if (!p->is_post && strcmp(u, "/api/health") == 0) {
         respond_json(wsi, p, 200,
-                     json_pack("{s:s, s:s, s:f, s:i}", "status", "ok", "version", "0.1.0",
+                     json_pack("{s:s, s:s, s:f, s:i, s:b}", "status", "ok", "version", "0.1.0",
                                "uptime_s", (double)(ictal__mono_us() - srv->started_us) * 1e-6,
-                               "schema_version", ictal__store_user_version(&srv->store)));
+                               "schema_version", ictal__store_user_version(&srv->store),
+                               "detector_model", srv->have_model));
         return;
     }
     int role = caller_role(wsi, srv, name, sizeof name);

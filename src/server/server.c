@@ -374,7 +374,8 @@ static int stream_open(ictal_server *srv, const char *device_id, const char *str
     for (int c = 0; c < st->n_channels; c++)
         lab[c] = json_string_value(json_array_get(labels, (size_t)c));
     ictal__analysis_cb cb = {on_hop, on_event, st};
-    rc = ictal__analysis_create(&st->an, st->n_channels, lab, rate_hz, NULL, &cb, d);
+    rc = ictal__analysis_create(&st->an, st->n_channels, lab, rate_hz,
+                                srv->have_model ? &srv->model : NULL, &cb, d);
     if (rc == 0) {
         snprintf(st->log_path, sizeof st->log_path, "%s/sessions/%lld.frames", srv->data_dir,
                  (long long)session_id);
@@ -974,6 +975,42 @@ static int find_web_dir(char *out, size_t size)
     return ICTAL_ENOENT;
 }
 
+static int load_model(ictal_server *srv, const char *path, ictal_diag *d)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return ictal_diag_error(d, ICTAL_EIO, "%s: %s", path, strerror(errno));
+    unsigned char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            unsigned char *nb = cap <= (64u << 20) ? realloc(buf, cap) : NULL;
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return ictal_diag_error(d, ICTAL_ENOMEM, "%s: model larger than 64 MB", path);
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    fclose(f);
+    if (d)
+        d->source = path;
+    int rc = ictal_model_parse(&srv->model, buf, n, d);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    srv->model_bytes = buf;
+    srv->have_model = 1;
+    return 0;
+}
+
 static int write_admin_token(ictal_server *srv, ictal_diag *d)
 {
     snprintf(srv->token_path, sizeof srv->token_path, "%s/admin.token", srv->data_dir);
@@ -1023,6 +1060,8 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
         rc = ICTAL_ENOMEM;
     else if (make_dirs(srv->data_dir) != 0 || make_dirs(sess) != 0)
         rc = ictal_diag_error(d, ICTAL_EIO, "cannot create %s: %s", sess, strerror(errno));
+    if (rc == 0 && opt->model_path)
+        rc = load_model(srv, opt->model_path, d);
     if (rc == 0)
         rc = ictal__store_open(&srv->store, db, d);
     if (rc == 0)
@@ -1142,5 +1181,6 @@ void ictal_server_destroy(ictal_server *srv)
     ictal__webhook_destroy(srv->webhook);
     ictal__store_close(&srv->store);
     free(srv->decode_uv);
+    free(srv->model_bytes);
     free(srv);
 }

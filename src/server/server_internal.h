@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
+#include "ictal/model.h"
 #include "ictal/server.h"
 #include "ictal/wire.h"
 #include "server/analysis.h"
@@ -93,6 +94,9 @@ struct ictal_server {
     lws_sorted_usec_list_t sul_tick, sul_webhook;
     int64_t started_us;
     float *decode_uv;           /* shared scratch: one frame decoded (single thread) */
+    unsigned char *model_bytes; /* the model file, viewed by model */
+    ictal_model model;
+    int have_model;
     /* Metrics. */
     uint64_t frames_total, samples_total, bytes_total, rejected_total, duplicates_total;
     uint64_t seq_gaps_total, time_gaps_total, alarms_total, hellos_total, auth_failures;
