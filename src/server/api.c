@@ -1,6 +1,10 @@
 /* The HTTP API: /api/... and /metrics (server.h, docs/api.md). */
 #include "server/server_internal.h"
 
+#include <unistd.h>
+
+#include "server/export.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@ typedef struct http_pss {
     int status;
     const char *ctype;
     int headers_sent;
+    int serving_file; /* lws sends the file itself; -1: that failed, close */
 } http_pss;
 
 size_t ictal__http_pss_size(void)
@@ -190,6 +195,43 @@ char *ictal__metrics_text(ictal_server *srv)
     return b;
 }
 
+/* Writes the session's EDF+ from its frame log and sends it as a file. */
+static void serve_recording(struct lws *wsi, ictal_server *srv, http_pss *p, long long id)
+{
+    json_t *sess = ictal__store_session_json(&srv->store, id);
+    if (sess == NULL) {
+        respond_error(wsi, p, 404, "no such session");
+        return;
+    }
+    /* Everything acknowledged so far is in the log: make sure it is on disk. */
+    for (ictal__stream *st = srv->streams; st; st = st->next)
+        if (st->session_id == id)
+            ictal__seslog_sync(&st->log);
+    char log_path[1200], tmp[1200], out[1200];
+    snprintf(log_path, sizeof log_path, "%s/sessions/%lld.frames", srv->data_dir, id);
+    snprintf(tmp, sizeof tmp, "%s/sessions/%lld.edf.tmp", srv->data_dir, id);
+    snprintf(out, sizeof out, "%s/sessions/%lld.edf", srv->data_dir, id);
+    json_t *alarms = ictal__store_session_alarms_json(&srv->store, id);
+    ictal_diag d;
+    ictal_diag_init(&d);
+    int rc = ictal__export_edf(log_path, tmp, sess, alarms, &d);
+    json_decref(alarms);
+    json_decref(sess);
+    if (rc == 0 && rename(tmp, out) != 0)
+        rc = ICTAL_EIO;
+    if (rc != 0) {
+        unlink(tmp);
+        char msg[300];
+        snprintf(msg, sizeof msg, "cannot write the recording: %s", d.message[0] ? d.message : ictal_strerror(rc));
+        respond_error(wsi, p, rc == ICTAL_ENOENT ? 404 : 500, msg);
+        return;
+    }
+    p->serving_file = 1;
+    int n = lws_serve_http_file(wsi, out, "application/octet-stream", NULL, 0);
+    if (n < 0)
+        p->serving_file = -1;
+}
+
 /* Routes a complete request. */
 static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
 {
@@ -222,6 +264,9 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
             respond_json(wsi, p, 200,
                          ictal__store_sessions_json(&srv->store, arg(wsi, "device=", buf, sizeof buf),
                                                     arg_int(wsi, "limit=", 100, 1, 1000)));
+        } else if (sscanf(u, "/api/sessions/%lld%63s", &id, tail) == 2 &&
+                   strcmp(tail, "/recording.edf") == 0) {
+            serve_recording(wsi, srv, p, id);
         } else if (sscanf(u, "/api/sessions/%lld%63s", &id, tail) >= 1 && tail[0] == 0) {
             json_t *s = ictal__store_session_json(&srv->store, id);
             if (s)
@@ -353,7 +398,7 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (post && content_len > 0)
             return 0; /* wait for the body */
         route(wsi, srv, p);
-        return 0;
+        return p->serving_file < 0 ? -1 : 0;
     }
     case LWS_CALLBACK_HTTP_BODY:
         if (p->body_too_big)
@@ -422,6 +467,10 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
             return -1;
         return 0;
     }
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        if (lws_http_transaction_completed(wsi))
+            return -1;
+        return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
         if (p) {
             free(p->resp);

@@ -524,6 +524,15 @@ json_t *ictal__store_alarms_json(ictal__store *s, const char *device_id, int onl
     return rows_json(st);
 }
 
+json_t *ictal__store_session_alarms_json(ictal__store *s, int64_t session_id)
+{
+    sqlite3_stmt *st = prep(s, ALARM_COLS " WHERE session_id = ?1 ORDER BY id");
+    if (st == NULL)
+        return json_array();
+    sqlite3_bind_int64(st, 1, session_id);
+    return rows_json(st);
+}
+
 json_t *ictal__store_open_alarm_counts(ictal__store *s)
 {
     json_t *o = json_object();

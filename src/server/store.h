@@ -114,6 +114,8 @@ int ictal__store_alarm_ack(ictal__store *s, int64_t alarm_id, const char *by, co
 json_t *ictal__store_alarm_json(ictal__store *s, int64_t alarm_id);
 /* Alarms, newest first; device_id NULL for all; only_open: not acknowledged. */
 json_t *ictal__store_alarms_json(ictal__store *s, const char *device_id, int only_open, int limit);
+/* Alarms of one session, oldest first. */
+json_t *ictal__store_session_alarms_json(ictal__store *s, int64_t session_id);
 /* Unacknowledged alarm count per device: {"dev": n, ...}. */
 json_t *ictal__store_open_alarm_counts(ictal__store *s);
 
