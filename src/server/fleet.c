@@ -289,8 +289,16 @@ static void dev_text(simdev *dv, const char *txt, size_t len)
         dv->next_send = (uint64_t)(ack + 1);
         dv->welcomed = 1;
         fl->res->welcomes++;
-        if (dv->idx == 0)
+        if (dv->idx == 0) {
             fl->res->last_welcome_ack = ack;
+            if (ack > fl->res->last_ack)
+                fl->res->last_ack = ack;
+        }
+        if ((size_t)(ack + 1) >= fl->src->n_frames && !dv->done) {
+            dv->done = 1; /* the server has everything already */
+            fl->res->devices_done++;
+            dv->closing = 1;
+        }
     } else if (strcmp(type, "ack") == 0) {
         int64_t seq = json_integer_value(json_object_get(j, "seq"));
         fl->res->acks++;

@@ -1,0 +1,345 @@
+/*
+ * The device protocol and the HTTP API against the real server on 127.0.0.1:
+ * hello, frames and acks; resume after a dropped connection with no loss and no
+ * duplicate; faults (drops, stalls, reordering); every rejection; alarms from the
+ * detector, acknowledged over the API, delivered as signed webhooks with retries;
+ * the recording as EDF+. Uses the bundled data/chb05_06_excerpt.edf (CHB-MIT).
+ */
+#define _GNU_SOURCE /* strcasestr in the webhook receiver */
+#include "server_test_model.h"
+#include "server_test_util.h"
+
+#include "ictal/edf.h"
+
+static ictal__sim_source src4, src23;
+static test_server srv;
+static char dir[64];
+
+static int run(const char *prefix, const char *stream, ictal__fleet_options *o, ictal__fleet_result *r)
+{
+    o->host = "127.0.0.1";
+    o->port = srv.port;
+    o->device_prefix = prefix;
+    o->stream_id = stream;
+    o->quiet = 1;
+    if (o->timeout_s == 0)
+        o->timeout_s = 60;
+    return ictal__fleet_run(&src4, o, r);
+}
+
+static void test_stream_and_resume(void)
+{
+    /* A whole recording, all 23 channels, as fast as acks allow. */
+    ictal__fleet_options o;
+    ictal__fleet_result r;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = srv.port;
+    o.device_prefix = "full";
+    o.stream_id = "s1";
+    o.quiet = 1;
+    o.timeout_s = 60;
+    o.speed = 0;
+    CHECK_EQ_INT(ictal__fleet_run(&src23, &o, &r), 0);
+    CHECK_EQ_INT(r.devices_done, 1);
+    CHECK_EQ_INT(r.last_welcome_ack, -1);
+    CHECK_EQ_INT(r.last_ack, (int64_t)src23.n_frames - 1);
+    int64_t sid = ts_session_of(&srv, "full-0");
+    CHECK(sid > 0);
+    CHECK_EQ_INT(ts_log_matches(&srv, sid, &src23), (int64_t)src23.n_frames);
+
+    /* Stop half way, come back with the same stream: the welcome says where to resume. */
+    memset(&o, 0, sizeof o);
+    o.stop_after_frames = 300;
+    CHECK_EQ_INT(run("resume", "s1", &o, &r), 0);
+    CHECK(r.last_ack >= 299 && r.last_ack < (int64_t)src4.n_frames - 1);
+    int64_t acked = r.last_ack;
+    memset(&o, 0, sizeof o);
+    CHECK_EQ_INT(run("resume", "s1", &o, &r), 0);
+    /* Frames in flight when the device stopped may have been stored after its last ack. */
+    CHECK(r.last_welcome_ack >= acked);
+    CHECK_EQ_INT(r.frames_sent, (int64_t)src4.n_frames - 1 - r.last_welcome_ack);
+    sid = ts_session_of(&srv, "resume-0");
+    CHECK_EQ_INT(ts_log_matches(&srv, sid, &src4), (int64_t)src4.n_frames);
+
+    /* The same stream again: everything is acked at once, nothing is stored twice. */
+    memset(&o, 0, sizeof o);
+    CHECK_EQ_INT(run("resume", "s1", &o, &r), 0);
+    CHECK_EQ_INT(r.last_welcome_ack, (int64_t)src4.n_frames - 1);
+    CHECK_EQ_INT(ts_log_matches(&srv, sid, &src4), (int64_t)src4.n_frames);
+
+    /* Faults: connections dropped every 0.4 s, stalls, frames swapped; 3 devices at 40x. */
+    memset(&o, 0, sizeof o);
+    o.n_devices = 3;
+    o.speed = 40;
+    o.drop_every_s = 0.4;
+    o.reconnect_delay_s = 0.05;
+    o.stall_every_s = 0.5;
+    o.stall_s = 0.1;
+    o.reorder_prob = 0.05;
+    o.seed = 7;
+    CHECK_EQ_INT(run("faulty", "s1", &o, &r), 0);
+    CHECK_EQ_INT(r.devices_done, 3);
+    CHECK(r.reconnects >= 3);
+    CHECK(r.gaps >= 1);
+    for (int i = 0; i < 3; i++) {
+        char dev[32];
+        snprintf(dev, sizeof dev, "faulty-%d", i);
+        CHECK_EQ_INT(ts_log_matches(&srv, ts_session_of(&srv, dev), &src4), (int64_t)src4.n_frames);
+    }
+}
+
+/* --- rejections -------------------------------------------------------------------- */
+
+static int mutate_kind;
+
+static size_t mutate(void *user, int device, uint64_t seq, uint8_t *f, size_t len, size_t cap)
+{
+    (void)user;
+    (void)device;
+    if (seq != 5)
+        return 0;
+    switch (mutate_kind) {
+    case 1: f[0] = 'X'; return 0;                  /* bad magic */
+    case 2: f[6] = 3; return 0;                    /* 3 channels, 4 announced */
+    case 3: return len - 1;                        /* truncated payload */
+    case 4: memset(f + len, 0, cap - len); return cap; /* larger than 64 KiB */
+    case 5: f[5] = 7; return 0;                    /* unknown sample format */
+    default: return 0;
+    }
+}
+
+static void expect_rejection(int kind, const char *code, int close_code)
+{
+    ictal__fleet_options o;
+    ictal__fleet_result r;
+    memset(&o, 0, sizeof o);
+    mutate_kind = kind;
+    o.mutate = mutate;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "bad%d", kind);
+    int rc = run(prefix, "s1", &o, &r);
+    CHECK_EQ_INT(rc, ICTAL_EFORMAT);
+    CHECK_MSG(strncmp(r.last_error, code, strlen(code)) == 0, "kind %d: \"%s\"", kind, r.last_error);
+    if (close_code)
+        CHECK_MSG(r.last_close_code == close_code, "kind %d: close %d", kind, r.last_close_code);
+    /* Frames before the bad one were stored, nothing after it. */
+    strcat(prefix, "-0");
+    CHECK_EQ_INT(ts_log_matches(&srv, ts_session_of(&srv, prefix), &src4), 5);
+}
+
+static void test_rejections(void)
+{
+    expect_rejection(1, "bad_frame", 1007);
+    expect_rejection(2, "bad_frame", 1007);
+    expect_rejection(3, "bad_frame", 1007);
+    expect_rejection(4, "too_large", 1009);
+    expect_rejection(5, "bad_frame", 1007);
+
+    /* A known device with a wrong token. */
+    ictal__fleet_options o;
+    ictal__fleet_result r;
+    memset(&o, 0, sizeof o);
+    o.token = "not-the-right-token";
+    CHECK_EQ_INT(run("full", "s1", &o, &r), ICTAL_EFORMAT);
+    CHECK(strncmp(r.last_error, "unauthorized", 12) == 0);
+    CHECK_EQ_INT(r.last_close_code, 1008);
+
+    /* Resuming a stream with other channels is refused. */
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = srv.port;
+    o.device_prefix = "resume";
+    o.stream_id = "s1";
+    o.quiet = 1;
+    o.timeout_s = 20;
+    CHECK_EQ_INT(ictal__fleet_run(&src23, &o, &r), ICTAL_EFORMAT);
+    CHECK(strncmp(r.last_error, "session", 7) == 0);
+}
+
+static void test_rate_limit(void)
+{
+    /* A second server that allows only 2x real time with a small burst. */
+    test_server slow;
+    char d2[80];
+    snprintf(d2, sizeof d2, "%s/slow", dir);
+    const char *extra[] = {"--max-speed", "0.5", NULL};
+    CHECK_EQ_INT(ts_start(&slow, d2, extra), 0);
+    ictal__fleet_options o;
+    ictal__fleet_result r;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = slow.port;
+    o.device_prefix = "fast";
+    o.quiet = 1;
+    o.timeout_s = 20;
+    CHECK_EQ_INT(ictal__fleet_run(&src4, &o, &r), ICTAL_EFORMAT);
+    CHECK_MSG(strncmp(r.last_error, "rate_limit", 10) == 0, "\"%s\"", r.last_error);
+    CHECK_EQ_INT(r.last_close_code, 1008);
+    ts_stop(&slow, SIGTERM);
+}
+
+/* --- API, alarms, webhooks, recording ------------------------------------------------- */
+
+static void test_api(ts_hook *hook)
+{
+    long st;
+    char *body = NULL;
+    CHECK_EQ_INT(ts_http(&srv, "GET", "/api/health", NULL, NULL, NULL, NULL), 200);
+    CHECK_EQ_INT(ts_http(&srv, "GET", "/api/alarms", NULL, NULL, NULL, NULL), 401);
+    CHECK_EQ_INT(ts_http(&srv, "GET", "/api/alarms", "0123456789abcdef.nope", NULL, NULL, NULL), 401);
+    CHECK_EQ_INT(ts_http(&srv, "GET", "/api/nothing", srv.token, NULL, NULL, NULL), 404);
+
+    /* The full recording raised an alarm (the test model fires on the seizure). */
+    json_t *alarms = ts_get_json(&srv, "/api/alarms?device=full-0");
+    CHECK_EQ_INT(json_array_size(alarms), 1);
+    json_t *a = json_array_get(alarms, 0);
+    int64_t aid = json_integer_value(json_object_get(a, "id"));
+    CHECK(json_number_value(json_object_get(a, "onset_s")) > 0);
+    CHECK_STR(json_string_value(json_object_get(a, "state")), "resolved");
+
+    /* Roles: a viewer cannot acknowledge, a clinician can, once. */
+    char req[128], vtok[128] = "", ctok[128] = "";
+    st = ts_http(&srv, "POST", "/api/tokens", srv.token, "{\"name\":\"screen\",\"role\":\"viewer\"}", &body, NULL);
+    CHECK_EQ_INT(st, 201);
+    json_t *j = json_loads(body ? body : "", 0, NULL);
+    snprintf(vtok, sizeof vtok, "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    free(body);
+    st = ts_http(&srv, "POST", "/api/tokens", srv.token, "{\"name\":\"dr-a\",\"role\":\"clinician\"}", &body, NULL);
+    CHECK_EQ_INT(st, 201);
+    j = json_loads(body ? body : "", 0, NULL);
+    snprintf(ctok, sizeof ctok, "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    free(body);
+    CHECK_EQ_INT(ts_http(&srv, "POST", "/api/tokens", vtok, "{\"name\":\"x\",\"role\":\"admin\"}", NULL, NULL), 403);
+    CHECK_EQ_INT(ts_http(&srv, "GET", "/api/status", vtok, NULL, NULL, NULL), 200);
+    snprintf(req, sizeof req, "/api/alarms/%lld/ack", (long long)aid);
+    CHECK_EQ_INT(ts_http(&srv, "POST", req, vtok, NULL, NULL, NULL), 403);
+    CHECK_EQ_INT(ts_http(&srv, "POST", req, ctok, "{\"note\":\"seen on ward 3\"}", NULL, NULL), 200);
+    CHECK_EQ_INT(ts_http(&srv, "POST", req, ctok, NULL, NULL, NULL), 409);
+    CHECK_EQ_INT(ts_http(&srv, "POST", "/api/alarms/999999/ack", ctok, NULL, NULL, NULL), 404);
+    CHECK_EQ_INT(ts_http(&srv, "POST", req, ctok, "{not json", NULL, NULL), 400);
+    char *big = malloc(70000);
+    memset(big, ' ', 69999);
+    big[69999] = 0;
+    CHECK_EQ_INT(ts_http(&srv, "POST", req, ctok, big, NULL, NULL), 413);
+    free(big);
+    json_decref(alarms);
+    char path[128];
+    snprintf(path, sizeof path, "/api/alarms/%lld", (long long)aid);
+    a = ts_get_json(&srv, path);
+    CHECK_STR(json_string_value(json_object_get(a, "acked_by")), "dr-a");
+    CHECK_STR(json_string_value(json_object_get(a, "ack_note")), "seen on ward 3");
+    json_decref(a);
+
+    /* Webhooks: raised, resolved, acknowledged, each signed, the first one retried. */
+    for (int i = 0; i < 100 && (ts_hook_count(hook, "alarm.raised") < 1 ||
+                                ts_hook_count(hook, "alarm.acknowledged") < 1);
+         i++)
+        ts_sleep_ms(50);
+    CHECK(ts_hook_count(hook, "alarm.raised") >= 1);
+    CHECK(ts_hook_count(hook, "alarm.resolved") >= 1);
+    CHECK_EQ_INT(ts_hook_count(hook, "alarm.acknowledged"), 1);
+    CHECK_EQ_INT(hook->bad_signatures, 0);
+    CHECK(hook->requests > hook->n); /* the 503 was retried */
+
+    /* Events, devices, sessions, metrics. */
+    json_t *ev = ts_get_json(&srv, "/api/events?device=full-0");
+    CHECK(json_array_size(ev) >= 3); /* connected, alarm_raised, ..., acknowledged */
+    json_decref(ev);
+    json_t *devs = ts_get_json(&srv, "/api/devices");
+    CHECK(json_array_size(devs) >= 5);
+    json_decref(devs);
+    st = ts_http(&srv, "GET", "/metrics", srv.token, NULL, &body, NULL);
+    CHECK_EQ_INT(st, 200);
+    CHECK(body && strstr(body, "# TYPE ictal_frames_total counter") != NULL);
+    CHECK(body && strstr(body, "ictal_alarm_push_seconds_bucket{le=\"+Inf\"}") != NULL);
+    free(body);
+
+    /* The recording: EDF+C with every sample, and the alarm as an annotation. */
+    int64_t sid = ts_session_of(&srv, "full-0");
+    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
+    size_t len = 0;
+    st = ts_http(&srv, "GET", path, vtok, NULL, &body, &len);
+    CHECK_EQ_INT(st, 200);
+    ictal_edf *edf = NULL;
+    CHECK_EQ_INT(ictal_edf_open_memory(&edf, body, len, NULL, NULL), 0);
+    if (edf) {
+        const ictal_edf_info *in = ictal_edf_get_info(edf);
+        CHECK_EQ_INT(in->n_data_signals, 23);
+        CHECK_EQ_INT(in->n_gaps, 0);
+        CHECK_NEAR(in->duration_s, 181.0, 1e-9);
+        CHECK_EQ_INT(in->n_annotations, 1);
+        CHECK(in->n_annotations == 1 && strstr(in->annotations[0].text, "seizure alarm") != NULL);
+        /* Digital values are the device's int16 samples, exactly. */
+        int32_t dig[256];
+        size_t nr = 0;
+        CHECK_EQ_INT(ictal_edf_read_digital(edf, 3, 1000, 64, dig, &nr, NULL), 0);
+        int same = 0;
+        for (size_t i = 0; i < 64; i++) {
+            size_t k = 1000 + i, spf = src23.samples_per_frame;
+            const uint8_t *fr = src23.frames[k / spf] + ICTAL_WIRE_HEADER_BYTES;
+            size_t at = ((k % spf) * 23 + 3) * 2;
+            same += (int16_t)(fr[at] | (fr[at + 1] << 8)) == dig[i];
+        }
+        CHECK_EQ_INT(same, 64);
+        ictal_edf_close(edf);
+    }
+    free(body);
+}
+
+int main(void)
+{
+    if (getenv("ICTAL") == NULL)
+        TEST_SKIP("ICTAL (path of the ictal binary) is not set");
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    /* The committed test model is what server_test_model() describes. */
+    unsigned char want[4096], got[4096];
+    size_t wn = server_test_model(want, sizeof want);
+    FILE *f = fopen(ts_model_path(), "rb");
+    size_t gn = f ? fread(got, 1, sizeof got, f) : 0;
+    if (f)
+        fclose(f);
+    CHECK(wn > 0 && wn == gn && memcmp(want, got, wn) == 0);
+
+    ictal_diag d;
+    ictal_diag_init(&d);
+    if (ictal__sim_source_from_edf(&src23, ts_source_edf(), NULL, 250, &d) != 0 ||
+        ictal__sim_source_from_edf(&src4, ts_source_edf(), "F7-T7,T7-P7,F8-T8,T8-P8", 250, &d) != 0) {
+        fprintf(stderr, "%s\n", d.message);
+        return 1;
+    }
+    CHECK_EQ_INT(src23.n_frames, 724);
+
+    snprintf(dir, sizeof dir, "/tmp/ictal-server-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    ts_hook hook;
+    CHECK_EQ_INT(ts_hook_start(&hook, "test-secret", 1), 0);
+    char url[64], d1[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", hook.port);
+    snprintf(d1, sizeof d1, "%s/main", dir);
+    const char *extra[] = {"--model", ts_model_path(), "--webhook", url, "--webhook-secret",
+                           "test-secret", NULL};
+    if (ts_start(&srv, d1, extra) != 0) {
+        fprintf(stderr, "server did not start\n");
+        return 1;
+    }
+    test_stream_and_resume();
+    test_rejections();
+    test_rate_limit();
+    test_api(&hook);
+    CHECK_EQ_INT(WEXITSTATUS(ts_stop(&srv, SIGTERM)), 0);
+    ts_hook_stop(&hook);
+    ictal__sim_source_free(&src4);
+    ictal__sim_source_free(&src23);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    curl_global_cleanup();
+    return test_summary();
+}
