@@ -211,7 +211,7 @@ typedef struct ts_hook {
     int fail_first;        /* answer the first N requests with 503 */
     int requests, bad_signatures;
     int n;
-    char event_id[TS_HOOK_MAX][40];
+    char event_id[TS_HOOK_MAX][64];
     char type[TS_HOOK_MAX][32];
     pthread_t thread;
     volatile int stop;
@@ -266,7 +266,7 @@ static void *ts_hook_main(void *arg)
                 h->bad_signatures++;
             } else if (h->n < TS_HOOK_MAX) {
                 json_t *j = json_loadb(body, blen, 0, NULL);
-                snprintf(h->event_id[h->n], 40, "%s", id);
+                snprintf(h->event_id[h->n], sizeof h->event_id[0], "%s", id);
                 snprintf(h->type[h->n], 32, "%s", json_string_value(json_object_get(j, "type")));
                 json_decref(j);
                 h->n++;

@@ -401,7 +401,7 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return p->serving_file < 0 ? -1 : 0;
     }
     case LWS_CALLBACK_HTTP_BODY:
-        if (p->body_too_big)
+        if (p->body_too_big || len == 0)
             return 0;
         if (p->body_len + len > ICTAL__BODY_MAX) {
             p->body_too_big = 1;

@@ -172,6 +172,7 @@ typedef struct simdev {
     char token[160];
     struct lws *wsi;
     int welcomed, hello_sent, want_drop, done, failed, closing;
+    int64_t failed_us;
     uint64_t next_send;
     uint64_t max_sent_plus1;
     int64_t acked;
@@ -319,8 +320,9 @@ static void dev_text(simdev *dv, const char *txt, size_t len)
         if (e < dv->next_send)
             dv->next_send = e;
     } else if (strcmp(type, "error") == 0) {
+        /* The server closes the connection next, with a status: wait for it. */
         dv->failed = 1;
-        dv->closing = 1;
+        dv->failed_us = mono_us();
         if (!fl->opt.quiet)
             fprintf(stderr, "ictal replay: %s: server error: %s: %s\n", dv->id,
                     json_string_value(json_object_get(j, "code")),
@@ -431,8 +433,13 @@ static void fleet_tick(lws_sorted_usec_list_t *sul)
     int active = 0;
     for (int i = 0; i < fl->opt.n_devices; i++) {
         simdev *dv = &fl->devs[i];
-        if (dv->done || dv->failed)
+        if (dv->done)
             continue; /* its connection is closed by the context at the end */
+        if (dv->failed) {
+            if (dv->wsi && now - dv->failed_us < 2000000)
+                active++; /* until the server's close arrives */
+            continue;
+        }
         active++;
         if (dv->wsi == NULL) {
             if (now >= dv->reconnect_at_us)

@@ -1,0 +1,295 @@
+// ictal dashboard: live devices, traces, probability timeline, alarms, past sessions.
+// Plain ES module; talks to `ictal serve` over its HTTP API (bearer token) and the
+// dashboard WebSocket (subprotocol ictal-dashboard-v1, docs/protocol.md).
+import uPlot from './node_modules/uplot/dist/uPlot.esm.js';
+
+const PAGE_S = 10;            // trace page length
+const UV_PER_LANE = 200;      // µV spanned by one channel lane
+const TIMELINE_S = 600;       // probability / burden history shown
+
+const $ = (sel) => document.querySelector(sel);
+const state = {
+  token: null, role: 'none', ws: null, devices: new Map(), selected: null,
+  traces: null, hops: [], threshold: null, alarms: new Map(), plot: null,
+};
+
+// --- auth -------------------------------------------------------------------------
+function readToken() {
+  const m = location.hash.match(/token=([^&]+)/);
+  if (m) {
+    localStorage.setItem('ictal-token', decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname);
+  }
+  return localStorage.getItem('ictal-token');
+}
+
+async function api(path, opts = {}) {
+  const r = await fetch(path, {
+    ...opts, headers: { Authorization: `Bearer ${state.token}`, ...(opts.headers || {}) },
+  });
+  if (r.status === 401) { showLogin(); throw new Error('unauthorized'); }
+  const isJson = (r.headers.get('content-type') || '').includes('json');
+  const body = isJson ? await r.json() : await r.blob();
+  if (!r.ok) throw new Error(body.error || `HTTP ${r.status}`);
+  return body;
+}
+
+function showLogin() {
+  $('#login').hidden = false;
+}
+
+$('#login').addEventListener('submit', (e) => {
+  e.preventDefault();
+  localStorage.setItem('ictal-token', $('#token-input').value.trim());
+  location.reload();
+});
+
+// --- live connection ----------------------------------------------------------------
+function connect() {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(`${proto}//${location.host}/dashboard`, 'ictal-dashboard-v1');
+  state.ws = ws;
+  ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token: state.token }));
+  ws.onclose = () => {
+    setConn('disconnected', 'bad');
+    setTimeout(connect, 1000);
+  };
+  ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
+}
+
+function setConn(text, cls) {
+  const el = $('#conn');
+  el.textContent = text;
+  el.className = `pill ${cls || ''}`;
+}
+
+function onMessage(m) {
+  switch (m.type) {
+    case 'auth':
+      state.role = m.role;
+      $('#whoami').textContent = m.role === 'none' ? '' : `${m.name} (${m.role})`;
+      if (m.role === 'none') { setConn('token refused', 'bad'); showLogin(); return; }
+      setConn('live', 'ok');
+      if (state.selected) subscribe(state.selected);
+      loadAlarms();
+      loadSessions();
+      break;
+    case 'status':
+      for (const d of m.devices) state.devices.set(d.device_id, d);
+      renderDevices();
+      break;
+    case 'alarm':
+      state.alarms.set(m.alarm.id, m.alarm);
+      renderAlarms();
+      break;
+    case 'subscribed':
+      startTraces(m);
+      state.hops = (m.history || []).map(([t, p, b]) => ({ t, p, b }));
+      drawTimeline();
+      break;
+    case 'samples':
+      if (m.device === state.selected) pushSamples(m);
+      break;
+    case 'hop':
+      if (m.device !== state.selected) break;
+      state.threshold = m.threshold;
+      state.hops.push({ t: m.t_s, p: m.prob, b: m.burden });
+      if (state.hops.length > TIMELINE_S * 2) state.hops.shift();
+      scheduleTimeline();
+      break;
+  }
+}
+
+// --- devices ----------------------------------------------------------------------------
+function renderDevices() {
+  const ul = $('#devices');
+  ul.replaceChildren();
+  for (const d of [...state.devices.values()].sort((a, b) => a.device_id.localeCompare(b.device_id))) {
+    const li = document.createElement('li');
+    li.dataset.device = d.device_id;
+    if (d.device_id === state.selected) li.classList.add('selected');
+    const q = Math.round(100 * (d.signal_quality || 0));
+    li.innerHTML = `<span><span class="name"></span> <span class="${d.connected ? '' : 'off'}">${d.connected ? '' : '(offline)'}</span><br>
+      <span class="quality">signal ${q}% · <span class="${d.state === 'alarm' ? 'state-alarm' : ''}">${d.state}</span>${d.prob != null ? ` · p ${d.prob.toFixed(2)}` : ''}</span></span>
+      <span class="badge ${d.open_alarms ? '' : 'zero'}" title="unacknowledged alarms">${d.open_alarms}</span>`;
+    li.querySelector('.name').textContent = d.device_id;
+    li.onclick = () => subscribe(d.device_id);
+    ul.appendChild(li);
+  }
+  const d = state.devices.get(state.selected);
+  if (d) {
+    $('#dev-meta').textContent = `session ${d.session_id} · ${d.n_channels} channels at ${d.rate_hz} Hz · firmware ${d.firmware} · ${d.frames} frames`;
+  }
+}
+
+function subscribe(id) {
+  state.selected = id;
+  $('#dev-title').textContent = id;
+  state.ws?.readyState === 1 && state.ws.send(JSON.stringify({ type: 'subscribe', device: id }));
+  renderDevices();
+}
+
+// --- traces: a 10 s page per channel, stacked lanes in µV ----------------------------------
+function startTraces(m) {
+  state.traces = { labels: m.labels, rate: 0, t0: null, data: m.labels.map(() => []) };
+  drawTraces();
+}
+
+function pushSamples(m) {
+  const tr = state.traces;
+  if (!tr) return;
+  tr.rate = m.rate_hz;
+  const n = m.data[0]?.length || 0;
+  m.data.forEach((ch, c) => { tr.data[c].push(...ch); });
+  tr.tEnd = m.t_s + n / m.rate_hz;
+  const keep = Math.round(PAGE_S * m.rate_hz);
+  for (const ch of tr.data) if (ch.length > keep) ch.splice(0, ch.length - keep);
+  scheduleTraces();
+}
+
+let tracePending = false;
+function scheduleTraces() {
+  if (!tracePending) { tracePending = true; requestAnimationFrame(() => { tracePending = false; drawTraces(); }); }
+}
+
+function drawTraces() {
+  const cv = $('#traces'), g = cv.getContext('2d'), tr = state.traces;
+  g.clearRect(0, 0, cv.width, cv.height);
+  if (!tr) return;
+  const n = tr.labels.length, lane = cv.height / n, left = 80;
+  const keep = Math.max(1, Math.round(PAGE_S * (tr.rate || 128)));
+  const dx = (cv.width - left) / keep;
+  g.font = '11px system-ui';
+  for (let c = 0; c < n; c++) {
+    const y0 = lane * (c + 0.5), ch = tr.data[c];
+    g.fillStyle = '#333';
+    g.fillText(tr.labels[c], 4, y0 + 4);
+    g.strokeStyle = '#1d4f91';
+    g.lineWidth = 1;
+    g.beginPath();
+    const off = keep - ch.length;
+    for (let i = 0; i < ch.length; i++) {
+      const x = left + (off + i) * dx, y = y0 - (ch[i] / UV_PER_LANE) * lane;
+      i ? g.lineTo(x, y) : g.moveTo(x, y);
+    }
+    g.stroke();
+  }
+  // Scale bar: one lane = UV_PER_LANE µV, and the page length.
+  g.fillStyle = '#b3261e';
+  g.fillRect(cv.width - 12, 10, 3, lane);
+  g.fillText(`${UV_PER_LANE} µV`, cv.width - 60, 10 + lane / 2);
+  g.fillText(`${PAGE_S} s page${tr.tEnd ? `, t = ${tr.tEnd.toFixed(1)} s` : ''}`, left, cv.height - 4);
+}
+
+// --- probability and burden timeline (uPlot) ----------------------------------------------
+let timelinePending = false;
+function scheduleTimeline() {
+  if (!timelinePending) { timelinePending = true; setTimeout(() => { timelinePending = false; drawTimeline(); }, 250); }
+}
+
+function shadeDetections(u) {
+  // Shade the spans of the selected device's alarms (onset to offset, or to now).
+  const { ctx } = u, top = u.bbox.top, h = u.bbox.height;
+  ctx.save();
+  ctx.fillStyle = 'rgba(179, 38, 30, 0.15)';
+  for (const a of state.alarms.values()) {
+    if (a.device_id !== state.selected) continue;
+    const end = a.offset_s ?? (state.hops.at(-1)?.t ?? a.onset_s);
+    const x0 = u.valToPos(a.onset_s, 'x', true), x1 = u.valToPos(end, 'x', true);
+    ctx.fillRect(x0, top, Math.max(2, x1 - x0), h);
+  }
+  ctx.restore();
+}
+
+function drawTimeline() {
+  const hops = state.hops;
+  const t = hops.map((h) => h.t), p = hops.map((h) => h.p), b = hops.map((h) => h.b);
+  const th = hops.map(() => state.threshold);
+  const data = [t, p, b, th];
+  if (!state.plot) {
+    state.plot = new uPlot({
+      width: 1100, height: 200,
+      scales: { x: { time: false }, y: { range: [0, 1] } },
+      axes: [{ label: 'session time (s)' }, { label: 'probability / burden' }],
+      series: [{}, { label: 'seizure probability', stroke: '#b3261e', width: 1.5 },
+        { label: 'burden (5 min)', stroke: '#1d4f91', width: 1 },
+        { label: 'threshold', stroke: '#888', dash: [4, 4], width: 1 }],
+      hooks: { drawClear: [shadeDetections] },
+    }, data, $('#timeline'));
+  } else {
+    state.plot.setData(data);
+  }
+}
+
+// --- alarms -----------------------------------------------------------------------------------
+async function loadAlarms() {
+  try {
+    for (const a of await api('/api/alarms?limit=200')) state.alarms.set(a.id, a);
+    renderAlarms();
+  } catch (e) { console.warn(e); }
+}
+
+function renderAlarms() {
+  const tb = $('#alarms tbody');
+  tb.replaceChildren();
+  const list = [...state.alarms.values()].sort((a, b) => b.id - a.id);
+  for (const a of list) {
+    const tr = document.createElement('tr');
+    tr.dataset.alarmId = a.id;
+    tr.className = a.acked_at ? 'acked' : 'raised';
+    const acked = a.acked_at ? `acknowledged by ${a.acked_by}` : a.state;
+    tr.innerHTML = `<td>${a.id}</td><td class="dev"></td><td>${a.onset_s.toFixed(1)} s</td>
+      <td>${(a.peak_prob ?? 0).toFixed(2)}</td><td class="state">${acked}</td><td class="chans"></td><td></td>`;
+    tr.querySelector('.dev').textContent = a.device_id;
+    tr.querySelector('.chans').textContent = (a.channels || []).join(' ');
+    if (!a.acked_at) {
+      const btn = document.createElement('button');
+      btn.className = 'ack';
+      btn.textContent = 'Acknowledge';
+      btn.disabled = !(state.role === 'clinician' || state.role === 'admin');
+      btn.onclick = () => ackAlarm(a.id, btn);
+      tr.lastElementChild.appendChild(btn);
+    }
+    tb.appendChild(tr);
+  }
+  if (state.plot) state.plot.redraw();
+}
+
+async function ackAlarm(id, btn) {
+  btn.disabled = true;
+  try {
+    const a = await api(`/api/alarms/${id}/ack`, { method: 'POST', body: JSON.stringify({ note: 'acknowledged on the dashboard' }), headers: { 'Content-Type': 'application/json' } });
+    state.alarms.set(a.id, a);
+    renderAlarms();
+  } catch (e) {
+    btn.disabled = false;
+    alert(`Could not acknowledge: ${e.message}`);
+  }
+}
+
+// --- past sessions --------------------------------------------------------------------------
+async function loadSessions() {
+  try {
+    const rows = await api('/api/sessions?limit=50');
+    const tb = $('#sessions tbody');
+    tb.replaceChildren();
+    for (const s of rows) {
+      const tr = document.createElement('tr');
+      const start = new Date(s.start_time_us / 1000).toISOString().replace('T', ' ').slice(0, 19);
+      tr.innerHTML = `<td>${s.id}</td><td class="dev"></td><td>${start}</td><td>${Math.round(s.duration_s)} s</td><td>${s.alarms}</td><td><a href="#">EDF+</a></td>`;
+      tr.querySelector('.dev').textContent = s.device_id;
+      tr.querySelector('a').onclick = async (e) => {
+        e.preventDefault();
+        const blob = await api(`/api/sessions/${s.id}/recording.edf`);
+        const a = document.createElement('a');
+        a.href = URL.createObjectURL(blob);
+        a.download = `session-${s.id}.edf`;
+        a.click();
+      };
+      tb.appendChild(tr);
+    }
+  } catch (e) { console.warn(e); }
+}
+
+state.token = readToken();
+if (!state.token) { setConn('sign in', 'bad'); showLogin(); } else { connect(); setInterval(loadSessions, 15000); }
