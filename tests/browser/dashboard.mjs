@@ -1,0 +1,100 @@
+// End-to-end dashboard test: ictal serve + ictal replay of data/chb05_06_excerpt.edf
+// at 10x real time, driven in Debian's headless Chromium through playwright-core.
+// The alarm must appear on the dashboard, be acknowledged there, and be stored.
+// Usage: node dashboard.mjs ICTAL_BINARY SOURCE_DIR SCREENSHOT_PATH
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [ictal, src, shot] = process.argv.slice(2);
+const dataDir = mkdtempSync(join(tmpdir(), 'ictal-e2e-'));
+const portFile = join(dataDir, 'port');
+const model = join(src, 'tests/fixtures/server/linelength.model');
+const children = [];
+let browser;
+
+function fail(msg) {
+  console.error(`FAIL: ${msg}`);
+  cleanup(1);
+}
+
+function cleanup(code) {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  const done = () => { rmSync(dataDir, { recursive: true, force: true }); process.exit(code); };
+  if (browser) browser.close().then(done, done); else done();
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+setTimeout(() => fail('timed out after 90 s'), 90000).unref();
+
+const server = spawn(ictal, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--port-file', portFile,
+  '--model', model, '--web', join(src, 'web'), '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+children.push(server);
+for (let i = 0; i < 200 && !existsSync(portFile); i++) await sleep(25);
+await sleep(50);
+const port = parseInt(readFileSync(portFile, 'utf8'), 10);
+const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+const base = `http://127.0.0.1:${port}`;
+const api = async (path, opts = {}) => {
+  const r = await fetch(base + path, { ...opts, headers: { Authorization: `Bearer ${token}` } });
+  return { status: r.status, body: await r.json() };
+};
+
+// A fresh profile directory (playwright passes it as --user-data-dir).
+browser = await chromium.launchPersistentContext(join(dataDir, 'chromium-profile'), {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  viewport: { width: 1500, height: 1000 },
+});
+const page = await browser.newPage();
+const errors = [];
+page.on('pageerror', (e) => errors.push(String(e)));
+page.on('dialog', (d) => { errors.push(`dialog: ${d.message()}`); d.dismiss(); });
+await page.goto(`${base}/#token=${token}`);
+await page.waitForSelector('#conn.ok', { timeout: 10000 });
+
+const replay = spawn(ictal, ['replay', join(src, 'data/chb05_06_excerpt.edf'), '--url', `ws://127.0.0.1:${port}`,
+  '--speed', '10', '--device-prefix', 'e2e', '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+children.push(replay);
+
+// The device appears; open it to see its live traces.
+const dev = page.locator('#devices li[data-device="e2e-0"]');
+await dev.waitFor({ timeout: 15000 });
+await dev.click();
+// The alarm arrives: a badge on the device and a row in the alarm list.
+await page.waitForSelector('#devices li[data-device="e2e-0"] .badge:not(.zero)', { timeout: 30000 });
+const row = page.locator('#alarms tbody tr.raised').first();
+await row.waitFor({ timeout: 5000 });
+const alarmId = parseInt(await row.getAttribute('data-alarm-id'), 10);
+const badge = await page.locator('#devices li[data-device="e2e-0"] .badge').textContent();
+if (badge.trim() !== '1') fail(`badge shows "${badge}", expected 1`);
+// Let the traces and timeline fill a little, then acknowledge.
+await sleep(1500);
+await row.locator('button.ack').click();
+await page.waitForSelector(`#alarms tbody tr[data-alarm-id="${alarmId}"].acked`, { timeout: 5000 });
+const stateText = await page.locator(`#alarms tbody tr[data-alarm-id="${alarmId}"] .state`).textContent();
+if (!stateText.includes('acknowledged by admin')) fail(`state "${stateText}"`);
+await page.waitForSelector('#devices li[data-device="e2e-0"] .badge.zero', { timeout: 5000 });
+await page.screenshot({ path: shot, fullPage: true });
+
+// Stored: the API says so.
+const { status, body } = await api(`/api/alarms/${alarmId}`);
+if (status !== 200 || !body.acked_at || body.acked_by !== 'admin') fail(`stored alarm ${JSON.stringify(body)}`);
+// The traces were drawn: the canvas has ink.
+const ink = await page.evaluate(() => {
+  const c = document.querySelector('#traces');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 3; i < d.length; i += 4) n += d[i] > 0;
+  return n;
+});
+if (ink < 2000) fail(`the trace canvas is nearly empty (${ink} pixels)`);
+const timelinePoints = await page.evaluate(() => document.querySelectorAll('#timeline canvas').length);
+if (timelinePoints < 1) fail('no timeline plot');
+if (errors.length) fail(`page errors: ${errors.join('; ')}`);
+console.log(`ok: alarm ${alarmId} shown, acknowledged on the dashboard and stored; screenshot ${shot}`);
+cleanup(0);
