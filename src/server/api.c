@@ -137,6 +137,12 @@ static long self_rss_kb(double *cpu_s)
     return rss;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 char *ictal__metrics_text(ictal_server *srv)
 {
     char *b = NULL;
@@ -190,6 +196,23 @@ char *ictal__metrics_text(ictal_server *srv)
            (unsigned long long)srv->lat_count);
     append(&b, &len, &cap, "ictal_alarm_push_seconds_sum %.6f\nictal_alarm_push_seconds_count %llu\n",
            srv->lat_sum_s, (unsigned long long)srv->lat_count);
+    /* Quantiles over the last 4096 alarm pushes, for people and benchmarks. */
+    int nl = srv->lat_recent_n < 4096 ? srv->lat_recent_n : 4096;
+    if (nl > 0) {
+        double *v = malloc((size_t)nl * sizeof *v);
+        if (v) {
+            memcpy(v, srv->lat_recent, (size_t)nl * sizeof *v);
+            qsort(v, (size_t)nl, sizeof *v, cmp_double);
+            append(&b, &len, &cap,
+                   "# HELP ictal_alarm_push_recent_seconds Alarm push latency over the last 4096"
+                   " alarms.\n# TYPE ictal_alarm_push_recent_seconds summary\n"
+                   "ictal_alarm_push_recent_seconds{quantile=\"0.5\"} %.6f\n"
+                   "ictal_alarm_push_recent_seconds{quantile=\"0.99\"} %.6f\n"
+                   "ictal_alarm_push_recent_seconds_count %d\n",
+                   v[(nl - 1) / 2], v[(int)((nl - 1) * 0.99)], nl);
+            free(v);
+        }
+    }
 #undef COUNTER
 #undef GAUGE
     return b;
