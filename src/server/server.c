@@ -841,15 +841,19 @@ static int cb_dashboard(struct lws *wsi, enum lws_callback_reasons reason, void 
         dash_message(srv, p->d, in, len);
         break;
     case LWS_CALLBACK_SERVER_WRITEABLE: {
-        ictal__msg *m = q_pop(&p->d->out);
-        if (m == NULL)
-            break;
-        int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
-        if (m->decided_us > 0)
-            record_latency(srv, m->decided_us);
-        free(m);
-        if (n < 0)
-            return -1;
+        /* Drain as much as the socket takes now: a burst of alarms must not wait one
+         * loop iteration per message behind the device traffic. */
+        ictal__msg *m;
+        while ((m = q_pop(&p->d->out)) != NULL) {
+            int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+            if (m->decided_us > 0)
+                record_latency(srv, m->decided_us);
+            free(m);
+            if (n < 0)
+                return -1;
+            if (lws_send_pipe_choked(wsi))
+                break;
+        }
         if (p->d->out.head)
             lws_callback_on_writable(wsi);
         break;
