@@ -173,6 +173,7 @@ typedef struct simdev {
     struct lws *wsi;
     int welcomed, hello_sent, want_drop, done, failed, closing;
     int64_t failed_us;
+    size_t src_offset;          /* source frame streamed as seq 0 */
     uint64_t next_send;
     uint64_t max_sent_plus1;
     int64_t acked;
@@ -252,9 +253,12 @@ static void dev_send_frame(simdev *dv, struct lws *wsi, uint64_t k)
 {
     fleet *fl = dv->fl;
     const ictal__sim_source *s = fl->src;
-    size_t len = s->frame_bytes[k];
+    size_t src_k = (k + dv->src_offset) % s->n_frames;
+    size_t len = s->frame_bytes[src_k];
     uint8_t *p = dv->buf + LWS_PRE;
-    memcpy(p, s->frames[k], len);
+    memcpy(p, s->frames[src_k], len);
+    for (int b = 0; b < 8; b++)
+        p[8 + b] = (uint8_t)(k >> (8 * b));
     /* The device's clock: the source's offset plus this fleet's start time. */
     int64_t t = fl->opt.start_time_us + (int64_t)llround((double)k * s->samples_per_frame * 1e6 /
                                                           s->rate_hz);
@@ -532,6 +536,9 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
         int64_t spread = (int64_t)((double)src->samples_per_frame * 1e6 / src->rate_hz *
                                    ((double)i / fl.opt.n_devices));
         dv->t0_us = fl.started_us + spread;
+        if (opt->spread_s > 0)
+            dv->src_offset = (size_t)(opt->spread_s * src->rate_hz / src->samples_per_frame *
+                                      ((double)i / fl.opt.n_devices)) % src->n_frames;
         dv->reconnect_at_us = fl.started_us + spread / 4;
         dv->next_stall_us = fl.started_us + (int64_t)(fl.opt.stall_every_s * 1e6);
     }

@@ -57,6 +57,9 @@ typedef struct ictal__fleet_options {
     uint32_t seed;
     ictal__fleet_mutate_fn mutate;
     void *mutate_user;
+    double spread_s;           /* device i streams the source starting spread_s * i / N
+                                  seconds in (wrapping around), so that N devices are not
+                                  in lockstep (0: all from the start) */
     size_t stop_after_frames;  /* stop the whole fleet once this many frames are acked in
                                   total (0: stream everything) */
     int quiet;

@@ -632,8 +632,9 @@ static int dev_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len
                           "more than %.0f x real time or %.0f frames/s", srv->opt.max_speed,
                           srv->opt.max_frames_per_s);
     if (st->log.frames == 0 && st->start_time_us != f.device_time_us) {
-        /* The session's time origin is its first sample. */
+        /* The session's time origin is its first sample (kept for restarts and exports). */
         st->start_time_us = f.device_time_us;
+        ictal__store_session_start(&srv->store, st->session_id, f.device_time_us);
     }
     int64_t expected = st->log.last_time_us;
     rc = ictal__seslog_append(&st->log, buf, len, &f, st->rate_hz);
@@ -918,13 +919,19 @@ json_t *ictal__status_json(ictal_server *srv)
 
 /* --- timers ----------------------------------------------------------------------------- */
 
+/* Every 200 ms: a fifth of the streams get their log fdatasync'ed and their progress
+ * written (one SQLite transaction), so that the loop never stalls on 1,000 syncs at
+ * once; every second the status goes to the dashboards. */
 static void tick(lws_sorted_usec_list_t *sul)
 {
     ictal_server *srv = lws_container_of(sul, ictal_server, sul_tick);
     int64_t now = ictal__mono_us();
-    for (ictal__stream **pp = &srv->streams; *pp;) {
+    unsigned slot = srv->ticks++ % 5, i = 0;
+    ictal__store_begin(&srv->store);
+    for (ictal__stream **pp = &srv->streams; *pp; i++) {
         ictal__stream *st = *pp;
-        stream_sync(st);
+        if (i % 5 == slot)
+            stream_sync(st);
         /* Streams gone for 10 minutes are closed; a later hello reopens them from the log. */
         if (st->wsi == NULL && st->disconnected_us && now - st->disconnected_us > 600000000) {
             *pp = st->next;
@@ -933,12 +940,13 @@ static void tick(lws_sorted_usec_list_t *sul)
         }
         pp = &st->next;
     }
-    if (srv->dashes) {
+    ictal__store_commit(&srv->store);
+    if (srv->dashes && slot == 0) {
         json_t *s = json_pack("{s:s, s:o}", "type", "status", "devices", ictal__status_json(srv));
         ictal__dash_broadcast(srv, s, NULL, 0);
         json_decref(s);
     }
-    lws_sul_schedule(srv->ctx, 0, &srv->sul_tick, tick, 1000000);
+    lws_sul_schedule(srv->ctx, 0, &srv->sul_tick, tick, 200000);
 }
 
 static void webhook_tick(lws_sorted_usec_list_t *sul)

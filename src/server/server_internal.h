@@ -93,6 +93,7 @@ struct ictal_server {
     volatile sig_atomic_t stop;
     lws_sorted_usec_list_t sul_tick, sul_webhook;
     int64_t started_us;
+    unsigned ticks;
     float *decode_uv;           /* shared scratch: one frame decoded (single thread) */
     unsigned char *model_bytes; /* the model file, viewed by model */
     ictal_model model;

@@ -285,6 +285,16 @@ fail: {
 }
 }
 
+int ictal__store_begin(ictal__store *s)
+{
+    return exec1(s, "BEGIN;");
+}
+
+int ictal__store_commit(ictal__store *s)
+{
+    return exec1(s, "COMMIT;");
+}
+
 void ictal__store_close(ictal__store *s)
 {
     if (s->db)
@@ -425,6 +435,16 @@ int ictal__store_session_end(ictal__store *s, int64_t session_id)
         return ICTAL_EIO;
     sqlite3_bind_int64(st, 1, session_id);
     sqlite3_bind_double(st, 2, ictal__now_s());
+    return step_done(st);
+}
+
+int ictal__store_session_start(ictal__store *s, int64_t session_id, int64_t start_time_us)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE sessions SET start_time_us = ?2 WHERE id = ?1");
+    if (st == NULL)
+        return ICTAL_EIO;
+    sqlite3_bind_int64(st, 1, session_id);
+    sqlite3_bind_int64(st, 2, start_time_us);
     return step_done(st);
 }
 

@@ -38,6 +38,9 @@ int ictal__role_parse(const char *name); /* ICTAL_ROLE_NONE when unknown */
 int ictal__store_open(ictal__store *s, const char *path, ictal_diag *d);
 void ictal__store_close(ictal__store *s);
 int ictal__store_user_version(ictal__store *s);
+/* Groups the following writes in one transaction (commit: 0 or ICTAL_EIO). */
+int ictal__store_begin(ictal__store *s);
+int ictal__store_commit(ictal__store *s);
 
 /* --- secrets --------------------------------------------------------------------- */
 
@@ -75,6 +78,8 @@ int ictal__store_session_end_others(ictal__store *s, const char *device_id, int6
 int ictal__store_session_progress(ictal__store *s, int64_t session_id, int64_t last_seq,
                                   uint64_t frames, uint64_t samples);
 int ictal__store_session_end(ictal__store *s, int64_t session_id);
+/* The session's time origin: the device time of its first frame. */
+int ictal__store_session_start(ictal__store *s, int64_t session_id, int64_t start_time_us);
 /* One session's row as JSON (NULL when absent). */
 json_t *ictal__store_session_json(ictal__store *s, int64_t session_id);
 json_t *ictal__store_sessions_json(ictal__store *s, const char *device_id, int limit);
