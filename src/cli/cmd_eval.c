@@ -190,7 +190,8 @@ static int eval_one(const char *ref_path, const char *hyp_path, const ictal_scor
     double *sorted = malloc((r.n_latency ? r.n_latency : 1) * sizeof(double));
     ictal_latency_stats ls;
     if (sorted != NULL) {
-        memcpy(sorted, r.latency_s, r.n_latency * sizeof(double));
+        if (r.n_latency > 0)
+            memcpy(sorted, r.latency_s, r.n_latency * sizeof(double));
         ictal_latency_stats_compute(sorted, r.n_latency, &ls);
         free(sorted);
     } else {
@@ -280,7 +281,7 @@ static int eval_dataset(const char *ref_dir, const char *hyp_dir, const ictal_sc
             double *tmp = malloc((f->result.n_latency ? f->result.n_latency : 1) *
                                  sizeof(double));
             ictal_latency_stats ls;
-            if (tmp != NULL)
+            if (tmp != NULL && f->result.n_latency > 0)
                 memcpy(tmp, f->result.latency_s, f->result.n_latency * sizeof(double));
             ictal_latency_stats_compute(tmp, tmp ? f->result.n_latency : 0, &ls);
             free(tmp);
