@@ -591,8 +591,10 @@ static void test_metrics_and_params(void)
     ictal_score_params_default(&p);
     ictal_diag d;
     ictal_diag_init(&d);
-    CHECK(ictal_score_recording(&ref, NULL, &p, &r, &d) == ICTAL_EINVAL);
+    CHECK(ictal_score_recording(&ref, NULL, &p, &r, &d) == ICTAL_ERANGE);
     CHECK(strstr(d.message, "duration") != NULL);
+    ref.recording_duration_s = 0.5; /* shorter than one 1 Hz sample */
+    CHECK(ictal_score_recording(&ref, NULL, &p, &r, &d) == ICTAL_ERANGE);
     /* No hypothesis: no detection. */
     ref.recording_duration_s = 3600;
     ictal_event e;
