@@ -73,6 +73,7 @@ expect "set1: subjects and latency" jqe '(.subjects | length) == 6 and .latency.
 run 0 "$ICTAL" eval --dataset "$FIX/set2/ref" "$FIX/set2/hyp"
 expect "dataset table" grep -Eq "^pooled +0\.5556 +0\.4167 +0\.4762 +40\.76" "$TMP/out"
 expect "dataset table latency" grep -q "^latency (all recordings): " "$TMP/out"
+expect "dataset table header" grep -q "^19 recordings, 6 subjects; scored as no detection: " "$TMP/out"
 
 # --- a hypothesis of another length: warning, strict, tolerance ----------------------------
 sed 's/3600\.00$/3590.00/; s/3600\.00\t/3590.00\t/' "$E/hyp/$(rel 01)" >"$TMP/short_events.tsv"
@@ -92,6 +93,10 @@ run 2 "$ICTAL" eval --max-event-duration 0 "$E/ref/$(rel 01)" "$E/hyp/$(rel 01)"
 run 3 "$ICTAL" eval "$TMP/none_events.tsv" "$E/hyp/$(rel 01)"
 expect "missing file named" grep -q "none_events.tsv" "$TMP/err"
 run 3 "$ICTAL" eval --dataset "$TMP/nodir" "$FIX/set1/hyp"
+mkdir -p "$TMP/empty/sub-01"
+run 1 "$ICTAL" eval --dataset "$TMP/empty" "$FIX/set1/hyp"
+expect "empty dataset" grep -q "no sub-\*/\*\*/\*_events.tsv file" "$TMP/err"
+expect "subject without files" grep -q "warning: .*sub-01 has no \*_events.tsv file" "$TMP/err"
 printf 'onset\tduration\teventType\tconfidence\tchannels\tdateTime\trecordingDuration\n0\t0.5\tbckg\tn/a\tn/a\tn/a\t0.5\n' >"$TMP/tiny_events.tsv"
 run 1 "$ICTAL" eval "$TMP/tiny_events.tsv" "$TMP/tiny_events.tsv"
 expect "too short a recording" grep -q "shorter than one sample" "$TMP/err"

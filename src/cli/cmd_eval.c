@@ -294,12 +294,14 @@ static int eval_dataset(const char *ref_dir, const char *hyp_dir, const ictal_sc
         json_object_set_new(root, "parameters", json_params(p));
         exit_code = print_json(root);
     } else {
-        size_t missing = 0;
-        for (size_t i = 0; i < ds.n_files; i++)
+        size_t missing = 0, ignored = 0;
+        for (size_t i = 0; i < ds.n_files; i++) {
             missing += ds.files[i].hyp_missing;
-        printf("reference   %s\nhypothesis  %s\n%zu recordings, %zu subjects, %zu without "
-               "hypothesis (scored as no detection)\n\n",
-               ref_dir, hyp_dir, ds.n_files, ds.n_subjects, missing);
+            ignored += ds.files[i].result.hyp_ignored;
+        }
+        printf("reference   %s\nhypothesis  %s\n%zu recordings, %zu subjects; scored as no "
+               "detection: %zu without hypothesis, %zu of another length\n\n",
+               ref_dir, hyp_dir, ds.n_files, ds.n_subjects, missing, ignored);
         const char *methods[2] = {"event scoring (10 Hz)", "sample scoring (1 Hz)"};
         for (int k = 0; k < 2; k++) {
             printf("%s\n%-16s %8s %8s %8s  %11s  %9s  %6s  %10s\n", methods[k], "subject",
