@@ -84,6 +84,23 @@ run 1 "$ICTAL" eval --strict "$E/ref/$(rel 01)" "$TMP/short_events.tsv"
 run 0 "$ICTAL" eval --json --duration-tolerance 10 "$E/ref/$(rel 01)" "$TMP/short_events.tsv"
 expect "padded within tolerance" jqe '(.hypIgnored | not) and .event.tp == 1 and .sample.tp == 60' "$TMP/out"
 
+# --- a reference in a dataset's own format (CHB-MIT summary, PhysioNet .seizures) -------
+CHB=${ICTAL_FIXTURES}/annotations/chbmit/chb01
+if [ -f "$CHB/chb01-summary.txt" ]; then
+    printf 'onset\tduration\teventType\tconfidence\tchannels\tdateTime\trecordingDuration\n3000.00\t20.00\tsz\t0.90\tn/a\tn/a\t3600.00\n' >"$TMP/chb01_03_events.tsv"
+    run 0 "$ICTAL" eval --json --ref-format chbmit-summary --record chb01_03.edf "$CHB/chb01-summary.txt" "$TMP/chb01_03_events.tsv"
+    expect "summary reference" jqe '.event.tp == 1 and .sample.refTrue == 40 and .sample.tp == 20 and .latency.values_s == [4]' "$TMP/out"
+    run 0 "$ICTAL" eval --json --ref-format=seizures "$CHB/chb01_03.edf.seizures" "$TMP/chb01_03_events.tsv"
+    expect ".seizures reference (length from the hypothesis)" jqe '.event.tp == 1 and .event.numSamples == 36000 and .sample.refTrue == 40 and .latency.values_s == [4]' "$TMP/out"
+    run 0 "$ICTAL" eval --json --ref-format seizures --recording-duration 3500 "$CHB/chb01_03.edf.seizures" "$TMP/chb01_03_events.tsv"
+    expect "--recording-duration" jqe '.hypIgnored and .event.numSamples == 35000' "$TMP/out"
+    run 2 "$ICTAL" eval --ref-format chbmit-summary "$CHB/chb01-summary.txt" "$TMP/chb01_03_events.tsv"
+    run 3 "$ICTAL" eval --ref-format chbmit-summary --record chb01_99.edf "$CHB/chb01-summary.txt" "$TMP/chb01_03_events.tsv"
+    expect "record not listed" grep -q "chb01_99.edf" "$TMP/err"
+    run 2 "$ICTAL" eval --dataset --ref-format seizures "$FIX/set1/ref" "$FIX/set1/hyp"
+    run 2 "$ICTAL" eval --ref-format edf+ a b
+fi
+
 # --- exit codes ---------------------------------------------------------------------------
 run 2 "$ICTAL" eval
 run 2 "$ICTAL" eval a b c

@@ -18,12 +18,13 @@ const char ictal_cmd_eval_summary[] = "score detections against annotations (SzC
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ictal eval [OPTIONS] REF.tsv HYP.tsv\n"
+            "usage: ictal eval [OPTIONS] REF HYP.tsv\n"
             "       ictal eval --dataset [OPTIONS] REF_DIR HYP_DIR\n"
             "\n"
             "Scores seizure detections (HYP) against reference annotations (REF) with the\n"
             "SzCORE rules, exactly as timescoring 0.0.7 + szcore-evaluation, and reports the\n"
-            "detection latency (an ictal extension). Files are SzCORE/BIDS *_events.tsv.\n"
+            "detection latency (an ictal extension). Files are SzCORE/BIDS *_events.tsv;\n"
+            "one recording's reference may also be in a dataset's own format (--ref-format).\n"
             "With --dataset, every REF_DIR/sub-*/**/*_events.tsv is scored against the file\n"
             "at the same relative path under HYP_DIR (missing: no detections); metrics are\n"
             "computed per subject, then averaged ignoring NaN, and pooled over all files.\n"
@@ -40,6 +41,11 @@ static void usage(FILE *out)
             "  --label-rate HZ           rate of the annotation masks (1)\n"
             "  --sample-rate HZ          rate of sample scoring (1)\n"
             "  --event-rate HZ           rate of event scoring (10)\n"
+            "  --ref-format FMT          one recording's reference: tsv (default),\n"
+            "                            chbmit-summary, seizures (PhysioNet), siena\n"
+            "  --record NAME             the record in a summary or Siena list (chb01_03.edf)\n"
+            "  --recording-duration S    length of the recording when the reference format\n"
+            "                            does not give it (default: the hypothesis's)\n"
             "  --strict                  warnings are errors\n"
             "  -h, --help                this help\n"
             "\n"
@@ -158,23 +164,56 @@ static void print_latency_line(const char *label, const ictal_latency_stats *s)
 
 /* ---- one recording ------------------------------------------------------------------------ */
 
-/* The reference: SzCORE TSV. */
-static int read_reference(const char *path, ictal_annotations *a, ictal_diag *d)
+/* The formats a single recording's reference may come in (--ref-format). */
+typedef enum { REF_TSV, REF_CHBMIT_SUMMARY, REF_SEIZURES, REF_SIENA } ref_format;
+
+static const struct {
+    const char *name;
+    ref_format format;
+    int needs_record;
+} ref_formats[] = {
+    {"tsv", REF_TSV, 0},
+    {"chbmit-summary", REF_CHBMIT_SUMMARY, 1},
+    {"seizures", REF_SEIZURES, 0},
+    {"siena", REF_SIENA, 1},
+};
+
+static int read_reference(const char *path, ref_format format, const char *record,
+                          ictal_annotations *a, ictal_diag *d)
 {
+    switch (format) {
+    case REF_CHBMIT_SUMMARY: return ictal_annot_read_chbmit_summary(path, record, a, d);
+    /* 0: the sample rate comes from the file's own "time resolution" note. */
+    case REF_SEIZURES: return ictal_annot_read_seizures(path, 0, a, d);
+    case REF_SIENA: return ictal_annot_read_siena(path, record, a, d);
+    case REF_TSV: break;
+    }
     return ictal_annot_read_tsv(path, a, d);
 }
 
-static int eval_one(const char *ref_path, const char *hyp_path, const ictal_score_params *p,
-                    int json, ictal_diag *d)
+typedef struct {
+    ref_format format;
+    const char *record;
+    double recording_duration_s; /* for references that do not give it; NaN: the hyp's */
+} ref_options;
+
+static int eval_one(const char *ref_path, const char *hyp_path, const ref_options *ro,
+                    const ictal_score_params *p, int json, ictal_diag *d)
 {
     ictal_annotations ref, hyp;
     ictal_annotations_init(&ref);
     ictal_annotations_init(&hyp);
     ictal_score_result r;
     ictal_score_result_init(&r);
-    int rc = read_reference(ref_path, &ref, d);
+    int rc = read_reference(ref_path, ro->format, ro->record, &ref, d);
     if (rc == 0)
         rc = ictal_annot_read_tsv(hyp_path, &hyp, d);
+    /* Some reference formats do not give the recording's length (.seizures files, a
+     * summary without clock times): take it from the option, else the hypothesis,
+     * whose TSV always has it. */
+    if (rc == 0 && !isfinite(ref.recording_duration_s))
+        ref.recording_duration_s = isfinite(ro->recording_duration_s) ? ro->recording_duration_s
+                                                                       : hyp.recording_duration_s;
     if (rc == 0) {
         ictal_diag_clear(d);
         d->source = hyp_path;
@@ -354,6 +393,8 @@ int ictal_cmd_eval(int argc, char **argv)
     ictal_score_params p;
     ictal_score_params_default(&p);
     int dataset = 0, json = 0, strict = 0;
+    ref_options ro = {REF_TSV, NULL, NAN};
+    int needs_record = 0, ref_format_given = 0;
     const char *pos[2];
     int n_pos = 0;
     for (int i = 1; i < argc; i++) {
@@ -367,6 +408,32 @@ int ictal_cmd_eval(int argc, char **argv)
             json = 1;
         } else if (strcmp(a, "--strict") == 0) {
             strict = 1;
+        } else if (strcmp(a, "--ref-format") == 0 || strncmp(a, "--ref-format=", 13) == 0) {
+            const char *v = a[12] == '=' ? a + 13 : (i + 1 < argc ? argv[++i] : "");
+            size_t k, n = sizeof(ref_formats) / sizeof(ref_formats[0]);
+            for (k = 0; k < n && strcmp(v, ref_formats[k].name) != 0; k++)
+                ;
+            if (k == n) {
+                fprintf(stderr, "ictal eval: unknown reference format '%s' (tsv, chbmit-summary, "
+                                "seizures, siena)\n", v);
+                return ICTAL_EXIT_USAGE;
+            }
+            ro.format = ref_formats[k].format;
+            needs_record = ref_formats[k].needs_record;
+            ref_format_given = 1;
+        } else if (strcmp(a, "--record") == 0 || strncmp(a, "--record=", 9) == 0) {
+            ro.record = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : "");
+        } else if (strcmp(a, "--recording-duration") == 0 ||
+                   strncmp(a, "--recording-duration=", 21) == 0) {
+            const char *v = a[20] == '=' ? a + 21 : (i + 1 < argc ? argv[++i] : "");
+            char *end = NULL;
+            ro.recording_duration_s = strtod(v, &end);
+            if (end == v || *end != '\0' || !(ro.recording_duration_s > 0) ||
+                !isfinite(ro.recording_duration_s)) {
+                fprintf(stderr, "ictal eval: --recording-duration needs a positive number of "
+                                "seconds\n");
+                return ICTAL_EXIT_USAGE;
+            }
         } else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
             size_t k, n = sizeof(number_options) / sizeof(number_options[0]);
             const char *value = NULL;
@@ -403,6 +470,16 @@ int ictal_cmd_eval(int argc, char **argv)
         usage(stderr);
         return ICTAL_EXIT_USAGE;
     }
+    if (needs_record && (ro.record == NULL || ro.record[0] == '\0')) {
+        fprintf(stderr, "ictal eval: this reference format lists several recordings: give "
+                        "--record NAME\n");
+        return ICTAL_EXIT_USAGE;
+    }
+    if (dataset && ref_format_given && ro.format != REF_TSV) {
+        fprintf(stderr, "ictal eval: --dataset reads *_events.tsv trees; --ref-format is for "
+                        "one recording\n");
+        return ICTAL_EXIT_USAGE;
+    }
     ictal_diag d;
     ictal_diag_init(&d);
     if (ictal_score_params_check(&p, &d) != 0) {
@@ -413,5 +490,5 @@ int ictal_cmd_eval(int argc, char **argv)
     d.user = (void *)"eval";
     d.strict = strict;
     return dataset ? eval_dataset(pos[0], pos[1], &p, json, &d)
-                   : eval_one(pos[0], pos[1], &p, json, &d);
+                   : eval_one(pos[0], pos[1], &ro, &p, json, &d);
 }
