@@ -101,6 +101,14 @@ if [ -f "$CHB/chb01-summary.txt" ]; then
     run 2 "$ICTAL" eval --ref-format edf+ a b
 fi
 
+# --- the seizure annotated in the bundled real EDF+ excerpt of CHB-MIT chb05_06 ----------
+EDF=${ICTAL_SOURCE_DIR:?}/data/chb05_06_excerpt.edf
+printf 'onset\tduration\teventType\tconfidence\tchannels\tdateTime\trecordingDuration\n40.00\t20.00\tsz\t0.90\tn/a\tn/a\t181.00\n' >"$TMP/chb05_06_events.tsv"
+run 0 "$ICTAL" eval --json --ref-format edf "$EDF" "$TMP/chb05_06_events.tsv"
+expect "EDF+ reference" jqe '.event.refTrue == 1 and .event.tp == 1 and .event.fp == 0
+    and .sample.refTrue == 115 and .sample.tp == 20 and .event.numSamples == 1810
+    and .latency.values_s == [3]' "$TMP/out"
+
 # --- exit codes ---------------------------------------------------------------------------
 run 2 "$ICTAL" eval
 run 2 "$ICTAL" eval a b c

@@ -41,8 +41,9 @@ static void usage(FILE *out)
             "  --label-rate HZ           rate of the annotation masks (1)\n"
             "  --sample-rate HZ          rate of sample scoring (1)\n"
             "  --event-rate HZ           rate of event scoring (10)\n"
-            "  --ref-format FMT          one recording's reference: tsv (default),\n"
-            "                            chbmit-summary, seizures (PhysioNet), siena\n"
+            "  --ref-format FMT          one recording's reference: tsv (default), edf\n"
+            "                            (EDF+ annotations), chbmit-summary, seizures\n"
+            "                            (PhysioNet), siena\n"
             "  --record NAME             the record in a summary or Siena list (chb01_03.edf)\n"
             "  --recording-duration S    length of the recording when the reference format\n"
             "                            does not give it (default: the hypothesis's)\n"
@@ -165,7 +166,7 @@ static void print_latency_line(const char *label, const ictal_latency_stats *s)
 /* ---- one recording ------------------------------------------------------------------------ */
 
 /* The formats a single recording's reference may come in (--ref-format). */
-typedef enum { REF_TSV, REF_CHBMIT_SUMMARY, REF_SEIZURES, REF_SIENA } ref_format;
+typedef enum { REF_TSV, REF_EDF, REF_CHBMIT_SUMMARY, REF_SEIZURES, REF_SIENA } ref_format;
 
 static const struct {
     const char *name;
@@ -173,6 +174,7 @@ static const struct {
     int needs_record;
 } ref_formats[] = {
     {"tsv", REF_TSV, 0},
+    {"edf", REF_EDF, 0},
     {"chbmit-summary", REF_CHBMIT_SUMMARY, 1},
     {"seizures", REF_SEIZURES, 0},
     {"siena", REF_SIENA, 1},
@@ -182,6 +184,7 @@ static int read_reference(const char *path, ref_format format, const char *recor
                           ictal_annotations *a, ictal_diag *d)
 {
     switch (format) {
+    case REF_EDF: return ictal_annot_read_edf(path, a, d);
     case REF_CHBMIT_SUMMARY: return ictal_annot_read_chbmit_summary(path, record, a, d);
     /* 0: the sample rate comes from the file's own "time resolution" note. */
     case REF_SEIZURES: return ictal_annot_read_seizures(path, 0, a, d);
@@ -414,8 +417,8 @@ int ictal_cmd_eval(int argc, char **argv)
             for (k = 0; k < n && strcmp(v, ref_formats[k].name) != 0; k++)
                 ;
             if (k == n) {
-                fprintf(stderr, "ictal eval: unknown reference format '%s' (tsv, chbmit-summary, "
-                                "seizures, siena)\n", v);
+                fprintf(stderr, "ictal eval: unknown reference format '%s' (tsv, edf, "
+                                "chbmit-summary, seizures, siena)\n", v);
                 return ICTAL_EXIT_USAGE;
             }
             ro.format = ref_formats[k].format;
