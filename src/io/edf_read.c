@@ -38,8 +38,7 @@ struct ictal_edf {
     ictal_edf_gap *gaps;
     uint8_t *chunk;      /* bulk read buffer */
     size_t chunk_size;
-    uint8_t *rec_buf;    /* one cached record for the per-sample readers */
-    int64_t rec_cached;
+    uint8_t *rec_buf;    /* one record's slice for the per-sample readers */
     unsigned warned;     /* WARN_* bits: warn once per kind per file */
 };
 
@@ -1003,7 +1002,6 @@ static int open_common(ictal_edf *r, const ictal_edf_options *opt, ictal_diag *d
         if (strcmp(frac, "1.") != 0 && frac[1] == '.') /* "0.394531" -> ".394531" */
             snprintf(in->start_iso + n, sizeof(in->start_iso) - (size_t)n, "%s", frac + 1);
     }
-    r->rec_cached = -1;
     return 0;
 }
 
@@ -1176,20 +1174,38 @@ static inline int32_t get_sample(const uint8_t *p, int sb)
     return (v ^ 0x800000) - 0x800000;
 }
 
-static int load_record(ictal_edf *r, int64_t rec, ictal_diag *d)
+/*
+ * The bytes [off, off + n) of record rec: a pointer into the caller's memory, or into
+ * rec_buf after one positioned read. Only the slice asked for is read, so reading one
+ * signal costs its own bytes, not whole records.
+ */
+static int read_slice(ictal_edf *r, int64_t rec, int64_t off, size_t n, const uint8_t **p,
+                      ictal_diag *d)
 {
-    if (r->rec_cached == rec)
+    const ictal_edf_info *in = &r->info;
+    int64_t at = in->header_bytes + rec * in->record_bytes + off;
+    if (r->fd < 0) {
+        if (at + (int64_t)n > r->file_size) {
+            loc(d, "data record", r->file_size, -1, rec);
+            return ictal_diag_error(d, ICTAL_ETRUNC, "the data ends inside record %lld",
+                                    (long long)rec);
+        }
+        *p = r->mem + at;
         return 0;
+    }
     if (r->rec_buf == NULL) {
-        r->rec_buf = malloc((size_t)r->info.record_bytes);
+        r->rec_buf = malloc((size_t)in->record_bytes);
         if (r->rec_buf == NULL)
             return ictal_diag_error(d, ICTAL_ENOMEM, "out of memory for a record");
     }
-    r->rec_cached = -1;
-    int rc = ictal_edf_read_record_raw(r, rec, r->rec_buf, (size_t)r->info.record_bytes, d);
-    if (rc == 0)
-        r->rec_cached = rec;
-    return rc;
+    int64_t got = src_read(r, at, r->rec_buf, n);
+    if (got != (int64_t)n) {
+        loc(d, "data record", at + (got > 0 ? got : 0), -1, rec);
+        return ictal_diag_error(d, got < 0 ? ICTAL_EIO : ICTAL_ETRUNC,
+                                "the file ends inside record %lld", (long long)rec);
+    }
+    *p = r->rec_buf;
+    return 0;
 }
 
 static int read_samples(ictal_edf *r, int signal, int64_t first, size_t n, double *phys,
@@ -1205,6 +1221,7 @@ static int read_samples(ictal_edf *r, int signal, int64_t first, size_t n, doubl
     }
     const ictal_edf_signal *g = &r->sig[signal];
     int64_t spr = g->samples_per_record, total = spr * in->n_records;
+    int sb = r->sample_bytes;
     if (first >= total)
         return 0;
     if ((int64_t)n > total - first)
@@ -1212,7 +1229,11 @@ static int read_samples(ictal_edf *r, int signal, int64_t first, size_t n, doubl
     size_t done = 0;
     while (done < n) {
         int64_t idx = first + (int64_t)done, rec = idx / spr, k = idx % spr;
-        int rc = load_record(r, rec, d);
+        size_t m = (size_t)(spr - k);
+        if (m > n - done)
+            m = n - done;
+        const uint8_t *p = NULL;
+        int rc = read_slice(r, rec, g->byte_in_record + k * sb, m * (size_t)sb, &p, d);
         if (rc) {
             if (d)
                 d->signal = signal;
@@ -1220,16 +1241,18 @@ static int read_samples(ictal_edf *r, int signal, int64_t first, size_t n, doubl
                 *n_read = done;
             return rc;
         }
-        const uint8_t *p = r->rec_buf + g->byte_in_record + k * r->sample_bytes;
-        size_t m = (size_t)(spr - k);
-        if (m > n - done)
-            m = n - done;
-        for (size_t i = 0; i < m; i++, p += r->sample_bytes) {
-            int32_t v = get_sample(p, r->sample_bytes);
-            if (phys)
-                phys[done + i] = g->gain * (double)v + g->offset;
+        if (phys != NULL) {
+            double *o = phys + done;
+            if (sb == 2)
+                for (size_t i = 0; i < m; i++)
+                    o[i] = g->gain * (double)(int16_t)(uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)) +
+                           g->offset;
             else
-                dig[done + i] = v;
+                for (size_t i = 0; i < m; i++)
+                    o[i] = g->gain * (double)get_sample(p + 3 * i, 3) + g->offset;
+        } else {
+            for (size_t i = 0; i < m; i++)
+                dig[done + i] = get_sample(p + i * (size_t)sb, sb);
         }
         done += m;
     }
