@@ -23,6 +23,7 @@
 #define EDF_MAX_SIGNALS 4096
 #define EDF_MAX_RECORD_BYTES (64 * 1024 * 1024)
 #define EDF_MAX_DURATION_S 1e6
+#define EDF_MAX_ANNOTATIONS (1 << 20) /* bounds memory on hostile files */
 #define EDF_CHUNK_BYTES (256 * 1024) /* bulk reads: a few records that stay in L2 */
 
 struct ictal_edf {
@@ -48,7 +49,8 @@ enum {
     WARN_NO_TK = 1u << 3,
     WARN_UTF8 = 1u << 4,
     WARN_ANNOT_FIELDS = 1u << 5,
-    WARN_COMMA = 1u << 6
+    WARN_COMMA = 1u << 6,
+    WARN_MANY = 1u << 7
 };
 
 /* ----------------------------------------------------------------------------------
@@ -682,6 +684,10 @@ static int count_records(ictal_edf *r, ictal_diag *d)
 static int add_annotation(ictal_edf *r, const ictal_tal *t, int sig, int64_t rec,
                           ictal_diag *d)
 {
+    if (r->n_ann >= EDF_MAX_ANNOTATIONS) {
+        loc(d, "TAL", -1, sig, rec);
+        return warn_once(r, WARN_MANY, d, "more than 1048576 annotations: the rest ignored");
+    }
     if (r->n_ann == r->cap_ann) {
         size_t cap = r->cap_ann ? r->cap_ann * 2 : 64;
         ictal_edf_annotation *grown = realloc(r->ann, cap * sizeof(*grown));
