@@ -30,7 +30,7 @@ static const char *find_key(const char *s, size_t n, const char *key)
                 j++;
                 while (j < n && s[j] == ' ')
                     j++;
-                return s + j;
+                return j < n ? s + j : NULL;
             }
         }
     }
