@@ -73,7 +73,7 @@ struct ictal_detector {
     float settle_s, clip_run;
     int notch_on, smooth_hops, burden_hops;
     ictal_hop_fn on_hop;
-    ictal_event_fn on_event;
+    ictal_alarm_fn on_alarm;
     void *user;
     ictal__biquad aa[N_AA], notch, band_hp[N_BANDS], band_lp[N_BANDS];
     ictal__biquad hp_slow[3]; /* high-pass, then the two slow-component sections */
@@ -117,7 +117,7 @@ struct ictal_detector {
     int burden_pos, burden_fill, burden_count;
     ictal__decider dec;
 
-    ictal_event queue[ICTAL_EVENT_QUEUE];
+    ictal_alarm queue[ICTAL_ALARM_QUEUE];
     int q_head, q_len;
 
     ictal_hop hop;
@@ -479,7 +479,7 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg)
     det->smooth_hops = r.smooth_hops;
     det->burden_hops = r.burden_hops;
     det->on_hop = cfg->on_hop;
-    det->on_event = cfg->on_event;
+    det->on_alarm = cfg->on_alarm;
     det->user = cfg->user;
     for (int c = 0; c < det->ncp; c++)
         det->rail[c] = (cfg->rail_uv && c < det->nch && cfg->rail_uv[c] > 0.0f)
@@ -512,25 +512,25 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg)
     return 0;
 }
 
-static void emit_event(ictal_detector *det, const ictal_event *ev)
+static void emit_alarm(ictal_detector *det, const ictal_alarm *ev)
 {
-    if (det->q_len == ICTAL_EVENT_QUEUE) {
-        det->q_head = (det->q_head + 1) % ICTAL_EVENT_QUEUE;
+    if (det->q_len == ICTAL_ALARM_QUEUE) {
+        det->q_head = (det->q_head + 1) % ICTAL_ALARM_QUEUE;
         det->q_len--;
-        det->stats.events_dropped++;
+        det->stats.alarms_dropped++;
     }
-    det->queue[(det->q_head + det->q_len) % ICTAL_EVENT_QUEUE] = *ev;
+    det->queue[(det->q_head + det->q_len) % ICTAL_ALARM_QUEUE] = *ev;
     det->q_len++;
-    if (det->on_event)
-        det->on_event(det->user, ev);
+    if (det->on_alarm)
+        det->on_alarm(det->user, ev);
 }
 
-int ictal_detector_poll_event(ictal_detector *det, ictal_event *ev)
+int ictal_detector_poll_alarm(ictal_detector *det, ictal_alarm *ev)
 {
     if (det == NULL || ev == NULL || det->q_len == 0)
         return 0;
     *ev = det->queue[det->q_head];
-    det->q_head = (det->q_head + 1) % ICTAL_EVENT_QUEUE;
+    det->q_head = (det->q_head + 1) % ICTAL_ALARM_QUEUE;
     det->q_len--;
     return 1;
 }
@@ -1016,11 +1016,11 @@ static void hop_end(ictal_detector *det)
         for (int i = 0; i < det->smooth_fill; i++)
             s += det->smooth[i];
         ps = s / (float)det->smooth_fill;
-        ictal_event ev;
+        ictal_alarm ev;
         if (ictal__decider_step(&det->dec, t, ps, fired, &ev)) {
-            if (ev.kind == ICTAL_EVENT_ALARM)
-                det->stats.events++;
-            emit_event(det, &ev);
+            if (ev.kind == ICTAL_ALARM_RAISED)
+                det->stats.alarms++;
+            emit_alarm(det, &ev);
         }
         state = (ictal_state)det->dec.state;
         if (state == ICTAL_STATE_IDLE && nu == 0) {
@@ -1074,9 +1074,9 @@ void ictal_detector_reset(ictal_detector *det, double t0_s)
 {
     if (det == NULL)
         return;
-    ictal_event ev;
+    ictal_alarm ev;
     if (ictal__decider_close(&det->dec, &ev))
-        emit_event(det, &ev);
+        emit_alarm(det, &ev);
     clear_signal_state(det, t0_s);
 }
 
