@@ -32,7 +32,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: ictal model info FILE [--json]\n"
             "       ictal model c-array FILE [--name NAME]\n"
-            "       ictal model fit-logistic --out FILE [--rate HZ] [--k K]\n"
+            "       ictal model fit-logistic --out FILE [--rate HZ] [--k K] [--shape-only]\n"
             "                                --ictal NPY... --background NPY...\n\n"
             "  info          kind, features, window and hop, aggregation, default decisions,\n"
             "                provenance\n"
@@ -40,7 +40,8 @@ static void usage(FILE *out)
             "                (default NAME ictal_model); ictal_model_parse reads it in place\n"
             "  fit-logistic  logistic regression on libictal's features of labelled NumPy\n"
             "                windows (channels x samples, <f4 or <f8, µV) at HZ (default 256);\n"
-            "                aggregation: mean of the top K channels (default 2)\n\n"
+            "                aggregation: mean of the top K channels (default 2); --shape-only\n"
+            "                leaves absolute amplitudes out (patient-independent)\n\n"
             "exit status: 0 ok, 1 invalid model or data, 2 usage, 3 file not readable.\n");
 }
 
@@ -263,11 +264,21 @@ static void collect_hop(void *user, const ictal_hop *h)
     }
 }
 
-/* Context features need minutes of history, which 10 s windows do not have. */
+/* Context features need minutes of history, which 10 s windows do not have. With
+ * g_shape_only, absolute amplitudes (which differ between patients, montages and
+ * amplifiers more than between seizure and background) are left out too. */
+static int g_shape_only;
+
 static int feature_used(int f)
 {
-    return f != ICTAL_F_LINE_LENGTH_VS_BG && f != ICTAL_F_VARIANCE_VS_BG &&
-           f != ICTAL_F_LINE_LENGTH_VS_PREV;
+    if (f == ICTAL_F_LINE_LENGTH_VS_BG || f == ICTAL_F_VARIANCE_VS_BG ||
+        f == ICTAL_F_LINE_LENGTH_VS_PREV)
+        return 0;
+    if (g_shape_only)
+        return !(f == ICTAL_F_LOG_LINE_LENGTH || f == ICTAL_F_LOG_VARIANCE ||
+                 (f >= ICTAL_F_LOG_DELTA && f <= ICTAL_F_LOG_GAMMA) ||
+                 f == ICTAL_F_LOG_NONLINEAR_ENERGY);
+    return 1;
 }
 
 typedef struct lr {
@@ -380,6 +391,8 @@ static int cmd_fit(int argc, char **argv)
             rate = atof(argv[++i]);
         else if (!strcmp(argv[i], "--k") && i + 1 < argc)
             k = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--shape-only"))
+            g_shape_only = 1;
         else if (!strcmp(argv[i], "--ictal"))
             mode = 1;
         else if (!strcmp(argv[i], "--background"))
@@ -526,11 +539,12 @@ static int cmd_fit(int argc, char **argv)
     strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
     int pl = snprintf(prov, sizeof prov,
                       "Initial development model: logistic regression on libictal feature set "
-                      "%d (context features unused: 10 s windows have no history), fitted by "
+                      "%d (context features unused: 10 s windows have no history%s), fitted by "
                       "`ictal model fit-logistic` on %s.\nData: %d ictal and %d background "
                       "NumPy windows at %g Hz, %zu channel-hops of good quality, every channel "
                       "of an ictal window labelled ictal.\n%sFiles:",
-                      ICTAL_FEATURE_SET, date, n_ictal, n_bg, rate, set.n, cvtext);
+                      ICTAL_FEATURE_SET,
+                      g_shape_only ? "; absolute amplitudes unused: --shape-only" : "", date, n_ictal, n_bg, rate, set.n, cvtext);
     for (int i = 0; i < nfiles && pl > 0 && (size_t)pl < sizeof prov - 80; i++) {
         const char *base = strrchr(files[i], '/');
         pl += snprintf(prov + pl, sizeof prov - (size_t)pl, " %s", base ? base + 1 : files[i]);
