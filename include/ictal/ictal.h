@@ -16,8 +16,9 @@
  *        period; seizure burden over the last 5 minutes
  *     -> per hop: an ictal_hop; on decisions: ictal_alarm (callback or polling).
  *
- * Channels are bipolar derivations ("F7-T7"): apply a montage first (montage.h,
- * ictal_montage_build / ictal_montage_apply). 1 to ICTAL_MAX_CHANNELS channels.
+ * Channels are normally bipolar derivations ("F7-T7"): apply a montage first (montage.h,
+ * ictal_montage_build / ictal_montage_apply). 1 to ICTAL_MAX_CHANNELS channels. Labels
+ * are only names (for alarms): empty ones and dummies ("-") are refused.
  *
  * Memory: ictal_detector_size(cfg) bytes, owned by the caller, aligned to
  * ICTAL_DETECTOR_ALIGN; ictal_detector_init() lays the state out in it. The state holds
@@ -182,7 +183,7 @@ typedef void (*ictal_alarm_fn)(void *user, const ictal_alarm *ev);
 typedef struct ictal_config {
     int n_channels;              /* 1..ICTAL_MAX_CHANNELS */
     double rate_hz;              /* input rate, ICTAL_RATE_MIN_HZ..ICTAL_RATE_MAX_HZ */
-    const char *const *labels;   /* n_channels bipolar labels "A-B" (copied), or NULL */
+    const char *const *labels;   /* n_channels labels, "F7-T7" (copied), or NULL */
     const ictal_model *model;    /* NULL: features only, no probabilities or events */
 
     /* Analysis (features-only mode; a model fixes them). Defaults 4 s and 0.5 s.

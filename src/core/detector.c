@@ -204,16 +204,15 @@ static int resolve(const ictal_config *cfg, resolved *r, ictal_diag *d)
         for (int c = 0; c < cfg->n_channels; c++) {
             const char *l = cfg->labels[c];
             size_t n = l ? strlen(l) : 0;
-            const char *dash = l ? strchr(l, '-') : NULL;
             if (d)
                 d->signal = c;
             if (n == 0 || n >= ICTAL_LABEL_BYTES)
                 return ictal_diag_error(d, ICTAL_EINVAL, "channel %d: label %s", c,
                                         n == 0 ? "missing or empty" : "too long");
-            if (dash == NULL || dash == l || dash[1] == '\0')
-                return ictal_diag_error(d, ICTAL_EINVAL, "channel %d: label '%s' is not a "
-                                        "bipolar derivation 'A-B' (apply a montage first)",
-                                        c, l);
+            /* CHB-MIT's dummy channels are "-" or "--": no electrode at all. */
+            if (strspn(l, "- ") == n)
+                return ictal_diag_error(d, ICTAL_EINVAL, "channel %d: label '%s' names no "
+                                        "electrode (a dummy channel)", c, l);
         }
         if (d)
             d->signal = -1;
