@@ -778,6 +778,13 @@ static void k_shift(size_t ncp, float *restrict y3, float *restrict y2, float *r
     }
 }
 
+/* On x86-64 Linux with gcc, the push loop (and the kernels inlined into it) is also
+ * compiled for AVX2, chosen at load time when the CPU has it: 8 channels per
+ * instruction instead of 4. Same arithmetic, same results (no FMA contraction). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(ICTAL_NO_MULTIVERSION)
+__attribute__((target_clones("avx2", "default")))
+#endif
 int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_frames)
 {
     if (det == NULL || (frames_uv == NULL && n_frames > 0))
