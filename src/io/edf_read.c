@@ -48,9 +48,9 @@ enum {
     WARN_CONTIG = 1u << 2,
     WARN_NO_TK = 1u << 3,
     WARN_UTF8 = 1u << 4,
-    WARN_ANNOT_FIELDS = 1u << 5,
-    WARN_COMMA = 1u << 6,
-    WARN_MANY = 1u << 7
+    WARN_ANNOT_FIELDS = 1u << 5, /* ... << 5 + 5: one bit per annotation-signal field */
+    WARN_COMMA = 1u << 11,
+    WARN_MANY = 1u << 12
 };
 
 /* ----------------------------------------------------------------------------------
@@ -461,6 +461,53 @@ static int check_startdate(ictal_edf *r, ictal_diag *d)
     return 0;
 }
 
+/*
+ * EDF+ wants an annotation signal's transducer, dimension, prefiltering and reserved
+ * fields blank, its digital range the full 16 (24) bits and its physical range not
+ * empty. Each deviation is one warning per file; EDFlib refuses a non-blank transducer
+ * or prefiltering field (the BCI2000 files of eegmmidb have "HP:0Hz LP:0Hz N:0Hz").
+ */
+static int check_annotation_signal(ictal_edf *r, const uint8_t *h, int s, int64_t dmin,
+                                   int64_t dmax, ictal_diag *d)
+{
+    static const struct {
+        const char *name;
+        int start, width;
+        const char *edflib;
+    } blank[] = {
+        {"transducer type", 16, 80, " (EDFlib refuses such files)"},
+        {"physical dimension", 96, 8, ""},
+        {"prefiltering", 136, 80, " (EDFlib refuses such files)"},
+        {"reserved (signal)", 224, 32, ""},
+    };
+    int ns = r->info.n_signals, rc;
+    char text[128];
+    for (unsigned k = 0; k < sizeof(blank) / sizeof(blank[0]); k++) {
+        int64_t o = sig_field(ns, blank[k].start, blank[k].width, s);
+        field_copy(h + o, blank[k].width, text);
+        if (text[0] == '\0' || (r->warned & (WARN_ANNOT_FIELDS << k)))
+            continue;
+        r->warned |= WARN_ANNOT_FIELDS << k;
+        sanitize_ascii(text);
+        loc(d, blank[k].name, o, s, -1);
+        if ((rc = ictal_diag_warn(d, "'%s' in an annotation signal, where EDF+ requires "
+                                     "spaces%s", text, blank[k].edflib)))
+            return rc;
+    }
+    int bdf = r->info.format == ICTAL_EDF_FORMAT_BDF;
+    int64_t lo = bdf ? -8388608 : -32768, hi = bdf ? 8388607 : 32767;
+    if ((dmin != lo || dmax != hi) && !(r->warned & (WARN_ANNOT_FIELDS << 4))) {
+        r->warned |= WARN_ANNOT_FIELDS << 4;
+        loc(d, dmin != lo ? "digital minimum" : "digital maximum",
+            sig_field(ns, dmin != lo ? 120 : 128, 8, s), s, -1);
+        if ((rc = ictal_diag_warn(d, "annotation signal with digital range %lld..%lld, where "
+                                     "EDF+ requires %lld..%lld",
+                                  (long long)dmin, (long long)dmax, (long long)lo, (long long)hi)))
+            return rc;
+    }
+    return 0;
+}
+
 static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
 {
     ictal_edf_info *in = &r->info;
@@ -587,16 +634,8 @@ static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
             g->gain = 1;
             g->offset = 0;
             n_annot++;
-            if ((g->transducer[0] || g->prefilter[0]) && !(r->warned & WARN_ANNOT_FIELDS)) {
-                r->warned |= WARN_ANNOT_FIELDS;
-                const char *which = g->prefilter[0] ? "prefiltering" : "transducer type";
-                o = sig_field(ns, g->prefilter[0] ? 136 : 16, 80, s);
-                loc(d, which, o, s, -1);
-                if ((rc = ictal_diag_warn(d, "'%s' in an annotation signal, where EDF+ requires "
-                                             "spaces (EDFlib refuses such files)",
-                                          g->prefilter[0] ? g->prefilter : g->transducer)))
-                    return rc;
-            }
+            if ((rc = check_annotation_signal(r, h, s, dmin, dmax, d)))
+                return rc;
         } else {
             g->gain = (g->physical_max - g->physical_min) / (double)(dmax - dmin);
             g->offset = g->physical_max - g->gain * (double)dmax;
