@@ -310,6 +310,15 @@ static void test_gap_and_crash(void)
         CHECK_NEAR(fa[256 * 12 + 5], a[5], 0.05);
         CHECK_NEAR(fb[128 * 12 + 5], b[5] * 1000, 10000.0 / 4095);
         CHECK_EQ_INT(ictal_edf_read_float(r, 0, 14, NULL, 2, o, &d), ICTAL_ENOENT);
+        /* Interleaved frames need one rate; these signals have two. */
+        CHECK_EQ_INT(ictal_edf_read_frames(r, 0, 1, NULL, 2, fa, &d), ICTAL_EINVAL);
+        int ecg = 1;
+        CHECK_EQ_INT(ictal_edf_read_frames(r, 12, 1, &ecg, 1, fa, &d), 0);
+        CHECK_NEAR(fa[5], fb[128 * 12 + 5], 1e-3);
+        int annot = 2;
+        CHECK_EQ_INT(ictal_edf_read_float(r, 0, 1, &annot, 1, o, &d), ICTAL_EINVAL);
+        CHECK_EQ_INT(ictal_edf_find_signal(r, "ECG"), 1);
+        CHECK_EQ_INT(ictal_edf_find_signal(r, "EEG Fp2"), -1);
         ictal_edf_close(r);
     }
     free(snap);

@@ -55,34 +55,100 @@ void ictal_annotations_sort(ictal_annotations *a);
 /* Non-zero when the event type marks a seizure (SzCORE: it starts with "sz"). */
 int ictal_event_is_seizure(const ictal_event *e);
 
-/* SzCORE / BIDS events TSV. */
+/*
+ * SzCORE / BIDS events TSV. A header row naming the seven columns (any order; unknown
+ * extra columns are ignored with a warning), then one row per event, tab-separated.
+ * Errors (with file, line and column): a missing column, a row with the wrong number
+ * of fields, a non-numeric or negative onset, a negative duration, an event that ends
+ * after recordingDuration, rows that disagree on recordingDuration, no rows at all.
+ * The writer prints times with two decimals (as the reference's saveTsv) and writes
+ * one "bckg" row when the list has no event. ictal_annot_parse_tsv reads text held in
+ * memory (len bytes, need not be NUL-terminated; name is the source in diagnostics);
+ * on error *a keeps the rows read so far.
+ */
+int ictal_annot_parse_tsv(const char *text, size_t len, const char *name, ictal_annotations *a,
+                          ictal_diag *d);
 int ictal_annot_read_tsv(const char *path, ictal_annotations *a, ictal_diag *d);
 int ictal_annot_write_tsv(const char *path, const ictal_annotations *a, ictal_diag *d);
 
-/* CHB-MIT summary file: the seizures of one record ("chb01_03.edf"). A record not
- * listed gives ICTAL_ENOENT. recording_duration_s is set when the summary gives the
- * file's start and end times. */
+/* CHB-MIT summary file: the seizures of one record ("chb01_03.edf"; a path or the name
+ * without ".edf" also match). A record not listed gives ICTAL_ENOENT; a listed record
+ * without seizures gives 0 and no event. recording_duration_s is set when the summary
+ * gives the file's start and end clock times (an end before the start, or written as
+ * 24:xx:xx, is on the next day). Both "Seizure Start Time" and "Seizure 2 Start Time"
+ * spellings are read; a seizure count that disagrees with the seizures listed, or a
+ * seizure past the end of the file, is a warning. */
 int ictal_annot_read_chbmit_summary(const char *path, const char *record,
                                     ictal_annotations *a, ictal_diag *d);
 
 /* PhysioNet WFDB annotation file (.seizures): codes 32/33 are seizure onset/offset;
- * sample_rate_hz converts sample indices to seconds (256 for CHB-MIT). */
+ * sample_rate_hz converts sample indices to seconds (256 for CHB-MIT). With
+ * sample_rate_hz <= 0 the file's own "## time resolution: N" note gives it (an error
+ * when there is none); when both are given and differ, the file's wins, with a warning. */
 int ictal_annot_read_seizures(const char *path, double sample_rate_hz, ictal_annotations *a,
                               ictal_diag *d);
 
 /* Siena Seizures-list-*.txt: the seizures of one record ("PN00-1.edf"), or of every
- * record when record is NULL (onsets then relative to each record's own start). */
+ * record when record is NULL (onsets then relative to each record's own start). The
+ * list gives clock times (hh.mm.ss or hh:mm:ss); onsets are seconds from the record's
+ * "Registration start time", across midnight. Siena lists only records with seizures:
+ * a record not listed gives ICTAL_ENOENT. An end time that falls after the end of the
+ * registration but would fit one hour earlier (PN00-3's "19.29.29" for 18.29.29) is
+ * read as that, with a warning; one that fits no hour is clipped to the end of the
+ * registration, with a warning. recording_duration_s is set for a single record. */
 int ictal_annot_read_siena(const char *path, const char *record, ictal_annotations *a,
                            ictal_diag *d);
+
+/*
+ * The same readers on text or bytes already in memory (what the file readers call, and
+ * what the fuzz targets drive). source names the input in diagnostics (may be NULL).
+ * text need not be NUL-terminated; embedded NUL bytes are errors.
+ */
+int ictal_annot_parse_chbmit_summary(const char *text, size_t len, const char *source,
+                                     const char *record, ictal_annotations *a, ictal_diag *d);
+int ictal_annot_parse_seizures(const unsigned char *data, size_t len, const char *source,
+                               double sample_rate_hz, ictal_annotations *a, ictal_diag *d);
+int ictal_annot_parse_siena(const char *text, size_t len, const char *source,
+                            const char *record, ictal_annotations *a, ictal_diag *d);
 
 /* The annotations of an EDF+/BDF+ file (every annotation signal). Events whose text
  * names a seizure get event_type "sz"; others keep their text. */
 int ictal_annot_read_edf(const char *path, ictal_annotations *a, ictal_diag *d);
 
+/* The annotation file formats ictal reads. */
+typedef enum ictal_annot_format {
+    ICTAL_ANNOT_UNKNOWN = 0,
+    ICTAL_ANNOT_TSV,            /* SzCORE / BIDS *_events.tsv */
+    ICTAL_ANNOT_EDF,            /* EDF+ / BDF+ annotation signals */
+    ICTAL_ANNOT_CHBMIT_SUMMARY, /* CHB-MIT chbNN-summary.txt (needs a record) */
+    ICTAL_ANNOT_SEIZURES,       /* PhysioNet WFDB .seizures */
+    ICTAL_ANNOT_SIENA           /* Siena Seizures-list-PNxx.txt (needs a record) */
+} ictal_annot_format;
+
+/* "tsv", "edf", "chbmit-summary", "seizures", "siena"; NULL for UNKNOWN. */
+const char *ictal_annot_format_name(ictal_annot_format f);
+/* The format of that name, or ICTAL_ANNOT_UNKNOWN. */
+ictal_annot_format ictal_annot_format_from_name(const char *name);
+/* Non-zero for the formats that list several recordings and so need a record name. */
+int ictal_annot_format_needs_record(ictal_annot_format f);
+
 /*
- * Reads any format ictal knows, chosen by the file's name and content. record names
- * the recording for the formats that list several (summary, Siena), else NULL.
+ * The format of a file, from its name (.tsv, .edf or .bdf, .seizures,
+ * *-summary.txt, Seizures-list-*.txt) and, when the name says nothing, from its first
+ * bytes. ICTAL_ANNOT_UNKNOWN when neither tells (or the file cannot be opened).
  */
+ictal_annot_format ictal_annot_guess_format(const char *path);
+
+/*
+ * Reads an annotation file of the given format (ICTAL_ANNOT_UNKNOWN: guessed).
+ * record names the recording for the formats that list several (summary, Siena),
+ * else NULL. .seizures files take their sample rate from the file's own note, else
+ * 256 Hz (CHB-MIT).
+ */
+int ictal_annot_read_format(const char *path, ictal_annot_format format, const char *record,
+                            ictal_annotations *a, ictal_diag *d);
+
+/* ictal_annot_read_format(path, ICTAL_ANNOT_UNKNOWN, record, a, d). */
 int ictal_annot_read_any(const char *path, const char *record, ictal_annotations *a,
                          ictal_diag *d);
 
