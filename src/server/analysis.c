@@ -38,12 +38,12 @@ static void det_hop(void *user, const ictal_hop *h)
     a->cb.on_hop(a->cb.user, &o);
 }
 
-static void det_event(void *user, const ictal_event *ev)
+static void det_alarm(void *user, const ictal_alarm *ev)
 {
     ictal__analysis *a = user;
     if (a->cb.on_event == NULL)
         return;
-    ictal__event_info o = {ev->kind == ICTAL_EVENT_ALARM ? 1 : 2, ev->id, ev->onset_s,
+    ictal__event_info o = {ev->kind == ICTAL_ALARM_RAISED ? 1 : 2, ev->id, ev->onset_s,
                            ev->alarm_s, ev->offset_s, ev->peak_prob, ev->channels};
     a->cb.on_event(a->cb.user, &o);
 }
@@ -70,7 +70,7 @@ int ictal__analysis_create(ictal__analysis **out, int n_channels, const char *co
     cfg.labels = labels;
     cfg.model = model;
     cfg.on_hop = det_hop;
-    cfg.on_event = det_event;
+    cfg.on_alarm = det_alarm;
     cfg.user = a;
     int rc = ictal_config_check(&cfg, NULL);
     if (rc == ICTAL_EINVAL && labels) {
