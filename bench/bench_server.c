@@ -297,7 +297,7 @@ int main(int argc, char **argv)
     ictal__sim_source src;
     ictal_diag d;
     ictal_diag_init(&d);
-    if (ictal__sim_source_from_edf(&src, edf, "FP1-F3,F3-C3,FP2-F4,F4-C4", 250, &d) != 0) {
+    if (ictal__sim_source_from_file(&src, edf, "FP1-F3,F3-C3,FP2-F4,F4-C4", 250, &d) != 0) {
         fprintf(stderr, "bench_server: %s (set ICTAL_SOURCE_DIR)\n", d.message);
         return 1;
     }

@@ -307,8 +307,8 @@ int main(void)
 
     ictal_diag d;
     ictal_diag_init(&d);
-    if (ictal__sim_source_from_edf(&src23, ts_source_edf(), NULL, 250, &d) != 0 ||
-        ictal__sim_source_from_edf(&src4, ts_source_edf(), "F7-T7,T7-P7,F8-T8,T8-P8", 250, &d) != 0) {
+    if (ictal__sim_source_from_file(&src23, ts_source_edf(), NULL, 250, &d) != 0 ||
+        ictal__sim_source_from_file(&src4, ts_source_edf(), "F7-T7,T7-P7,F8-T8,T8-P8", 250, &d) != 0) {
         fprintf(stderr, "%s\n", d.message);
         return 1;
     }

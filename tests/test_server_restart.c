@@ -25,7 +25,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     ictal__sim_source src;
-    if (ictal__sim_source_from_edf(&src, ts_source_edf(), NULL, 250, NULL) != 0)
+    if (ictal__sim_source_from_file(&src, ts_source_edf(), NULL, 250, NULL) != 0)
         return 1;
     char dir[64], da[96], db[96];
     snprintf(dir, sizeof dir, "/tmp/ictal-restart-XXXXXX");

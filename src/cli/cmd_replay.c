@@ -21,7 +21,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ictal replay FILE... --url ws://HOST:PORT [--speed X] [--devices N] [options]\n\n"
-            "Streams each FILE (EDF, EDF+, BDF) as simulated devices: N devices per file,\n"
+            "Streams each FILE (EDF, EDF+, BDF, .npy, text, CSV: see ictal/recording.h) as simulated devices: N devices per file,\n"
             "device ids \"<prefix>-<i>\", frames of --frame-ms of int16 samples.\n\n"
             "  --url ws://HOST:PORT  the server (required)\n"
             "  --speed X             x real time (default 1; 0: as fast as acks allow)\n"
@@ -114,7 +114,7 @@ int ictal_cmd_replay(int argc, char **argv)
         ictal__sim_source src;
         ictal_diag d;
         ictal_diag_init(&d);
-        int rc = ictal__sim_source_from_edf(&src, files[f], channels, frame_ms, &d);
+        int rc = ictal__sim_source_from_file(&src, files[f], channels, frame_ms, &d);
         if (rc != 0) {
             ictal_cli_print_diag("replay", &d);
             return ictal_cli_exit_code(rc);

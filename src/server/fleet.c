@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
-#include "ictal/edf.h"
+#include "ictal/recording.h"
 #include "ictal/wire.h"
 
 #define WINDOW_FRAMES 256 /* unacknowledged frames in flight at most */
@@ -94,70 +94,86 @@ void ictal__sim_source_free(ictal__sim_source *src)
     memset(src, 0, sizeof *src);
 }
 
-int ictal__sim_source_from_edf(ictal__sim_source *src, const char *path, const char *channels,
-                               double frame_ms, ictal_diag *d)
+int ictal__sim_source_from_file(ictal__sim_source *src, const char *path, const char *channels,
+                                double frame_ms, ictal_diag *d)
 {
-    ictal_edf *r = NULL;
-    int rc = ictal_edf_open(&r, path, NULL, d);
+    ictal_recording *r = NULL;
+    int rc = ictal_recording_open(&r, path, NULL, d);
     if (rc != 0)
         return rc;
-    const ictal_edf_info *info = ictal_edf_get_info(r);
+    const ictal_recording_info *info = ictal_recording_get_info(r);
+    int n_in = info->n_channels;
+    double rate = info->sample_rate_hz;
     int sel[ICTAL_WIRE_MAX_CHANNELS], n = 0;
     if (channels && channels[0]) {
         char *copy = strdup(channels), *save = NULL;
         for (char *t = strtok_r(copy, ",", &save); t && rc == 0; t = strtok_r(NULL, ",", &save)) {
-            int s = ictal_edf_find_signal(r, t);
-            if (s < 0 || info->signals[s].is_annotation)
-                rc = ictal_diag_error(d, ICTAL_ENOENT, "%s: no signal labelled \"%s\"", path, t);
+            int s = -1;
+            for (int c = 0; c < n_in && s < 0; c++)
+                if (strcmp(info->labels[c], t) == 0)
+                    s = c;
+            if (s < 0)
+                rc = ictal_diag_error(d, ICTAL_ENOENT, "%s: no channel labelled \"%s\"", path, t);
             else if (n == ICTAL_WIRE_MAX_CHANNELS)
                 rc = ictal_diag_error(d, ICTAL_ERANGE, "more than 32 channels selected");
             else
                 sel[n++] = s;
         }
         free(copy);
+    } else if (n_in > ICTAL_WIRE_MAX_CHANNELS) {
+        rc = ictal_diag_error(d, ICTAL_ERANGE,
+                              "%s: %d channels, a device sends at most 32: choose with --channels",
+                              path, n_in);
     } else {
-        int spr = -1;
-        for (int s = 0; s < info->n_signals && n < ICTAL_WIRE_MAX_CHANNELS; s++) {
-            const ictal_edf_signal *sg = &info->signals[s];
-            if (sg->is_annotation || strcmp(sg->label, "-") == 0)
-                continue;
-            if (spr < 0)
-                spr = sg->samples_per_record;
-            if (sg->samples_per_record == spr)
-                sel[n++] = s;
+        for (int c = 0; c < n_in; c++)
+            sel[n++] = c;
+    }
+    if (rc == 0 && !(rate >= 100 && rate <= 2048 && rate == floor(rate)))
+        rc = ictal_diag_error(d, ICTAL_ENOTSUP,
+                              "%s: %g Hz; the device protocol needs a whole number of Hz in"
+                              " 100..2048", path, rate);
+    /* Read everything (recordings replayed are minutes to hours long). */
+    float *all = NULL, *chunk = NULL;
+    size_t total = 0, cap = 0;
+    const size_t step = 65536;
+    if (rc == 0 && (chunk = malloc(step * (size_t)n_in * sizeof *chunk)) == NULL)
+        rc = ICTAL_ENOMEM;
+    while (rc == 0) {
+        int64_t got = ictal_recording_read(r, chunk, (int64_t)step, d);
+        if (got < 0) {
+            rc = (int)got;
+            break;
         }
+        if (got == 0)
+            break;
+        if (total + (size_t)got > cap) {
+            cap = (total + (size_t)got) * 2;
+            float *na = realloc(all, cap * (size_t)n * sizeof *all);
+            if (na == NULL) {
+                rc = ICTAL_ENOMEM;
+                break;
+            }
+            all = na;
+        }
+        for (int64_t f = 0; f < got; f++)
+            for (int k = 0; k < n; k++)
+                all[(total + (size_t)f) * (size_t)n + (size_t)k] = chunk[(size_t)f * (size_t)n_in + (size_t)sel[k]];
+        total += (size_t)got;
     }
-    if (rc == 0 && n == 0)
-        rc = ictal_diag_error(d, ICTAL_ENOENT, "%s: no data signal to stream", path);
-    for (int k = 1; rc == 0 && k < n; k++)
-        if (info->signals[sel[k]].samples_per_record != info->signals[sel[0]].samples_per_record)
-            rc = ictal_diag_error(d, ICTAL_ENOTSUP, "%s: selected signals differ in rate", path);
-    if (rc != 0) {
-        ictal_edf_close(r);
-        return rc;
-    }
-    double rate = info->signals[sel[0]].rate_hz;
-    size_t spr = (size_t)info->signals[sel[0]].samples_per_record;
-    size_t total = spr * (size_t)info->n_records;
-    float *uv = malloc(total * (size_t)n * sizeof *uv);
-    if (uv == NULL) {
-        ictal_edf_close(r);
-        return ICTAL_ENOMEM;
-    }
-    rc = ictal_edf_read_frames(r, 0, info->n_records, sel, n, uv, d);
     const char *labels[ICTAL_WIRE_MAX_CHANNELS];
-    for (int k = 0; k < n; k++)
-        labels[k] = info->signals[sel[k]].label;
+    for (int k = 0; rc == 0 && k < n; k++)
+        labels[k] = info->labels[sel[k]];
     uint32_t spf = (uint32_t)lround(rate * frame_ms / 1000.0);
     if (spf < 1)
         spf = 1;
     if (rc == 0)
-        rc = ictal__sim_source_from_uv(src, uv, total, n, labels, rate, spf);
+        rc = ictal__sim_source_from_uv(src, all, total, n, labels, rate, spf);
     if (rc == ICTAL_EINVAL)
-        rc = ictal_diag_error(d, ICTAL_EINVAL, "%s: frames of %.0f ms do not fit the protocol",
-                              path, frame_ms);
-    free(uv);
-    ictal_edf_close(r);
+        rc = ictal_diag_error(d, ICTAL_EINVAL, "%s: frames of %.0f ms do not fit the protocol,"
+                              " or the recording is shorter than one frame", path, frame_ms);
+    free(chunk);
+    free(all);
+    ictal_recording_close(r);
     return rc;
 }
 

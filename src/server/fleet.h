@@ -83,9 +83,10 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
 #endif
 
 /*
- * Builds a source from an EDF/EDF+/BDF file: the data signals named in channels (a
- * comma-separated list of labels; NULL: every data signal that shares the first
- * signal's rate, at most 32), frame_ms of samples per frame.
+ * Builds a source from any recording ictal reads (ictal/recording.h: EDF family,
+ * .npy, text, CSV): the channels named in channels (a comma-separated list of labels
+ * as the file names them; NULL: all, at most 32), frame_ms of samples per frame. The
+ * rate must be a whole number of Hz in 100..2048 (the protocol's rule).
  */
-int ictal__sim_source_from_edf(ictal__sim_source *src, const char *path, const char *channels,
-                               double frame_ms, ictal_diag *d);
+int ictal__sim_source_from_file(ictal__sim_source *src, const char *path, const char *channels,
+                                double frame_ms, ictal_diag *d);
