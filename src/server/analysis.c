@@ -2,12 +2,19 @@
 #include "server/analysis.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ictal/ictal.h"
+#include "ictal/montage.h"
+
+#define CHUNK_FRAMES 64 /* montage output is pushed to the detector this many frames at a time */
 
 struct ictal__analysis {
+    ictal_montage mon;
+    int n_in;
+    float *chunk;      /* CHUNK_FRAMES montage frames */
     ictal_detector *det;
     size_t det_bytes;
     int n_channels;
@@ -62,18 +69,39 @@ int ictal__analysis_create(ictal__analysis **out, int n_channels, const char *co
         return ICTAL_ENOMEM;
     if (cb)
         a->cb = *cb;
-    a->n_channels = n_channels;
+    a->n_in = n_channels;
+    int rc = labels ? ictal_montage_build(&a->mon, ICTAL_MONTAGE_AUTO, labels, n_channels, NULL)
+                    : ICTAL_ENOENT;
+    if (rc != 0) {
+        /* Labels that name no electrode: the channels as they are. */
+        memset(&a->mon, 0, sizeof a->mon);
+        a->mon.n_channels = n_channels;
+        for (int c = 0; c < n_channels; c++) {
+            a->mon.pos[c] = (int16_t)c;
+            a->mon.neg[c] = -1;
+            snprintf(a->mon.labels[c], ICTAL_LABEL_MAX, "%s", labels ? labels[c] : "");
+        }
+    }
+    a->n_channels = a->mon.n_channels;
+    a->chunk = malloc((size_t)CHUNK_FRAMES * (size_t)a->n_channels * sizeof(float));
+    if (a->chunk == NULL) {
+        free(a);
+        return ICTAL_ENOMEM;
+    }
+    const char *mlabels[ICTAL_MONTAGE_MAX];
+    for (int c = 0; c < a->n_channels; c++)
+        mlabels[c] = a->mon.labels[c];
     ictal_config cfg;
     ictal_config_init(&cfg);
-    cfg.n_channels = n_channels;
+    cfg.n_channels = a->n_channels;
     cfg.rate_hz = rate_hz;
-    cfg.labels = labels;
+    cfg.labels = mlabels;
     cfg.model = model;
     cfg.on_hop = det_hop;
     cfg.on_alarm = det_alarm;
     cfg.user = a;
-    int rc = ictal_config_check(&cfg, NULL);
-    if (rc == ICTAL_EINVAL && labels) {
+    rc = ictal_config_check(&cfg, NULL);
+    if (rc == ICTAL_EINVAL) {
         /* Labels the detector does not take (not bipolar): run without them. */
         cfg.labels = NULL;
         rc = ictal_config_check(&cfg, d);
@@ -93,6 +121,7 @@ int ictal__analysis_create(ictal__analysis **out, int n_channels, const char *co
             a->det = mem;
     }
     if (rc != 0) {
+        free(a->chunk);
         free(a);
         return rc;
     }
@@ -103,9 +132,32 @@ int ictal__analysis_create(ictal__analysis **out, int n_channels, const char *co
     return 0;
 }
 
+int ictal__analysis_channels(const ictal__analysis *a)
+{
+    return a->n_channels;
+}
+
+const char *ictal__analysis_label(const ictal__analysis *a, int channel)
+{
+    return channel >= 0 && channel < a->n_channels ? a->mon.labels[channel] : "";
+}
+
+void ictal__analysis_montage(const ictal__analysis *a, const float *in, size_t n_frames, float *out)
+{
+    for (size_t f = 0; f < n_frames; f++)
+        ictal_montage_apply(&a->mon, in + f * (size_t)a->n_in, out + f * (size_t)a->n_channels);
+}
+
 int ictal__analysis_push(ictal__analysis *a, const float *frames_uv, size_t n_frames)
 {
-    return ictal_detector_push(a->det, frames_uv, n_frames);
+    for (size_t f = 0; f < n_frames; f += CHUNK_FRAMES) {
+        size_t n = n_frames - f < CHUNK_FRAMES ? n_frames - f : CHUNK_FRAMES;
+        ictal__analysis_montage(a, frames_uv + f * (size_t)a->n_in, n, a->chunk);
+        int rc = ictal_detector_push(a->det, a->chunk, n);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 void ictal__analysis_reset(ictal__analysis *a, double t0_s)
@@ -115,7 +167,7 @@ void ictal__analysis_reset(ictal__analysis *a, double t0_s)
 
 size_t ictal__analysis_bytes(const ictal__analysis *a)
 {
-    return sizeof *a + a->det_bytes;
+    return sizeof *a + a->det_bytes + (size_t)CHUNK_FRAMES * (size_t)a->n_channels * sizeof(float);
 }
 
 void ictal__analysis_destroy(ictal__analysis *a)
@@ -123,5 +175,6 @@ void ictal__analysis_destroy(ictal__analysis *a)
     if (a == NULL)
         return;
     free(a->det);
+    free(a->chunk);
     free(a);
 }

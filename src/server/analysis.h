@@ -52,7 +52,18 @@ typedef struct ictal__analysis ictal__analysis;
 int ictal__analysis_create(ictal__analysis **out, int n_channels, const char *const *labels,
                            double rate_hz, const ictal_model *model, const ictal__analysis_cb *cb,
                            ictal_diag *d);
-/* Pushes frames (frame-major µV); callbacks fire as hops complete. */
+/*
+ * The channels the detector sees: the device's channels mapped to a bipolar montage
+ * (ictal/montage.h, ICTAL_MONTAGE_AUTO: the double banana when the device has it, else
+ * the wearable temporal chains, else the bipolar pairs it has, else its channels as
+ * they are). Hop quality and RMS are per montage channel.
+ */
+int ictal__analysis_channels(const ictal__analysis *a);
+const char *ictal__analysis_label(const ictal__analysis *a, int channel);
+/* Maps n_frames device frames to montage frames (out: n_frames * channels floats). */
+void ictal__analysis_montage(const ictal__analysis *a, const float *in, size_t n_frames, float *out);
+
+/* Pushes frames (frame-major µV, device channels); callbacks fire as hops complete. */
 int ictal__analysis_push(ictal__analysis *a, const float *frames_uv, size_t n_frames);
 /* After a gap: starts over at t0_s (open events end first). */
 void ictal__analysis_reset(ictal__analysis *a, double t0_s);

@@ -164,12 +164,14 @@ static void stream_unlink(ictal_server *srv, ictal__stream *st)
         }
 }
 
+/* Labels of the montage channels the detector sees (all, or those in mask). */
 static json_t *channel_names(const ictal__stream *st, uint32_t mask)
 {
     json_t *a = json_array();
-    for (int c = 0; c < st->n_channels && c < 32; c++)
+    int n = ictal__analysis_channels(st->an);
+    for (int c = 0; c < n && c < 32; c++)
         if (mask & (1u << c))
-            json_array_append(a, json_array_get(st->labels, (size_t)c));
+            json_array_append_new(a, json_string(ictal__analysis_label(st->an, c)));
     return a;
 }
 
@@ -248,19 +250,23 @@ static void on_event(void *user, const ictal__event_info *ev)
     json_decref(detail);
 }
 
-/* Sends live samples of one frame to subscribed dashboards, averaged down to <= 128 Hz. */
-static void push_samples(ictal__stream *st, const float *uv, uint32_t n, double t_s)
+/* Sends live samples of one frame to subscribed dashboards: the bipolar montage the
+ * detector sees, averaged down to <= 128 Hz. */
+static void push_samples(ictal__stream *st, const float *dev_uv, uint32_t n, double t_s)
 {
     int k = (int)ceil(st->rate_hz / 128.0);
     if (k < 1)
         k = 1;
+    int nc = ictal__analysis_channels(st->an);
+    float *uv = st->srv->montage_uv;
+    ictal__analysis_montage(st->an, dev_uv, n, uv);
     json_t *data = json_array();
-    for (int c = 0; c < st->n_channels; c++) {
+    for (int c = 0; c < nc; c++) {
         json_t *ch = json_array();
         for (uint32_t i = 0; i + (uint32_t)k <= n; i += (uint32_t)k) {
             double sum = 0;
             for (int j = 0; j < k; j++)
-                sum += uv[(i + (uint32_t)j) * (uint32_t)st->n_channels + (uint32_t)c];
+                sum += uv[(i + (uint32_t)j) * (uint32_t)nc + (uint32_t)c];
             json_array_append_new(ch, json_real(round(sum / k * 10) / 10));
         }
         json_array_append_new(data, ch);
@@ -801,7 +807,7 @@ static void dash_message(ictal_server *srv, ictal__dash *d, const char *txt, siz
         snprintf(d->sub, sizeof d->sub, "%s", dev && valid_id(dev) ? dev : "");
         ictal__stream *st = d->sub[0] ? ictal__stream_find(srv, d->sub) : NULL;
         json_t *r = json_pack("{s:s, s:s, s:o, s:o, s:o}", "type", "subscribed", "device", d->sub,
-                              "labels", st ? json_incref(st->labels) : json_array(), "rate_hz",
+                              "labels", st ? channel_names(st, 0xffffffffu) : json_array(), "rate_hz",
                               st ? json_real(st->rate_hz) : json_null(), "history",
                               st ? ictal__stream_history_json(st) : json_array());
         ictal__dash_send(d, r, 0);
@@ -897,7 +903,7 @@ json_t *ictal__status_json(ictal_server *srv)
             good += h->quality[c] == 0;
         json_t *o = json_pack(
             "{s:s, s:s, s:I, s:s, s:b, s:f, s:O, s:i, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:s,"
-            " s:o, s:o, s:o, s:f, s:I}",
+            " s:o, s:o, s:o, s:o, s:f, s:I}",
             "device_id", st->device_id, "stream_id", st->stream_id, "session_id",
             (json_int_t)st->session_id, "firmware", st->firmware, "connected", st->wsi != NULL,
             "rate_hz", st->rate_hz, "channels", st->labels, "n_channels", st->n_channels,
@@ -906,12 +912,13 @@ json_t *ictal__status_json(ictal_server *srv)
             "t_s", st->have_hop ? json_real(h->t_s) : json_null(), "prob",
             st->have_hop && !isnan(h->prob) ? json_real(h->prob) : json_null(), "burden",
             st->have_hop && !isnan(h->burden) ? json_real(h->burden) : json_null(), "state",
-            st->have_hop ? h->state : "waiting", "quality", q, "rms_uv", rms, "open_alarms",
-            json_integer(json_integer_value(json_object_get(open, st->device_id))),
+            st->have_hop ? h->state : "waiting", "quality", q, "rms_uv", rms, "montage",
+            channel_names(st, 0xffffffffu), "open_alarms", json_integer(json_integer_value(json_object_get(open, st->device_id))),
             "signal_quality", st->have_hop && h->n_channels ? (double)good / h->n_channels : 0.0,
             "last_frame_age_ms",
             (json_int_t)(st->last_rx_us ? (now - st->last_rx_us) / 1000 : -1));
-        json_array_append_new(a, o);
+        if (o)
+            json_array_append_new(a, o);
     }
     json_decref(open);
     return a;
@@ -1064,11 +1071,12 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
     srv->opt.data_dir = srv->data_dir;
     srv->started_us = ictal__mono_us();
     srv->decode_uv = malloc((size_t)ICTAL_WIRE_MAX_FRAME_BYTES / 2 * sizeof(float));
+    srv->montage_uv = malloc((size_t)ICTAL_WIRE_MAX_FRAME_BYTES / 2 * sizeof(float));
     char sess[4200], db[4200];
     snprintf(sess, sizeof sess, "%s/sessions", srv->data_dir);
     snprintf(db, sizeof db, "%s/ictal.db", srv->data_dir);
     int rc = 0;
-    if (srv->decode_uv == NULL)
+    if (srv->decode_uv == NULL || srv->montage_uv == NULL)
         rc = ICTAL_ENOMEM;
     else if (make_dirs(srv->data_dir) != 0 || make_dirs(sess) != 0)
         rc = ictal_diag_error(d, ICTAL_EIO, "cannot create %s: %s", sess, strerror(errno));
@@ -1193,6 +1201,7 @@ void ictal_server_destroy(ictal_server *srv)
     ictal__webhook_destroy(srv->webhook);
     ictal__store_close(&srv->store);
     free(srv->decode_uv);
+    free(srv->montage_uv);
     free(srv->model_bytes);
     free(srv);
 }

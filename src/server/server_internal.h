@@ -95,6 +95,7 @@ struct ictal_server {
     int64_t started_us;
     unsigned ticks;
     float *decode_uv;           /* shared scratch: one frame decoded (single thread) */
+    float *montage_uv;          /* shared scratch: that frame in the montage */
     unsigned char *model_bytes; /* the model file, viewed by model */
     ictal_model model;
     int have_model;
