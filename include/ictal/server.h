@@ -38,6 +38,8 @@ typedef struct ictal_server_options {
                                     of its rate (catch-up after a reconnect); 0: 32 */
     double max_frames_per_s;     /* sustained frames per second per stream; 0: 200 */
     int max_devices;             /* concurrent device connections; 0: 4096 */
+    const char *tls_cert;        /* PEM certificate (chain): serve https:// and wss:// */
+    const char *tls_key;         /* PEM private key; both or neither */
     int quiet;                   /* non-zero: no log lines on stderr */
 } ictal_server_options;
 

@@ -40,6 +40,7 @@ static void usage(FILE *out)
             "                       server records and checks signal quality but raises no alarm\n"
             "  --webhook URL        POST alarm events there (signed, retried from an outbox)\n"
             "  --webhook-secret S   HMAC-SHA256 key (or env ICTAL_WEBHOOK_SECRET)\n"
+            "  --tls-cert FILE --tls-key FILE   serve https:// and wss:// (PEM files)\n"
             "  --closed             refuse devices that were not registered (POST /api/devices)\n"
             "  --max-speed X        per-stream sample rate limit, x real time (default 32)\n"
             "  --max-frames-per-s N per-stream frame rate limit (default 200)\n"
@@ -87,6 +88,10 @@ int ictal_cmd_serve(int argc, char **argv)
                 opt.port = port == 0 ? -1 : (int)port;
             } else if (strcmp(a, "--data") == 0) {
                 opt.data_dir = v;
+            } else if (strcmp(a, "--tls-cert") == 0) {
+                opt.tls_cert = v;
+            } else if (strcmp(a, "--tls-key") == 0) {
+                opt.tls_key = v;
             } else if (strcmp(a, "--model") == 0) {
                 opt.model_path = v;
             } else if (strcmp(a, "--web") == 0) {
@@ -140,7 +145,8 @@ int ictal_cmd_serve(int argc, char **argv)
     }
     printf("ictal serve: listening on %s:%d, data in %s\n", host, port,
            opt.data_dir ? opt.data_dir : "ictal-data");
-    printf("ictal serve: dashboard http://%s:%d/#token=%s\n", host, port, token);
+    printf("ictal serve: dashboard %s://%s:%d/#token=%s\n", opt.tls_cert ? "https" : "http", host,
+           port, token);
     fflush(stdout);
     g_server = srv;
     struct sigaction sa;

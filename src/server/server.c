@@ -1139,6 +1139,18 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
     info.user = srv;
     info.max_http_header_data = 4096;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if ((opt->tls_cert == NULL) != (opt->tls_key == NULL)) {
+        rc = ictal_diag_error(d, ICTAL_EINVAL, "TLS needs both a certificate and a key");
+        ictal_server_destroy(srv);
+        return rc;
+    }
+    if (opt->tls_cert) {
+        /* The same port then speaks only TLS: https:// for the API and the dashboard,
+         * wss:// for devices and dashboards. */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = opt->tls_cert;
+        info.ssl_private_key_filepath = opt->tls_key;
+    }
     info.count_threads = 1;
     info.timeout_secs = 30;
     /* Dead peers (a device that lost power) are noticed by TCP keepalive. */
