@@ -89,7 +89,7 @@ int ictal_wire_parse(const void *buf, size_t size, ictal_wire_frame *out, ictal_
     if (format == ICTAL_WIRE_INT16 && !(isfinite(scale) && scale > 0.0f))
         return fail(d, ICTAL_EFORMAT, 28, "scale_uv", "int16 frames need a finite scale > 0",
                     (long long)rd32(p + 28));
-    if (format == ICTAL_WIRE_FLOAT32 && scale != 0.0f)
+    if (format == ICTAL_WIRE_FLOAT32 && rd32(p + 28) != 0) /* +0 only: one encoding per frame */
         return fail(d, ICTAL_EFORMAT, 28, "scale_uv", "float32 frames must have scale 0",
                     (long long)rd32(p + 28));
     size_t want = ictal_wire_frame_bytes(format, n_channels, n_samples);
