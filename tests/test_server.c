@@ -157,6 +157,66 @@ static void test_rejections(void)
     CHECK(strncmp(r.last_error, "session", 7) == 0);
 }
 
+/* A device that lost 5 s of its own data: its clock jumps at frame 100. */
+static size_t jump_clock(void *user, int device, uint64_t seq, uint8_t *f, size_t len, size_t cap)
+{
+    (void)user;
+    (void)device;
+    (void)len;
+    (void)cap;
+    if (seq >= 100) {
+        uint64_t t = 0;
+        for (int b = 0; b < 8; b++)
+            t |= (uint64_t)f[16 + b] << (8 * b);
+        t += 5000000;
+        for (int b = 0; b < 8; b++)
+            f[16 + b] = (uint8_t)(t >> (8 * b));
+    }
+    return 0;
+}
+
+static void test_time_gap(void)
+{
+    ictal__fleet_options o;
+    ictal__fleet_result r;
+    memset(&o, 0, sizeof o);
+    o.mutate = jump_clock;
+    CHECK_EQ_INT(run("gappy", "s1", &o, &r), 0);
+    int64_t sid = ts_session_of(&srv, "gappy-0");
+    CHECK_EQ_INT(ts_log_matches(&srv, sid, &src4), (int64_t)src4.n_frames);
+    json_t *ev = ts_get_json(&srv, "/api/events?device=gappy-0");
+    int gaps = 0;
+    for (size_t i = 0; i < json_array_size(ev); i++) {
+        json_t *e = json_array_get(ev, i);
+        if (strcmp(json_string_value(json_object_get(e, "kind")), "gap") == 0) {
+            gaps++;
+            CHECK_NEAR(json_number_value(json_object_get(json_object_get(e, "detail"), "gap_s")), 5.0, 1e-6);
+            CHECK_NEAR(json_number_value(json_object_get(json_object_get(e, "detail"), "t_s")), 30.0, 1e-6);
+        }
+    }
+    CHECK_EQ_INT(gaps, 1);
+    json_decref(ev);
+    /* The recording is EDF+D with that gap, and every sample. */
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
+    char *body = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(ts_http(&srv, "GET", path, srv.token, NULL, &body, &len), 200);
+    ictal_edf *edf = NULL;
+    CHECK_EQ_INT(ictal_edf_open_memory(&edf, body, len, NULL, NULL), 0);
+    if (edf) {
+        const ictal_edf_info *in = ictal_edf_get_info(edf);
+        CHECK_EQ_INT(in->variant, ICTAL_EDF_VARIANT_PLUS_D);
+        CHECK_EQ_INT(in->n_gaps, 1);
+        CHECK(in->n_gaps == 1 && fabs(in->gaps[0].start_s - 25.0) < 1e-6);
+        CHECK(in->n_gaps == 1 && fabs(in->gaps[0].duration_s - 5.0) < 1e-6);
+        CHECK_EQ_INT(in->n_records, (int64_t)src4.n_frames);
+        CHECK_NEAR(in->duration_s, 186.0, 1e-6);
+        ictal_edf_close(edf);
+    }
+    free(body);
+}
+
 static void test_rate_limit(void)
 {
     /* A second server that allows only 2x real time with a small burst. */
@@ -330,6 +390,7 @@ int main(void)
     }
     test_stream_and_resume();
     test_rejections();
+    test_time_gap();
     test_rate_limit();
     test_api(&hook);
     CHECK_EQ_INT(WEXITSTATUS(ts_stop(&srv, SIGTERM)), 0);

@@ -107,6 +107,9 @@ int main(void)
     n = make(buf, sizeof buf, ICTAL_WIRE_FLOAT32, 2, 3, 0);
     memcpy(buf + 28, &bad, 4);
     CHECK_EQ_INT(parse_code(buf, n, &field), ICTAL_EFORMAT);
+    float negzero = -0.0f; /* equal to 0, but another encoding */
+    memcpy(buf + 28, &negzero, 4);
+    CHECK_EQ_INT(parse_code(buf, n, &field), ICTAL_EFORMAT);
 
     /* Encoding checks its arguments. */
     ictal_wire_frame g = {0, 0, ICTAL_WIRE_INT16, 1, 1, 1.0f, buf, 3};
