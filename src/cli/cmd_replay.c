@@ -23,7 +23,8 @@ static void usage(FILE *out)
             "usage: ictal replay FILE... --url ws://HOST:PORT [--speed X] [--devices N] [options]\n\n"
             "Streams each FILE (EDF, EDF+, BDF, .npy, text, CSV: see ictal/recording.h) as simulated devices: N devices per file,\n"
             "device ids \"<prefix>-<i>\", frames of --frame-ms of int16 samples.\n\n"
-            "  --url ws://HOST:PORT  the server (required)\n"
+            "  --url ws://HOST:PORT  the server (required); wss://HOST:PORT for TLS\n"
+            "  --ca FILE             wss: the CA or self-signed certificate to trust (PEM)\n"
             "  --speed X             x real time (default 1; 0: as fast as acks allow)\n"
             "  --devices N           devices per file (default 1)\n"
             "  --channels A,B,...    signal labels to stream (default: every data signal at\n"
@@ -80,6 +81,7 @@ int ictal_cmd_replay(int argc, char **argv)
             else if (strcmp(a, "--token") == 0) opt.token = v;
             else if (strcmp(a, "--stream") == 0) opt.stream_id = v;
             else if (strcmp(a, "--timeout") == 0) opt.timeout_s = atof(v);
+            else if (strcmp(a, "--ca") == 0) opt.ca_file = v;
             else if (strcmp(a, "--drop-every") == 0) opt.drop_every_s = atof(v);
             else if (strcmp(a, "--reconnect-delay") == 0) opt.reconnect_delay_s = atof(v);
             else if (strcmp(a, "--stall-every") == 0) opt.stall_every_s = atof(v);
@@ -94,9 +96,11 @@ int ictal_cmd_replay(int argc, char **argv)
     opt.stall_s = stall_ms / 1000.0;
     char host[256];
     int port = 0;
-    if (url == NULL || n_files == 0 || sscanf(url, "ws://%255[^:/]:%d", host, &port) != 2 ||
+    opt.tls = url && strncmp(url, "wss://", 6) == 0;
+    if (url == NULL || n_files == 0 ||
+        sscanf(url, opt.tls ? "wss://%255[^:/]:%d" : "ws://%255[^:/]:%d", host, &port) != 2 ||
         port <= 0 || port > 65535) {
-        fprintf(stderr, "ictal replay: need FILE... and --url ws://HOST:PORT\n");
+        fprintf(stderr, "ictal replay: need FILE... and --url ws://HOST:PORT (or wss://)\n");
         usage(stderr);
         return ICTAL_EXIT_USAGE;
     }

@@ -282,7 +282,7 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
         } else if (strcmp(u, "/api/devices") == 0) {
             respond_json(wsi, p, 200, ictal__store_devices_json(&srv->store));
         } else if (strcmp(u, "/api/status") == 0) {
-            respond_json(wsi, p, 200, ictal__status_json(srv));
+            respond_json(wsi, p, 200, ictal__status_json(srv, 0));
         } else if (strcmp(u, "/api/sessions") == 0) {
             respond_json(wsi, p, 200,
                          ictal__store_sessions_json(&srv->store, arg(wsi, "device=", buf, sizeof buf),

@@ -255,6 +255,8 @@ static void dev_connect(simdev *dv)
     i.protocol = "ictal-device-v1";
     i.local_protocol_name = "ictal-device-v1";
     i.opaque_user_data = dv;
+    if (fl->opt.tls)
+        i.ssl_connection = LCCSCF_USE_SSL;
     dv->welcomed = dv->hello_sent = dv->want_drop = dv->closing = 0;
     dv->swap_pending = -1;
     dv->conn_us = mono_us();
@@ -523,6 +525,10 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
     info.protocols = protocols;
     info.count_threads = 1;
     info.timeout_secs = 10;
+    if (opt->tls) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.client_ssl_ca_filepath = opt->ca_file;
+    }
     lws_set_log_level(LLL_ERR, NULL);
     fl.ctx = lws_create_context(&info);
     if (fl.ctx == NULL)

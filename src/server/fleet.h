@@ -40,6 +40,9 @@ typedef size_t (*ictal__fleet_mutate_fn)(void *user, int device, uint64_t seq, u
 typedef struct ictal__fleet_options {
     const char *host;          /* NULL: 127.0.0.1 */
     int port;
+    int tls;                   /* non-zero: wss:// */
+    const char *ca_file;       /* wss: PEM file of the CA (or self-signed certificate) to
+                                  trust; NULL: the system's */
     int n_devices;             /* 0: 1 */
     const char *device_prefix; /* device i is "<prefix>-<i>"; NULL: "sim" */
     const char *token;         /* NULL: "sim-token-<device id>" */

@@ -90,10 +90,18 @@ static void q_free(ictal__msgq *q)
         free(m);
 }
 
+/*
+ * Dashboard queues keep alarms first (after the alarms already queued), so that an
+ * alarm never waits behind live data, and hold at most one status (the newest).
+ */
 void ictal__dash_send(ictal__dash *d, json_t *j, int64_t decided_us)
 {
+    const char *type = json_string_value(json_object_get(j, "type"));
+    int kind = type && strcmp(type, "alarm") == 0    ? ICTAL__MSG_ALARM
+               : type && strcmp(type, "status") == 0 ? ICTAL__MSG_STATUS
+                                                     : ICTAL__MSG_LIVE;
     /* Live data may be dropped for a slow dashboard; alarms never are. */
-    if (decided_us == 0 && d->out.n >= ICTAL__DASH_QUEUE_MAX)
+    if (kind == ICTAL__MSG_LIVE && d->out.n >= ICTAL__DASH_QUEUE_MAX)
         return;
     char *txt = json_dumps(j, JSON_COMPACT);
     if (txt == NULL)
@@ -103,7 +111,41 @@ void ictal__dash_send(ictal__dash *d, json_t *j, int64_t decided_us)
     if (m == NULL)
         return;
     m->decided_us = decided_us;
-    q_push(&d->out, m);
+    m->kind = kind;
+    if (kind == ICTAL__MSG_STATUS) {
+        for (ictal__msg **pp = &d->out.head, *prev = NULL; *pp;) {
+            ictal__msg *x = *pp;
+            if (x->kind == ICTAL__MSG_STATUS) {
+                *pp = x->next;
+                if (d->out.tail == x)
+                    d->out.tail = prev;
+                d->out.n--;
+                free(x);
+                continue;
+            }
+            prev = x;
+            pp = &x->next;
+        }
+        q_push(&d->out, m);
+    } else if (kind == ICTAL__MSG_ALARM) {
+        ictal__msg *after = NULL;
+        for (ictal__msg *x = d->out.head; x && x->kind == ICTAL__MSG_ALARM; x = x->next)
+            after = x;
+        if (after == NULL) {
+            m->next = d->out.head;
+            d->out.head = m;
+            if (d->out.tail == NULL)
+                d->out.tail = m;
+        } else {
+            m->next = after->next;
+            after->next = m;
+            if (d->out.tail == after)
+                d->out.tail = m;
+        }
+        d->out.n++;
+    } else {
+        q_push(&d->out, m);
+    }
     lws_callback_on_writable(d->wsi);
 }
 
@@ -796,7 +838,7 @@ static void dash_message(ictal_server *srv, ictal__dash *d, const char *txt, siz
         ictal__dash_send(d, r, 0);
         json_decref(r);
         if (d->role >= ICTAL_ROLE_VIEWER) {
-            json_t *s = json_pack("{s:s, s:o}", "type", "status", "devices", ictal__status_json(srv));
+            json_t *s = json_pack("{s:s, s:o}", "type", "status", "devices", ictal__status_json(srv, 1));
             ictal__dash_send(d, s, 0);
             json_decref(s);
         } else {
@@ -886,7 +928,7 @@ static int cb_dashboard(struct lws *wsi, enum lws_callback_reasons reason, void 
 
 /* --- live status ------------------------------------------------------------------------ */
 
-json_t *ictal__status_json(ictal_server *srv)
+json_t *ictal__status_json(ictal_server *srv, int compact)
 {
     json_t *open = ictal__store_open_alarm_counts(&srv->store);
     json_t *a = json_array();
@@ -917,6 +959,13 @@ json_t *ictal__status_json(ictal_server *srv)
             "signal_quality", st->have_hop && h->n_channels ? (double)good / h->n_channels : 0.0,
             "last_frame_age_ms",
             (json_int_t)(st->last_rx_us ? (now - st->last_rx_us) / 1000 : -1));
+        if (o && compact) {
+            /* Dashboards get the per-channel detail of one device with its hops. */
+            json_object_del(o, "channels");
+            json_object_del(o, "montage");
+            json_object_del(o, "quality");
+            json_object_del(o, "rms_uv");
+        }
         if (o)
             json_array_append_new(a, o);
     }
@@ -949,7 +998,7 @@ static void tick(lws_sorted_usec_list_t *sul)
     }
     ictal__store_commit(&srv->store);
     if (srv->dashes && slot == 0) {
-        json_t *s = json_pack("{s:s, s:o}", "type", "status", "devices", ictal__status_json(srv));
+        json_t *s = json_pack("{s:s, s:o}", "type", "status", "devices", ictal__status_json(srv, 1));
         ictal__dash_broadcast(srv, s, NULL, 0);
         json_decref(s);
     }

@@ -27,8 +27,11 @@ typedef struct ictal__msg {
     struct ictal__msg *next;
     size_t len;
     int64_t decided_us;   /* alarm messages: when the detector decided (monotonic) */
+    int kind;             /* ICTAL__MSG_*: how a dashboard queue treats it */
     unsigned char buf[];  /* LWS_PRE + len */
 } ictal__msg;
+
+enum { ICTAL__MSG_LIVE = 0, ICTAL__MSG_ALARM = 1, ICTAL__MSG_STATUS = 2 };
 
 typedef struct ictal__msgq {
     ictal__msg *head, *tail;
@@ -120,7 +123,7 @@ void ictal__dash_send(ictal__dash *d, json_t *j, int64_t decided_us);
 void ictal__dash_broadcast(ictal_server *srv, json_t *j, const char *only_sub, int64_t decided_us);
 
 /* Live state of every stream as JSON (for /api/status and the dashboards). */
-json_t *ictal__status_json(ictal_server *srv);
+json_t *ictal__status_json(ictal_server *srv, int compact);
 json_t *ictal__stream_history_json(const ictal__stream *st);
 ictal__stream *ictal__stream_find(ictal_server *srv, const char *device_id);
 
