@@ -173,8 +173,24 @@ static void *dash_main(void *arg)
 
 static double spread_s = 20;
 
+typedef struct result {
+    double cpu_pct, kb_per_stream, p50_ms, p99_ms, realtime_pct;
+} result;
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 static int run_one(const char *ictal, const char *src_dir, const ictal__sim_source *src, int n,
-                   double seconds, int run)
+                   double seconds, int run, result *res)
 {
     char dir[] = "/tmp/ictal-bench-XXXXXX";
     if (mkdtemp(dir) == NULL)
@@ -249,6 +265,11 @@ static int run_one(const char *ictal, const char *src_dir, const ictal__sim_sour
            (double)(rss1 - rss0) / conns_max, frames, 100.0 * frames / expected_frames, alarms,
            d.alarms, p50 * 1e3, p99 * 1e3, rejected);
     fflush(stdout);
+    res->cpu_pct = 100.0 * (cpu1 - cpu0) / (t1 - t0);
+    res->kb_per_stream = (double)(rss1 - rss0) / conns_max;
+    res->p50_ms = p50 * 1e3;
+    res->p99_ms = p99 * 1e3;
+    res->realtime_pct = 100.0 * frames / expected_frames;
     d.stop = 1;
     pthread_join(th, NULL);
     kill(pid, SIGTERM);
@@ -304,9 +325,34 @@ int main(int argc, char **argv)
     printf("bench_server: %s, 4 channels at 256 Hz, 250 ms frames, %g s per run, real time,"
            " alarms spread over %g s\n", edf, seconds, spread_s);
     char *list = strdup(devices);
-    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
-        for (int r = 0; r < runs; r++)
-            run_one(ictal, src_dir, &src, atoi(t), seconds, r + 1);
+    double base_cpu = 0;
+    int base_n = 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int n = atoi(t);
+        double cpu[9], kb[9], p50[9], p99[9], rt[9];
+        for (int r = 0; r < runs; r++) {
+            result res = {0, 0, -1, -1, 0};
+            run_one(ictal, src_dir, &src, n, seconds, r + 1, &res);
+            cpu[r] = res.cpu_pct;
+            kb[r] = res.kb_per_stream;
+            p50[r] = res.p50_ms;
+            p99[r] = res.p99_ms;
+            rt[r] = res.realtime_pct;
+        }
+        double mc = median(cpu, runs);
+        printf("median of %d: devices %5d  server CPU %5.1f %% of a core (%.1f %% per 100 streams)"
+               "  %5.1f KB/stream  %5.1f %% of real time stored  alarm push p50 %.2f ms p99 %.2f ms",
+               runs, n, mc, 100.0 * mc / n, median(kb, runs), median(rt, runs), median(p50, runs),
+               median(p99, runs));
+        if (base_n)
+            printf("  CPU ratio vs %d devices %.2f for %.1fx the streams", base_n, mc / base_cpu,
+                   (double)n / base_n);
+        printf("\n");
+        if (!base_n) {
+            base_n = n;
+            base_cpu = mc;
+        }
+    }
     free(list);
     ictal__sim_source_free(&src);
     curl_global_cleanup();
