@@ -11,7 +11,8 @@
  * Data lives in one directory: ictal.db (SQLite, WAL), sessions/<id>.frames (the
  * frame logs), admin.token (the first admin API token, mode 0600).
  * Webhooks are sent from a persistent outbox with libcurl's multi interface, driven
- * by a timer of the same event loop (no extra thread).
+ * by a timer of the same event loop. The one other thread only fdatasync()s session
+ * logs, so that the loop never waits on the disk (src/server/syncer.h).
  */
 #ifndef ICTAL_SERVER_H
 #define ICTAL_SERVER_H

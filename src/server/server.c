@@ -180,7 +180,13 @@ ictal__stream *ictal__stream_find(ictal_server *srv, const char *device_id)
 
 static void stream_sync(ictal__stream *st)
 {
-    ictal__seslog_sync(&st->log);
+    if (st->log.dirty && st->log.fd >= 0) {
+        int fd = dup(st->log.fd);
+        if (fd >= 0) {
+            st->log.dirty = 0;
+            ictal__syncer_push(st->srv->syncer, fd);
+        }
+    }
     if (st->synced_seq != st->log.last_seq) {
         ictal__store_session_progress(&st->srv->store, st->session_id, st->log.last_seq,
                                       st->log.frames, st->log.samples);
@@ -191,6 +197,7 @@ static void stream_sync(ictal__stream *st)
 static void stream_free(ictal__stream *st)
 {
     stream_sync(st);
+    st->log.dirty = 0; /* the syncer has it */
     ictal__seslog_close(&st->log);
     ictal__analysis_destroy(st->an);
     json_decref(st->labels);
@@ -459,6 +466,8 @@ static int stream_open(ictal_server *srv, const char *device_id, const char *str
 
 /* --- device connections ---------------------------------------------------------------- */
 
+#define REORDER_WINDOW 8
+
 typedef struct dev_pss {
     ictal__stream *st;
     uint8_t *rx;
@@ -466,6 +475,11 @@ typedef struct dev_pss {
     ictal__msgq out;
     int64_t acked;        /* last seq acknowledged to the device */
     int64_t gap_expected; /* a "gap" was sent for this expected seq: send it only once */
+    /* Frames that arrived ahead of a missing one (reordered in the device's stack),
+     * held until the hole is filled: slot seq % REORDER_WINDOW. */
+    uint8_t *held[REORDER_WINDOW];
+    size_t held_len[REORDER_WINDOW];
+    uint64_t held_seq[REORDER_WINDOW];
     int hello_done;
     int close_status;     /* non-zero: close with this status after the queue drains */
     char close_reason[124];
@@ -640,6 +654,37 @@ static int rate_ok(ictal_server *srv, ictal__stream *st, uint32_t n_samples)
     return 1;
 }
 
+/* Stores one in-sequence frame: rate limit, session log, analysis, ack. */
+static int store_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len,
+                       const ictal_wire_frame *fp)
+{
+    ictal_server *srv = lws_context_user(lws_get_context(wsi));
+    ictal__stream *st = p->st;
+    ictal_wire_frame f = *fp;
+    int rc;
+    if (!rate_ok(srv, st, f.n_samples))
+        return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate_limit",
+                          "more than %.0f x real time or %.0f frames/s", srv->opt.max_speed,
+                          srv->opt.max_frames_per_s);
+    if (st->log.frames == 0 && st->start_time_us != f.device_time_us) {
+        /* The session's time origin is its first sample (kept for restarts and exports). */
+        st->start_time_us = f.device_time_us;
+        ictal__store_session_start(&srv->store, st->session_id, f.device_time_us);
+    }
+    int64_t expected = st->log.last_time_us;
+    rc = ictal__seslog_append(&st->log, buf, len, &f, st->rate_hz);
+    if (rc != 0)
+        return dev_reject(wsi, p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "storage",
+                          "cannot store the frame: %s", ictal_strerror(rc));
+    srv->frames_total++;
+    srv->samples_total += f.n_samples;
+    srv->bytes_total += len;
+    st->last_rx_us = ictal__mono_us();
+    analyse_frame(st, &f, expected);
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
 static int dev_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len)
 {
     ictal_server *srv = lws_context_user(lws_get_context(wsi));
@@ -667,7 +712,21 @@ static int dev_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len
     if ((int64_t)f.seq != st->log.last_seq + 1) {
         st->seq_gaps++;
         srv->seq_gaps_total++;
-        /* One notice per hole: the device rewinds once, not once per frame in flight. */
+        if ((int64_t)f.seq <= st->log.last_seq + REORDER_WINDOW) {
+            int k = (int)(f.seq % REORDER_WINDOW);
+            if (p->held[k] == NULL || p->held_seq[k] != f.seq) {
+                uint8_t *copy = realloc(p->held[k], len);
+                if (copy == NULL)
+                    return -1;
+                memcpy(copy, buf, len);
+                p->held[k] = copy;
+                p->held_len[k] = len;
+                p->held_seq[k] = f.seq;
+            }
+            return 0;
+        }
+        /* Too far ahead: one notice per hole, so the device rewinds once, not once per
+         * frame in flight. */
         if (p->gap_expected == st->log.last_seq + 1)
             return 0;
         p->gap_expected = st->log.last_seq + 1;
@@ -675,27 +734,21 @@ static int dev_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len
                                          (json_int_t)(st->log.last_seq + 1)));
         return 0;
     }
-    if (!rate_ok(srv, st, f.n_samples))
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate_limit",
-                          "more than %.0f x real time or %.0f frames/s", srv->opt.max_speed,
-                          srv->opt.max_frames_per_s);
-    if (st->log.frames == 0 && st->start_time_us != f.device_time_us) {
-        /* The session's time origin is its first sample (kept for restarts and exports). */
-        st->start_time_us = f.device_time_us;
-        ictal__store_session_start(&srv->store, st->session_id, f.device_time_us);
+    rc = store_frame(wsi, p, buf, len, &f);
+    /* The hole is filled: store the frames held behind it, in order. */
+    while (rc == 0 && !p->close_status) {
+        uint64_t next = (uint64_t)(st->log.last_seq + 1);
+        int k = (int)(next % REORDER_WINDOW);
+        if (p->held[k] == NULL || p->held_seq[k] != next)
+            break;
+        ictal_wire_frame h;
+        if (ictal_wire_parse(p->held[k], p->held_len[k], &h, NULL) != 0)
+            break;
+        rc = store_frame(wsi, p, p->held[k], p->held_len[k], &h);
+        free(p->held[k]);
+        p->held[k] = NULL;
     }
-    int64_t expected = st->log.last_time_us;
-    rc = ictal__seslog_append(&st->log, buf, len, &f, st->rate_hz);
-    if (rc != 0)
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "storage",
-                          "cannot store the frame: %s", ictal_strerror(rc));
-    srv->frames_total++;
-    srv->samples_total += f.n_samples;
-    srv->bytes_total += len;
-    st->last_rx_us = ictal__mono_us();
-    analyse_frame(st, &f, expected);
-    lws_callback_on_writable(wsi);
-    return 0;
+    return rc;
 }
 
 static int dev_writeable(struct lws *wsi, dev_pss *p)
@@ -798,6 +851,10 @@ static int cb_device(struct lws *wsi, enum lws_callback_reasons reason, void *us
         q_free(&p->out);
         free(p->rx);
         p->rx = NULL;
+        for (int k = 0; k < REORDER_WINDOW; k++) {
+            free(p->held[k]);
+            p->held[k] = NULL;
+        }
         break;
     default:
         break;
@@ -1137,6 +1194,8 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
         rc = write_admin_token(srv, d);
     if (rc == 0 && ictal__webhook_create(&srv->webhook, &srv->store, opt->webhook_secret) != 0)
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start libcurl");
+    if (rc == 0 && ictal__syncer_create(&srv->syncer) != 0)
+        rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start the log syncer");
     if (rc != 0) {
         ictal_server_destroy(srv);
         return rc;
@@ -1259,6 +1318,7 @@ void ictal_server_destroy(ictal_server *srv)
         srv->streams = st->next;
         stream_free(st);
     }
+    ictal__syncer_destroy(srv->syncer);
     ictal__webhook_destroy(srv->webhook);
     ictal__store_close(&srv->store);
     free(srv->decode_uv);

@@ -14,6 +14,7 @@
 #include "server/analysis.h"
 #include "server/seslog.h"
 #include "server/store.h"
+#include "server/syncer.h"
 #include "server/webhook.h"
 
 #define ICTAL__ID_MAX 64
@@ -90,6 +91,7 @@ struct ictal_server {
     struct lws_protocols protocols[4];
     ictal__store store;
     ictal__webhook *webhook;
+    ictal__syncer *syncer;
     ictal__stream *streams;
     ictal__dash *dashes;
     int port;
