@@ -1194,7 +1194,9 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
         rc = write_admin_token(srv, d);
     if (rc == 0 && ictal__webhook_create(&srv->webhook, &srv->store, opt->webhook_secret) != 0)
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start libcurl");
-    if (rc == 0 && ictal__syncer_create(&srv->syncer) != 0)
+    if (rc == 0)
+        rc = ictal__store_manual_checkpoints(&srv->store);
+    if (rc == 0 && ictal__syncer_create(&srv->syncer, db) != 0)
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start the log syncer");
     if (rc != 0) {
         ictal_server_destroy(srv);

@@ -285,6 +285,11 @@ fail: {
 }
 }
 
+int ictal__store_manual_checkpoints(ictal__store *s)
+{
+    return exec1(s, "PRAGMA wal_autocheckpoint=0;");
+}
+
 int ictal__store_begin(ictal__store *s)
 {
     return exec1(s, "BEGIN;");

@@ -37,6 +37,8 @@ int ictal__role_parse(const char *name); /* ICTAL_ROLE_NONE when unknown */
 /* Opens or creates path, enables WAL and foreign keys, runs pending migrations. */
 int ictal__store_open(ictal__store *s, const char *path, ictal_diag *d);
 void ictal__store_close(ictal__store *s);
+/* No automatic WAL checkpoints on this connection (another one runs them). */
+int ictal__store_manual_checkpoints(ictal__store *s);
 int ictal__store_user_version(ictal__store *s);
 /* Groups the following writes in one transaction (commit: 0 or ICTAL_EIO). */
 int ictal__store_begin(ictal__store *s);

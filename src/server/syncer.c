@@ -3,7 +3,11 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "ictal/error.h"
 
@@ -14,15 +18,38 @@ struct ictal__syncer {
     int *fds;
     size_t n, cap;
     int stop;
+    char *db_path;
 };
+
+static void checkpoint(sqlite3 *db)
+{
+    if (db)
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
 
 static void *syncer_main(void *arg)
 {
     ictal__syncer *s = arg;
+    sqlite3 *db = NULL;
+    if (s->db_path && sqlite3_open_v2(s->db_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        db = NULL;
+    }
+    if (db)
+        sqlite3_busy_timeout(db, 1000);
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (s->n == 0 && !s->stop)
-            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->n == 0 && !s->stop) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0 && s->n == 0 && !s->stop) {
+                pthread_mutex_unlock(&s->mu);
+                checkpoint(db);
+                pthread_mutex_lock(&s->mu);
+            }
+            continue;
+        }
         if (s->n == 0 && s->stop)
             break;
         int fd = s->fds[--s->n];
@@ -32,19 +59,23 @@ static void *syncer_main(void *arg)
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
+    checkpoint(db);
+    sqlite3_close(db);
     return NULL;
 }
 
-int ictal__syncer_create(ictal__syncer **out)
+int ictal__syncer_create(ictal__syncer **out, const char *db_path)
 {
     ictal__syncer *s = calloc(1, sizeof *s);
     if (s == NULL)
         return ICTAL_ENOMEM;
+    s->db_path = db_path ? strdup(db_path) : NULL;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (pthread_create(&s->thread, NULL, syncer_main, s) != 0) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
+        free(s->db_path);
         free(s);
         return ICTAL_ENOMEM;
     }
@@ -84,5 +115,6 @@ void ictal__syncer_destroy(ictal__syncer *s)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s->fds);
+    free(s->db_path);
     free(s);
 }

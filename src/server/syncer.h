@@ -11,7 +11,12 @@
 
 typedef struct ictal__syncer ictal__syncer;
 
-int ictal__syncer_create(ictal__syncer **out);
+/*
+ * db_path (may be NULL): a SQLite database in WAL mode whose checkpoints the thread
+ * runs too (PASSIVE, every second, on its own connection), so that the loop's
+ * connection can run with wal_autocheckpoint=0 and never fsync the database itself.
+ */
+int ictal__syncer_create(ictal__syncer **out, const char *db_path);
 /* Queues fd (a dup the syncer then owns and closes). Never blocks on the disk. */
 void ictal__syncer_push(ictal__syncer *s, int fd);
 /* Syncs what is queued, stops the thread, frees s. */
