@@ -244,6 +244,40 @@ static void test_rate_limit(void)
     ts_stop(&slow, SIGTERM);
 }
 
+static void test_closed_enrolment(void)
+{
+    /* A server that takes only devices an admin registered. */
+    test_server closed;
+    char d3[80];
+    snprintf(d3, sizeof d3, "%s/closed", dir);
+    const char *extra[] = {"--closed", NULL};
+    CHECK_EQ_INT(ts_start(&closed, d3, extra), 0);
+    ictal__fleet_options o;
+    ictal__fleet_result r;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = closed.port;
+    o.device_prefix = "ward";
+    o.quiet = 1;
+    o.timeout_s = 20;
+    CHECK_EQ_INT(ictal__fleet_run(&src4, &o, &r), ICTAL_EFORMAT);
+    CHECK(strncmp(r.last_error, "unauthorized", 12) == 0);
+    char *body = NULL;
+    CHECK_EQ_INT(ts_http(&closed, "POST", "/api/devices", closed.token, "{\"device_id\":\"ward-0\"}",
+                         &body, NULL), 201);
+    json_t *j = json_loads(body ? body : "", 0, NULL);
+    free(body);
+    char tok[128];
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    CHECK_EQ_INT(ts_http(&closed, "POST", "/api/devices", closed.token, "{\"device_id\":\"ward-0\"}",
+                         NULL, NULL), 409);
+    o.token = tok;
+    CHECK_EQ_INT(ictal__fleet_run(&src4, &o, &r), 0);
+    CHECK_EQ_INT(r.devices_done, 1);
+    ts_stop(&closed, SIGTERM);
+}
+
 /* --- API, alarms, webhooks, recording ------------------------------------------------- */
 
 static void test_api(ts_hook *hook)
@@ -397,6 +431,7 @@ int main(void)
     test_rejections();
     test_time_gap();
     test_rate_limit();
+    test_closed_enrolment();
     test_api(&hook);
     CHECK_EQ_INT(WEXITSTATUS(ts_stop(&srv, SIGTERM)), 0);
     ts_hook_stop(&hook);

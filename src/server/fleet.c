@@ -430,9 +430,6 @@ static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *us
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
     case LWS_CALLBACK_CLIENT_CLOSED:
-        if (getenv("ICTAL_FLEET_DEBUG"))
-            fprintf(stderr, "fleet: %s closed (%s)\n", dv->id,
-                    reason == LWS_CALLBACK_CLIENT_CLOSED ? "closed" : "connection error");
         if (dv->wsi == wsi) {
             dv->wsi = NULL;
             if (!dv->done && !dv->failed) {
@@ -571,8 +568,6 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
                 break;
     }
     lws_sul_cancel(&fl.sul);
-    if (getenv("ICTAL_FLEET_DEBUG"))
-        fprintf(stderr, "fleet: loop ended after %.3f s\n", (double)(mono_us() - fl.started_us) * 1e-6);
     int failed = 0;
     for (int i = 0; i < fl.opt.n_devices; i++)
         failed += fl.devs[i].failed;
