@@ -132,7 +132,8 @@ if [ -d "$SHARED/data" ]; then
         check 'grep -q "4 channels at 128 Hz" <<<"$out"'
     done
     for set in S Z O N F; do
-        out=$("$ICTAL" detect "$SHARED/data/bonn/$set/${set}001.txt" --montage as-is --out "$tmp")
+        f=$(ls "$SHARED/data/bonn/$set/" | head -1)
+        out=$("$ICTAL" detect "$SHARED/data/bonn/$set/$f" --montage as-is --out "$tmp")
         check '[ $? -eq 0 ]'
         check 'grep -q "1 channels at 173.61 Hz" <<<"$out"'
     done
