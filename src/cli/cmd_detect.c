@@ -427,7 +427,7 @@ static int detect_file(const char *path, const options *o, json_t *summary_json)
         ictal_edf_record_start(r, rec, &t0);
         flush_record(&st);
         ictal_detector_reset(det, t0);
-        for (; rec < end; rec += chunk_records) {
+        while (rec < end) {
             int64_t n = end - rec < chunk_records ? end - rec : chunk_records;
             rc = ictal_edf_read_frames(r, rec, n, sel, n_sel, raw, &d);
             if (rc) {
@@ -439,8 +439,9 @@ static int detect_file(const char *path, const options *o, json_t *summary_json)
             for (size_t f = 0; f < nf; f++)
                 ictal_montage_apply(&ms, raw + f * (size_t)n_sel, frames + f * (size_t)m.n_channels);
             ictal_detector_push(det, frames, nf);
+            rec += n;
             if (o->progress)
-                ictal_cli_progress(base, (double)(rec + n), (double)in->n_records);
+                ictal_cli_progress(base, (double)rec, (double)in->n_records);
         }
     }
     ictal_detector_reset(det, duration_s); /* ends an open event */
