@@ -317,6 +317,9 @@ static int detect_file(const char *path, const options *o, json_t *summary_json)
     }
     if (ri)
         n_sel = n_inputs; /* a recording gives all its channels in every frame */
+    int direct = in != NULL && n_sel == m.n_channels;
+    for (int c = 0; c < m.n_channels && direct; c++)
+        direct = m.source[c] == ICTAL_MONTAGE_FOUND && ms.pos[c] == c && ms.neg[c] < 0;
     double rate = ri ? ri->sample_rate_hz : in->signals[sel[0]].rate_hz;
 
     /* The detector. */
@@ -429,14 +432,16 @@ static int detect_file(const char *path, const options *o, json_t *summary_json)
         ictal_detector_reset(det, t0);
         while (rec < end) {
             int64_t n = end - rec < chunk_records ? end - rec : chunk_records;
-            rc = ictal_edf_read_frames(r, rec, n, sel, n_sel, raw, &d);
+            /* When every channel is a signal of the file as it is, the selected signals
+             * are the channels, in order: read them straight into the frames. */
+            rc = ictal_edf_read_frames(r, rec, n, sel, n_sel, direct ? frames : raw, &d);
             if (rc) {
                 ictal_cli_print_diag("detect", &d);
                 exit_code = ictal_cli_exit_code(rc);
                 goto out;
             }
             size_t nf = (size_t)n * (size_t)spr;
-            for (size_t f = 0; f < nf; f++)
+            for (size_t f = 0; f < nf && !direct; f++)
                 ictal_montage_apply(&ms, raw + f * (size_t)n_sel, frames + f * (size_t)m.n_channels);
             ictal_detector_push(det, frames, nf);
             rec += n;
