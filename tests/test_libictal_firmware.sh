@@ -7,7 +7,8 @@
 set -uo pipefail
 SRC=${ICTAL_SOURCE_DIR:-.}
 command -v clang >/dev/null && command -v llvm-size >/dev/null || { echo "SKIP: no clang/llvm-size"; exit 77; }
-clang -print-targets 2>/dev/null | grep -qw thumb || { echo "SKIP: clang without ARM"; exit 77; }
+targets=$(clang -print-targets 2>/dev/null)
+grep -qw thumb <<<"$targets" || { echo "SKIP: clang without ARM"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/shim"
