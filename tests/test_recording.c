@@ -614,6 +614,19 @@ static void test_bad_input(void)
         free(x);
         ictal_recording_close(r);
     }
+    /* A NaN in <f4 data (channel 1, sample 2 of a (2, 3) array). */
+    const char *hdr_f4 = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    size_t hl4 = strlen(hdr_f4);
+    char npy4[256];
+    memcpy(npy4, "\x93NUMPY\x01\x00", 8);
+    npy4[8] = (char)(hl4 + 1);
+    npy4[9] = 0;
+    memcpy(npy4 + 10, hdr_f4, hl4);
+    npy4[10 + hl4] = '\n';
+    float fv[6] = {1, 2, 3, 4, 5, NAN};
+    memcpy(npy4 + 11 + hl4, fv, sizeof(fv));
+    expect_error("npy NaN", tmp_write("nan.npy", npy4, 11 + hl4 + sizeof(fv)), &o, ICTAL_ERANGE,
+                 -1, "channel 1, sample 2 is not a finite float");
     expect_error("npy no rate", tmp_write("ok2.npy", npy, 11 + hl + 12), NULL, ICTAL_EINVAL, -1,
                  "sample rate cannot be known");
     /* A real window cut short. */
