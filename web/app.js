@@ -93,6 +93,7 @@ function onMessage(m) {
     case 'hop':
       if (m.device !== state.selected) break;
       state.threshold = m.threshold;
+      renderQuality(m);
       state.hops.push({ t: m.t_s, p: m.prob, b: m.burden });
       if (state.hops.length > TIMELINE_S * 2) state.hops.shift();
       scheduleTimeline();
@@ -120,6 +121,21 @@ function renderDevices() {
   if (d) {
     $('#dev-meta').textContent = `session ${d.session_id} · ${d.n_channels} channels at ${d.rate_hz} Hz · firmware ${d.firmware} · ${d.frames} frames`;
   }
+}
+
+// Per-channel signal quality of the selected device: libictal's ICTAL_Q_* flags.
+const QUALITY_FLAGS = ['NaN', 'flat', 'clipped', 'jump', 'drift', 'movement', 'muscle', 'settling', 'disconnected'];
+function renderQuality(hop) {
+  const labels = state.traces?.labels || [];
+  const el = $('#dev-quality');
+  el.replaceChildren();
+  hop.quality.forEach((q, c) => {
+    const span = document.createElement('span');
+    const flags = QUALITY_FLAGS.filter((_, bit) => q & (1 << bit));
+    span.className = `chq ${q ? 'bad' : 'good'}`;
+    span.textContent = `${labels[c] || c} ${hop.rms_uv[c].toFixed(0)} µV${flags.length ? ` (${flags.join(', ')})` : ''}`;
+    el.appendChild(span);
+  });
 }
 
 function subscribe(id) {
