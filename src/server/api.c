@@ -490,6 +490,10 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
             return -1;
         return 0;
     }
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (srv)
+            ictal__server_wake(srv);
+        return 0;
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         if (lws_http_transaction_completed(wsi))
             return -1;

@@ -178,15 +178,28 @@ ictal__stream *ictal__stream_find(ictal_server *srv, const char *device_id)
     return NULL;
 }
 
-static void stream_sync(ictal__stream *st)
+/* Hands the log to the syncer (or, without one, syncs it here). */
+static void stream_sync_log(ictal__stream *st)
 {
     if (st->log.dirty && st->log.fd >= 0) {
-        int fd = dup(st->log.fd);
-        if (fd >= 0) {
-            st->log.dirty = 0;
-            ictal__syncer_push(st->srv->syncer, fd);
+        if (st->srv->syncer == NULL) {
+            if (ictal__seslog_sync(&st->log) == 0)
+                st->durable_seq = st->log.last_seq;
+        } else if (!st->sync_pending) {
+            int fd = dup(st->log.fd);
+            if (fd >= 0) {
+                st->log.dirty = 0;
+                st->sync_pending = 1;
+                ictal__syncer_push(st->srv->syncer, fd, st->session_id, st->log.last_seq);
+            }
         }
     }
+}
+
+/* The log, and the session's progress in the database. */
+static void stream_sync(ictal__stream *st)
+{
+    stream_sync_log(st);
     if (st->synced_seq != st->log.last_seq) {
         ictal__store_session_progress(&st->srv->store, st->session_id, st->log.last_seq,
                                       st->log.frames, st->log.samples);
@@ -194,10 +207,44 @@ static void stream_sync(ictal__stream *st)
     }
 }
 
+/* On the loop, after the syncer woke it: durable seqs become acks. */
+static void syncs_done(ictal_server *srv)
+{
+    int64_t sid[256], seq[256];
+    int n;
+    while (srv->syncer && (n = ictal__syncer_done(srv->syncer, sid, seq, 256)) > 0) {
+        for (int i = 0; i < n; i++) {
+            for (ictal__stream *st = srv->streams; st; st = st->next) {
+                if (st->session_id != sid[i])
+                    continue;
+                st->sync_pending = 0;
+                if (seq[i] > st->durable_seq) {
+                    st->durable_seq = seq[i];
+                    if (st->wsi)
+                        lws_callback_on_writable(st->wsi);
+                }
+                break;
+            }
+        }
+    }
+}
+
+void ictal__server_wake(ictal_server *srv)
+{
+    syncs_done(srv);
+}
+
+static void syncer_wake(void *user)
+{
+    ictal_server *srv = user;
+    lws_cancel_service(srv->ctx); /* thread-safe: the loop gets EVENT_WAIT_CANCELLED */
+}
+
 static void stream_free(ictal__stream *st)
 {
     stream_sync(st);
-    st->log.dirty = 0; /* the syncer has it */
+    if (st->srv->syncer)
+        st->log.dirty = 0; /* the syncer has it */
     ictal__seslog_close(&st->log);
     ictal__analysis_destroy(st->an);
     json_decref(st->labels);
@@ -458,6 +505,11 @@ static int stream_open(ictal_server *srv, const char *device_id, const char *str
             return rc;
         }
     }
+    /* What the log holds now (after a crash: maybe not yet synced) is made durable
+     * before the welcome acknowledges it. */
+    st->log.dirty = 1;
+    ictal__seslog_sync(&st->log);
+    st->durable_seq = st->log.last_seq;
     st->next = srv->streams;
     srv->streams = st;
     *out = st;
@@ -618,14 +670,14 @@ static int dev_hello(struct lws *wsi, dev_pss *p, const char *txt, size_t len)
     st->disconnected_us = 0;
     p->st = st;
     p->hello_done = 1;
-    p->acked = st->log.last_seq;
+    p->acked = st->durable_seq;
     ictal__store_event(&srv->store, dev, st->session_id, "connected", NULL);
     ictal__log(srv, "device %s: connected, session %lld, resume after seq %lld", dev,
                (long long)st->session_id, (long long)st->log.last_seq);
     dev_queue_json(wsi, p,
                    json_pack("{s:s, s:I, s:I, s:{s:i, s:i, s:i, s:f, s:f}}", "type", "welcome",
                              "session_id", (json_int_t)st->session_id, "ack",
-                             (json_int_t)st->log.last_seq, "limits", "max_frame_bytes",
+                             (json_int_t)st->durable_seq, "limits", "max_frame_bytes",
                              ICTAL_WIRE_MAX_FRAME_BYTES, "max_channels", ICTAL_WIRE_MAX_CHANNELS,
                              "max_samples", ICTAL_WIRE_MAX_SAMPLES, "max_speed",
                              srv->opt.max_speed, "max_frames_per_s", srv->opt.max_frames_per_s));
@@ -654,7 +706,8 @@ static int rate_ok(ictal_server *srv, ictal__stream *st, uint32_t n_samples)
     return 1;
 }
 
-/* Stores one in-sequence frame: rate limit, session log, analysis, ack. */
+/* Stores one in-sequence frame: rate limit, session log, analysis (the ack follows
+ * once the syncer has made the log durable). */
 static int store_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len,
                        const ictal_wire_frame *fp)
 {
@@ -759,7 +812,7 @@ static int dev_writeable(struct lws *wsi, dev_pss *p)
         free(m);
         if (n < 0)
             return -1;
-        if (p->out.head || (p->st && p->acked != p->st->log.last_seq) || p->close_status)
+        if (p->out.head || (p->st && p->acked != p->st->durable_seq) || p->close_status)
             lws_callback_on_writable(wsi);
         return 0;
     }
@@ -768,15 +821,15 @@ static int dev_writeable(struct lws *wsi, dev_pss *p)
                          strlen(p->close_reason));
         return -1;
     }
-    if (p->st && p->hello_done && p->acked != p->st->log.last_seq) {
+    if (p->st && p->hello_done && p->acked != p->st->durable_seq) {
         char txt[64];
         int n = snprintf(txt, sizeof txt, "{\"type\":\"ack\",\"seq\":%lld}",
-                         (long long)p->st->log.last_seq);
+                         (long long)p->st->durable_seq);
         unsigned char buf[LWS_PRE + 64];
         memcpy(buf + LWS_PRE, txt, (size_t)n);
         if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_TEXT) < 0)
             return -1;
-        p->acked = p->st->log.last_seq;
+        p->acked = p->st->durable_seq;
     }
     return 0;
 }
@@ -1032,9 +1085,9 @@ json_t *ictal__status_json(ictal_server *srv, int compact)
 
 /* --- timers ----------------------------------------------------------------------------- */
 
-/* Every 200 ms: a fifth of the streams get their log fdatasync'ed and their progress
- * written (one SQLite transaction), so that the loop never stalls on 1,000 syncs at
- * once; every second the status goes to the dashboards. */
+/* Every 200 ms: every stream written to is handed to the syncer (acks follow its
+ * syncs), a fifth of the streams get their progress written (one SQLite transaction);
+ * every second the status goes to the dashboards. */
 static void tick(lws_sorted_usec_list_t *sul)
 {
     ictal_server *srv = lws_container_of(sul, ictal_server, sul_tick);
@@ -1045,6 +1098,8 @@ static void tick(lws_sorted_usec_list_t *sul)
         ictal__stream *st = *pp;
         if (i % 5 == slot)
             stream_sync(st);
+        else
+            stream_sync_log(st); /* acks wait for it: every tick */
         /* Streams gone for 10 minutes are closed; a later hello reopens them from the log. */
         if (st->wsi == NULL && st->disconnected_us && now - st->disconnected_us > 600000000) {
             *pp = st->next;
@@ -1196,7 +1251,7 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start libcurl");
     if (rc == 0)
         rc = ictal__store_manual_checkpoints(&srv->store);
-    if (rc == 0 && ictal__syncer_create(&srv->syncer, db) != 0)
+    if (rc == 0 && ictal__syncer_create(&srv->syncer, db, syncer_wake, srv) != 0)
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start the log syncer");
     if (rc != 0) {
         ictal_server_destroy(srv);
@@ -1310,6 +1365,9 @@ void ictal_server_destroy(ictal_server *srv)
 {
     if (srv == NULL)
         return;
+    /* The syncer first (it may wake the loop); then logs are synced inline. */
+    ictal__syncer_destroy(srv->syncer);
+    srv->syncer = NULL;
     if (srv->ctx) {
         lws_sul_cancel(&srv->sul_tick);
         lws_sul_cancel(&srv->sul_webhook);
@@ -1320,7 +1378,6 @@ void ictal_server_destroy(ictal_server *srv)
         srv->streams = st->next;
         stream_free(st);
     }
-    ictal__syncer_destroy(srv->syncer);
     ictal__webhook_destroy(srv->webhook);
     ictal__store_close(&srv->store);
     free(srv->decode_uv);

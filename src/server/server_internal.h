@@ -69,6 +69,8 @@ typedef struct ictal__stream {
     int64_t last_rx_us;         /* monotonic time of the last frame */
     int64_t disconnected_us;
     int64_t synced_seq;         /* last_seq saved to the sessions table */
+    int64_t durable_seq;        /* last seq known to be on stable storage: what is acked */
+    int sync_pending;           /* a sync of the log is queued on the syncer */
     uint64_t duplicates, seq_gaps, time_gaps;
 } ictal__stream;
 
@@ -128,6 +130,9 @@ void ictal__dash_broadcast(ictal_server *srv, json_t *j, const char *only_sub, i
 json_t *ictal__status_json(ictal_server *srv, int compact);
 json_t *ictal__stream_history_json(const ictal__stream *st);
 ictal__stream *ictal__stream_find(ictal_server *srv, const char *device_id);
+
+/* Called on the loop when the syncer woke it (LWS_CALLBACK_EVENT_WAIT_CANCELLED). */
+void ictal__server_wake(ictal_server *srv);
 
 /* HTTP API (api.c). */
 int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

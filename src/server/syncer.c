@@ -11,14 +11,23 @@
 
 #include "ictal/error.h"
 
+typedef struct job {
+    int fd;
+    int64_t session_id, seq;
+} job;
+
 struct ictal__syncer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int *fds;
+    job *jobs;          /* to sync */
     size_t n, cap;
+    job *done;          /* synced, for the loop */
+    size_t n_done, cap_done;
     int stop;
     char *db_path;
+    ictal__syncer_wake_fn wake;
+    void *user;
 };
 
 static void checkpoint(sqlite3 *db)
@@ -52,11 +61,28 @@ static void *syncer_main(void *arg)
         }
         if (s->n == 0 && s->stop)
             break;
-        int fd = s->fds[--s->n];
+        job j = s->jobs[--s->n];
         pthread_mutex_unlock(&s->mu);
-        fdatasync(fd);
-        close(fd);
+        int ok = fdatasync(j.fd) == 0;
+        close(j.fd);
         pthread_mutex_lock(&s->mu);
+        if (ok) {
+            if (s->n_done == s->cap_done) {
+                size_t cap = s->cap_done ? s->cap_done * 2 : 256;
+                job *nd = realloc(s->done, cap * sizeof *nd);
+                if (nd) {
+                    s->done = nd;
+                    s->cap_done = cap;
+                }
+            }
+            if (s->n_done < s->cap_done)
+                s->done[s->n_done++] = j;
+        }
+        if (s->n == 0 && s->n_done > 0 && s->wake) {
+            pthread_mutex_unlock(&s->mu);
+            s->wake(s->user);
+            pthread_mutex_lock(&s->mu);
+        }
     }
     pthread_mutex_unlock(&s->mu);
     checkpoint(db);
@@ -64,11 +90,14 @@ static void *syncer_main(void *arg)
     return NULL;
 }
 
-int ictal__syncer_create(ictal__syncer **out, const char *db_path)
+int ictal__syncer_create(ictal__syncer **out, const char *db_path, ictal__syncer_wake_fn wake,
+                         void *user)
 {
     ictal__syncer *s = calloc(1, sizeof *s);
     if (s == NULL)
         return ICTAL_ENOMEM;
+    s->wake = wake;
+    s->user = user;
     s->db_path = db_path ? strdup(db_path) : NULL;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -83,24 +112,37 @@ int ictal__syncer_create(ictal__syncer **out, const char *db_path)
     return 0;
 }
 
-void ictal__syncer_push(ictal__syncer *s, int fd)
+void ictal__syncer_push(ictal__syncer *s, int fd, int64_t session_id, int64_t seq)
 {
     pthread_mutex_lock(&s->mu);
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 256;
-        int *nf = realloc(s->fds, cap * sizeof *nf);
-        if (nf == NULL) {
+        job *nj = realloc(s->jobs, cap * sizeof *nj);
+        if (nj == NULL) {
             pthread_mutex_unlock(&s->mu);
-            fdatasync(fd); /* out of memory: sync here rather than not at all */
-            close(fd);
+            close(fd); /* out of memory: the next tick tries again */
             return;
         }
-        s->fds = nf;
+        s->jobs = nj;
         s->cap = cap;
     }
-    s->fds[s->n++] = fd;
+    s->jobs[s->n++] = (job){fd, session_id, seq};
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
+}
+
+int ictal__syncer_done(ictal__syncer *s, int64_t *session_id, int64_t *seq, int max)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = 0;
+    while (n < max && s->n_done > 0) {
+        job j = s->done[--s->n_done];
+        session_id[n] = j.session_id;
+        seq[n] = j.seq;
+        n++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 void ictal__syncer_destroy(ictal__syncer *s)
@@ -114,7 +156,8 @@ void ictal__syncer_destroy(ictal__syncer *s)
     pthread_join(s->thread, NULL);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
-    free(s->fds);
+    free(s->jobs);
+    free(s->done);
     free(s->db_path);
     free(s);
 }
