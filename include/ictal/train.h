@@ -92,6 +92,78 @@ int ictal_trained_set_provenance(ictal_trained *t, const char *text);
 int ictal_trained_serialize(const ictal_trained *t, unsigned char **bytes, size_t *len,
                             ictal_diag *d);
 
+/* --- features from signals --------------------------------------------------------- */
+
+/* A recording in memory, already in its montage: n_frames frames of n_channels
+ * interleaved samples in µV (frames_uv[f * n_channels + c]). */
+typedef struct ictal_signal {
+    const float *frames_uv;
+    size_t n_frames;
+    int n_channels;
+    double rate_hz;
+    const char *const *labels; /* bipolar labels, or NULL */
+} ictal_signal;
+
+/* A seizure, seconds from the start of the recording. */
+typedef struct ictal_interval {
+    double onset_s, offset_s;
+} ictal_interval;
+
+/*
+ * Hop labels: a hop whose window [t - window_s, t] lies inside a seizure for at least
+ * half its length is 1, one that does not touch any seizure is 0, and the hops in
+ * between (the window straddles an onset or offset) are left out, since neither label
+ * describes them. Channels with a signal-quality flag at that hop are left out too:
+ * the detector never gives them to the model.
+ */
+float ictal_hop_label(double t_s, double window_s, const ictal_interval *sz, size_t n_sz);
+
+/*
+ * Runs libictal in features-only mode over sig (window and hop of tmpl) and appends
+ * one row per usable (hop, channel) to ds under record, labelled from sz. Sets the
+ * record's duration and channel count. Returns 0 or ICTAL_E* (d says why).
+ */
+int ictal_dataset_add_signal(ictal_dataset *ds, int record, const ictal_signal *sig,
+                             const ictal_interval *sz, size_t n_sz,
+                             const ictal_model_info *tmpl, ictal_diag *d);
+
+/* The template of a model for the detector's defaults: feature set, 22 features,
+ * 128 Hz, 4 s windows, 0.5 s hops, max aggregation, default post-processing. */
+void ictal_train_template(ictal_model_info *tmpl);
+
+/* --- running the detector over a recording ---------------------------------------------- */
+
+typedef struct ictal_alarm {
+    double onset_s;   /* start of the event (the detector's onset) */
+    double alarm_s;   /* when the alarm was raised */
+    double offset_s;  /* end of the event */
+    float peak_prob;
+    uint32_t channels; /* bit c: channel c fired */
+} ictal_alarm;
+
+/* What the detector said about one recording: every hop and every event. */
+typedef struct ictal_detection {
+    size_t n_hops;
+    double *t_s;        /* [n_hops] end of each hop's window */
+    float *prob;        /* [n_hops] aggregated probability */
+    float *prob_smooth; /* [n_hops] what the thresholds saw */
+    uint8_t *any_usable;/* [n_hops] some channel had good quality */
+    ictal_alarm *alarms;
+    size_t n_alarms, cap_alarms;
+    double duration_s;
+} ictal_detection;
+
+void ictal_detection_init(ictal_detection *r);
+void ictal_detection_free(ictal_detection *r);
+
+/*
+ * Streams sig through a detector with model m (post-processing from post, or the
+ * model's when post is NULL) and records every hop and event. An event still open at
+ * the end is closed at the last hop.
+ */
+int ictal_detect_signal(const ictal_model *m, const ictal_postproc *post,
+                        const ictal_signal *sig, ictal_detection *out, ictal_diag *d);
+
 /* --- gradient-boosted trees (XGBoost) ------------------------------------------------- */
 
 typedef struct ictal_xgb_params {
