@@ -164,6 +164,50 @@ void ictal_detection_free(ictal_detection *r);
 int ictal_detect_signal(const ictal_model *m, const ictal_postproc *post,
                         const ictal_signal *sig, ictal_detection *out, ictal_diag *d);
 
+/* --- corpora: labelled recordings in memory ----------------------------------------- */
+
+#define ICTAL_CORPUS_CHANNELS 32 /* = ICTAL_MAX_CHANNELS of ictal.h */
+#define ICTAL_CORPUS_LABEL 24    /* = ICTAL_LABEL_MAX of montage.h */
+#define ICTAL_SET_NAME_MAX 32
+
+/* One recording in its montage, with its seizures. */
+typedef struct ictal_corpus_item {
+    char name[ICTAL_TRAIN_NAME_MAX];    /* "chb01_03", "Subject04_1", "S/S001" */
+    char patient[ICTAL_TRAIN_NAME_MAX]; /* cross-validation group */
+    char set[ICTAL_SET_NAME_MAX];       /* data set: "chbmit-windows", "eegmat", ... */
+    float *frames_uv;                   /* n_frames x n_channels, interleaved, owned */
+    size_t n_frames;
+    int n_channels;
+    double rate_hz;
+    char labels[ICTAL_CORPUS_CHANNELS][ICTAL_CORPUS_LABEL];
+    const char *label_ptrs[ICTAL_CORPUS_CHANNELS]; /* point into labels */
+    ictal_interval *sz;                 /* seizures, owned */
+    size_t n_sz;
+} ictal_corpus_item;
+
+typedef struct ictal_corpus {
+    ictal_corpus_item *items;
+    size_t n_items, cap_items;
+} ictal_corpus;
+
+void ictal_corpus_init(ictal_corpus *c);
+void ictal_corpus_free(ictal_corpus *c);
+/* Adds a copy of sig with its seizures. Returns the item index or ICTAL_E*. */
+int ictal_corpus_add(ictal_corpus *c, const char *set, const char *name, const char *patient,
+                     const ictal_signal *sig, const ictal_interval *sz, size_t n_sz);
+/* The item as a signal (pointers into the item). */
+void ictal_corpus_signal(const ictal_corpus_item *it, ictal_signal *sig);
+/* Duration of an item in seconds. */
+double ictal_corpus_duration_s(const ictal_corpus_item *it);
+
+/*
+ * The feature table of a corpus: record i of ds is item i (name, patient copied).
+ * Hops of items without any seizure are kept every neg_stride-th (1 = all): windows
+ * half a second apart overlap by 7/8 and add little but time.
+ */
+int ictal_corpus_features(const ictal_corpus *c, const ictal_model_info *tmpl, int neg_stride,
+                          ictal_dataset *ds, ictal_diag *d);
+
 /* --- gradient-boosted trees (XGBoost) ------------------------------------------------- */
 
 typedef struct ictal_xgb_params {
@@ -220,6 +264,100 @@ void ictal_logreg_params_default(ictal_logreg_params *p);
 int ictal_train_logreg(const ictal_dataset *ds, const uint8_t *mask,
                        const ictal_logreg_params *p, const ictal_model_info *tmpl,
                        ictal_trained *out, ictal_diag *d);
+
+/* --- training either kind ----------------------------------------------------------- */
+
+typedef struct ictal_train_params {
+    ictal_model_kind kind;   /* ICTAL_MODEL_TREES or ICTAL_MODEL_LOGISTIC */
+    ictal_xgb_params xgb;
+    ictal_logreg_params logreg;
+    const ictal_model *init; /* trees: continue from this model (patient-specific) */
+} ictal_train_params;
+
+void ictal_train_params_default(ictal_train_params *p);
+
+/* Trains the kind p asks for on the rows selected by mask (NULL = all). */
+int ictal_train(const ictal_dataset *ds, const uint8_t *mask, const ictal_train_params *p,
+                const ictal_model_info *tmpl, ictal_trained *out, ictal_diag *d);
+
+/*
+ * Chooses threshold_on (and threshold_off in the same ratio) for post from the
+ * smoothed probabilities of held-out detections: for each candidate threshold, the
+ * share of seizures alarmed within their span and the false alarms per hour, scored
+ * sensitivity - 0.5 * false alarms per hour; ties go to the lower threshold (earlier
+ * alarms). items[i] and dets[i] belong together. Used on training folds only.
+ */
+void ictal_tune_threshold(const ictal_corpus *c, const size_t *items, const ictal_detection *dets,
+                          size_t n, float hop_s, ictal_postproc *post);
+
+/* --- cross-validation ------------------------------------------------------------------- */
+
+typedef enum ictal_cv_scheme {
+    ICTAL_CV_LOPO = 1, /* leave one patient out */
+    ICTAL_CV_LORO,     /* leave one record out */
+    ICTAL_CV_KFOLD     /* k folds of records, stratified by seizure / no seizure */
+} ictal_cv_scheme;
+
+typedef struct ictal_cv_params {
+    ictal_cv_scheme scheme;
+    int k;             /* folds for ICTAL_CV_KFOLD */
+    unsigned seed;     /* record shuffle for ICTAL_CV_KFOLD */
+    int tune;          /* tune the threshold on the training folds (inner 3-fold by patient) */
+    ictal_train_params train;
+} ictal_cv_params;
+
+void ictal_cv_params_default(ictal_cv_params *p);
+
+/* Assigns a fold to every item; returns the number of folds (or ICTAL_EINVAL). */
+int ictal_cv_folds(const ictal_corpus *c, const ictal_cv_params *p, int *fold_of_item);
+
+typedef struct ictal_cv_result {
+    size_t n_items;
+    int n_folds;
+    int *fold;               /* [n_items] */
+    ictal_postproc *post;    /* [n_items] decisions used on the item (tuned on its training folds) */
+    ictal_detection *det;    /* [n_items] the held-out detection */
+    double train_s;          /* seconds spent training (all folds, tuning included) */
+    float window_s;          /* the model's window, for hop labels */
+} ictal_cv_result;
+
+void ictal_cv_result_init(ictal_cv_result *r);
+void ictal_cv_result_free(ictal_cv_result *r);
+
+/*
+ * Cross-validates: for each fold, trains on the rows of ds (built from c by
+ * ictal_corpus_features: record i is item i) whose item is in another fold, tunes the
+ * threshold on those training items only when p->tune, and runs the streaming
+ * detector over each held-out item. progress, when not NULL, is called per fold.
+ */
+int ictal_cv_run(const ictal_corpus *c, const ictal_dataset *ds, const ictal_cv_params *p,
+                 const ictal_model_info *tmpl, ictal_cv_result *r,
+                 void (*progress)(void *user, int fold, int n_folds), void *user, ictal_diag *d);
+
+/* Figures for a set of items (e.g. every item of one data set). */
+typedef struct ictal_cv_summary {
+    size_t n_items;
+    double hours;               /* signal duration */
+    /* window level: hops with a label, overall probability vs label */
+    size_t n_hops_pos, n_hops_neg;
+    double auc;                 /* NaN without both classes */
+    double sensitivity, specificity; /* probability >= 0.5 */
+    /* event level (alarms of the streaming detector) */
+    size_t n_seizures;
+    size_t n_detected;          /* an alarm raised between onset and offset */
+    size_t n_early;             /* alarms raised before a seizure of the item, within 30 s */
+    size_t n_false_alarms;      /* alarms not between onset - 30 s and offset + 60 s */
+    double fa_per_hour, fa_per_24h;
+    double latency_median_s, latency_max_s; /* alarm time - onset, detected seizures */
+} ictal_cv_summary;
+
+/* Summarises the items for which select(user, item) is non-zero (NULL = all). */
+void ictal_cv_summarize(const ictal_corpus *c, const ictal_cv_result *r,
+                        int (*select)(void *user, size_t item), void *user,
+                        ictal_cv_summary *s);
+
+/* Window-level AUC of scores against 0/1 labels (ties counted half); NaN without both. */
+double ictal_auc(const float *score, const float *label, size_t n);
 
 #ifdef __cplusplus
 }

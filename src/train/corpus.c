@@ -1,0 +1,130 @@
+/* Labelled recordings held in memory, and their feature table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ictal/train.h"
+
+void ictal_corpus_init(ictal_corpus *c)
+{
+    memset(c, 0, sizeof *c);
+}
+
+void ictal_corpus_free(ictal_corpus *c)
+{
+    for (size_t i = 0; i < c->n_items; i++) {
+        free(c->items[i].frames_uv);
+        free(c->items[i].sz);
+    }
+    free(c->items);
+    memset(c, 0, sizeof *c);
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+int ictal_corpus_add(ictal_corpus *c, const char *set, const char *name, const char *patient,
+                     const ictal_signal *sig, const ictal_interval *sz, size_t n_sz)
+{
+    if (sig == NULL || sig->n_channels <= 0 || sig->n_channels > ICTAL_CORPUS_CHANNELS ||
+        (sig->n_frames > 0 && sig->frames_uv == NULL) || !(sig->rate_hz > 0))
+        return ICTAL_EINVAL;
+    if (c->n_items == c->cap_items) {
+        size_t cap = c->cap_items ? c->cap_items * 2 : 16;
+        ictal_corpus_item *it = realloc(c->items, cap * sizeof *it);
+        if (it == NULL)
+            return ICTAL_ENOMEM;
+        c->items = it;
+        c->cap_items = cap;
+    }
+    ictal_corpus_item *it = &c->items[c->n_items];
+    memset(it, 0, sizeof *it);
+    size_t n = sig->n_frames * (size_t)sig->n_channels;
+    it->frames_uv = malloc((n ? n : 1) * sizeof *it->frames_uv);
+    it->sz = malloc((n_sz ? n_sz : 1) * sizeof *it->sz);
+    if (it->frames_uv == NULL || it->sz == NULL) {
+        free(it->frames_uv);
+        free(it->sz);
+        return ICTAL_ENOMEM;
+    }
+    if (n)
+        memcpy(it->frames_uv, sig->frames_uv, n * sizeof *it->frames_uv);
+    if (n_sz)
+        memcpy(it->sz, sz, n_sz * sizeof *sz);
+    it->n_sz = n_sz;
+    it->n_frames = sig->n_frames;
+    it->n_channels = sig->n_channels;
+    it->rate_hz = sig->rate_hz;
+    copy_str(it->set, sizeof it->set, set);
+    copy_str(it->name, sizeof it->name, name);
+    copy_str(it->patient, sizeof it->patient, patient ? patient : name);
+    for (int ch = 0; ch < sig->n_channels; ch++) {
+        copy_str(it->labels[ch], ICTAL_CORPUS_LABEL, sig->labels ? sig->labels[ch] : "");
+        it->label_ptrs[ch] = it->labels[ch];
+    }
+    return (int)c->n_items++;
+}
+
+void ictal_corpus_signal(const ictal_corpus_item *it, ictal_signal *sig)
+{
+    sig->frames_uv = it->frames_uv;
+    sig->n_frames = it->n_frames;
+    sig->n_channels = it->n_channels;
+    sig->rate_hz = it->rate_hz;
+    sig->labels = it->labels[0][0] ? it->label_ptrs : NULL;
+}
+
+double ictal_corpus_duration_s(const ictal_corpus_item *it)
+{
+    return (double)it->n_frames / it->rate_hz;
+}
+
+int ictal_corpus_features(const ictal_corpus *c, const ictal_model_info *tmpl, int neg_stride,
+                          ictal_dataset *ds, ictal_diag *d)
+{
+    if (neg_stride < 1)
+        neg_stride = 1;
+    for (size_t i = 0; i < c->n_items; i++) {
+        const ictal_corpus_item *it = &c->items[i];
+        int rec = ictal_dataset_add_record(ds, it->name, it->patient);
+        if (rec < 0)
+            return rec;
+        ictal_signal sig;
+        ictal_corpus_signal(it, &sig);
+        size_t first = ds->n_rows;
+        int rc = ictal_dataset_add_signal(ds, rec, &sig, it->sz, it->n_sz, tmpl, d);
+        if (rc)
+            return rc;
+        if (it->n_sz == 0 && neg_stride > 1) {
+            /* keep every neg_stride-th hop (all channels of a hop stay together) */
+            size_t out = first, nf = (size_t)ds->n_features;
+            float prev_t = -1;
+            long hop = -1;
+            for (size_t r = first; r < ds->n_rows; r++) {
+                if (ds->t_s[r] != prev_t) {
+                    prev_t = ds->t_s[r];
+                    hop++;
+                }
+                if (hop % neg_stride != 0)
+                    continue;
+                if (out != r) {
+                    memcpy(ds->x + out * nf, ds->x + r * nf, nf * sizeof *ds->x);
+                    ds->y[out] = ds->y[r];
+                    ds->w[out] = ds->w[r];
+                    ds->record[out] = ds->record[r];
+                    ds->channel[out] = ds->channel[r];
+                    ds->t_s[out] = ds->t_s[r];
+                }
+                out++;
+            }
+            ds->n_rows = out;
+        }
+    }
+    return 0;
+}
