@@ -1,0 +1,61 @@
+/* Biquad design (see dsp.h). Coefficients are designed in double and stored as float:
+ * the recursions run in float so that channels fill SIMD lanes. */
+#include "dsp.h"
+
+#include <math.h>
+
+#define PI 3.14159265358979323846
+
+static void set(ictal__biquad *bq, double b0, double b1, double b2, double a0, double a1,
+                double a2)
+{
+    bq->b0 = (float)(b0 / a0);
+    bq->b1 = (float)(b1 / a0);
+    bq->b2 = (float)(b2 / a0);
+    bq->a1 = (float)(a1 / a0);
+    bq->a2 = (float)(a2 / a0);
+}
+
+void ictal__biquad_lowpass(ictal__biquad *bq, double f_hz, double fs_hz, double q)
+{
+    double w = 2.0 * PI * f_hz / fs_hz, c = cos(w), al = sin(w) / (2.0 * q);
+    set(bq, (1.0 - c) / 2.0, 1.0 - c, (1.0 - c) / 2.0, 1.0 + al, -2.0 * c, 1.0 - al);
+}
+
+void ictal__biquad_highpass(ictal__biquad *bq, double f_hz, double fs_hz, double q)
+{
+    double w = 2.0 * PI * f_hz / fs_hz, c = cos(w), al = sin(w) / (2.0 * q);
+    set(bq, (1.0 + c) / 2.0, -(1.0 + c), (1.0 + c) / 2.0, 1.0 + al, -2.0 * c, 1.0 - al);
+}
+
+void ictal__biquad_notch(ictal__biquad *bq, double f_hz, double fs_hz, double q)
+{
+    double w = 2.0 * PI * f_hz / fs_hz, c = cos(w), al = sin(w) / (2.0 * q);
+    set(bq, 1.0, -2.0 * c, 1.0, 1.0 + al, -2.0 * c, 1.0 - al);
+}
+
+double ictal__butter_q(int n_sections, int k)
+{
+    /* Poles of an order-N Butterworth: section k has Q = 1 / (2 sin((2k+1) pi / (2N))). */
+    int n = 2 * n_sections;
+    return 1.0 / (2.0 * sin((2.0 * k + 1.0) * PI / (2.0 * n)));
+}
+
+float ictal__biquad_steady(const ictal__biquad *bq, float u, float *s1, float *s2)
+{
+    float den = 1.0f + bq->a1 + bq->a2;
+    float y = den != 0.0f ? u * (bq->b0 + bq->b1 + bq->b2) / den : 0.0f;
+    *s2 = bq->b2 * u - bq->a2 * y;
+    *s1 = bq->b1 * u - bq->a1 * y + *s2;
+    /* y = b0 u + s1 holds up to rounding. */
+    return bq->b0 * u + *s1;
+}
+
+double ictal__biquad_gain(const ictal__biquad *bq, double f_hz, double fs_hz)
+{
+    double w = 2.0 * PI * f_hz / fs_hz;
+    double c1 = cos(w), s1 = sin(w), c2 = cos(2 * w), s2 = sin(2 * w);
+    double nr = bq->b0 + bq->b1 * c1 + bq->b2 * c2, ni = -(bq->b1 * s1 + bq->b2 * s2);
+    double dr = 1.0 + bq->a1 * c1 + bq->a2 * c2, di = -(bq->a1 * s1 + bq->a2 * s2);
+    return sqrt((nr * nr + ni * ni) / (dr * dr + di * di));
+}
