@@ -55,9 +55,21 @@ void ictal_annotations_sort(ictal_annotations *a);
 /* Non-zero when the event type marks a seizure (SzCORE: it starts with "sz"). */
 int ictal_event_is_seizure(const ictal_event *e);
 
-/* SzCORE / BIDS events TSV. */
+/*
+ * SzCORE / BIDS events TSV. A header row naming the seven columns (any order; unknown
+ * extra columns are ignored with a warning), then one row per event, tab-separated.
+ * Errors (with file, line and column): a missing column, a row with the wrong number
+ * of fields, a non-numeric or negative onset, a negative duration, an event that ends
+ * after recordingDuration, rows that disagree on recordingDuration, no rows at all.
+ * The writer prints times with two decimals (as the reference's saveTsv) and writes
+ * one "bckg" row when the list has no event.
+ */
 int ictal_annot_read_tsv(const char *path, ictal_annotations *a, ictal_diag *d);
 int ictal_annot_write_tsv(const char *path, const ictal_annotations *a, ictal_diag *d);
+/* Parses TSV text held in memory (len bytes, need not be NUL-terminated); name is used
+ * as the source in diagnostics. On error *a keeps the rows read so far. */
+int ictal_annot_parse_tsv(const char *text, size_t len, const char *name, ictal_annotations *a,
+                          ictal_diag *d);
 
 /* CHB-MIT summary file: the seizures of one record ("chb01_03.edf"). A record not
  * listed gives ICTAL_ENOENT. recording_duration_s is set when the summary gives the
