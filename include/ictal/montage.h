@@ -52,16 +52,25 @@ typedef struct ictal_montage {
     int n_missing;                                   /* wanted but not available */
     char missing[ICTAL_MONTAGE_MAX][ICTAL_LABEL_MAX];
 
-    int n_ignored;   /* input signals not used: dummies ("-"), duplicates, non-EEG */
+    int n_ignored;   /* input signals not used by any output channel */
+    int n_dummy;     /* of which dummy channels ("-", CHB-MIT's "--0") */
+    int n_duplicate; /* of which repeats of an earlier label (CHB-MIT's second "T8-P8") */
+    int n_non_eeg;   /* of which not EEG ("ECG ECG", "EDF Annotations", "Status") */
+    int n_found, n_derived, n_inverted; /* output channels by ictal_montage_source */
 } ictal_montage;
 
 /*
  * Canonical form of a label: strips "EEG " prefixes, reference suffixes (-REF, -LE,
- * -AR, -A1...), trailing dots, and fixes case ("FP1" -> "Fp1", "FZ" -> "Fz"); maps the
- * old names T3->T7, T4->T8, T5->P7, T6->P8. Bipolar labels are normalised on both
- * sides ("FP1-F7" -> "Fp1-F7"). Labels that are not EEG electrodes ("ECG ECG",
- * "EDF Annotations", "Status") are copied trimmed. Returns 0, or ICTAL_ENOMEM when out
- * is too small. out may be the same buffer as in.
+ * -AR, -AVG, -A1...), trailing dots ("Fc5." and "Iz.." of the PhysioNet 10-10 files),
+ * and spells electrodes as the ACNS 10-10 chart does ("FP1" -> "Fp1", "FZ" -> "Fz",
+ * "Fc5" -> "FC5", "FCZ" -> "FCz"); maps the old names T3->T7, T4->T8, T5->P7, T6->P8.
+ * Bipolar labels are normalised on both sides ("FP1-F7" -> "Fp1-F7"), and the numeric
+ * suffix that tools add to a repeated label is dropped ("T8-P8-1" -> "T8-P8"). Dummy
+ * channels ("-", "--0") become "-". Labels that are not EEG electrodes ("ECG ECG",
+ * "EDF Annotations", "Status", "EEG EKG1-REF") are copied trimmed. An ear reference
+ * recorded as a channel keeps both sides ("EEG A2-A1" -> "A2-A1"). Returns 0, or
+ * ICTAL_ENOMEM when out is too small (out then holds "" if out_size > 0). out may be
+ * the same buffer as in.
  */
 int ictal_label_normalize(const char *in, char *out, size_t out_size);
 
@@ -72,9 +81,21 @@ int ictal_label_is_eeg(const char *label);
 /*
  * Builds the mapping from a recording's n_inputs signal labels to a montage of the
  * given kind. custom is a comma-separated derivation list for ICTAL_MONTAGE_CUSTOM
- * (ignored otherwise). Returns 0 when at least one output channel was built,
- * ICTAL_ENOENT when none could be (m->missing then says what was wanted),
- * ICTAL_EINVAL on bad arguments.
+ * (ignored otherwise); an item is a pair "F7-T7" or a single electrode "Cz".
+ *
+ * Each wanted derivation A-B is taken, in this order of preference, from a signal
+ * labelled A-B (FOUND), from one labelled B-A (INVERTED), or from two referential
+ * signals A and B (DERIVED, A - B); otherwise it is listed in m->missing. When a label
+ * occurs twice, the first signal is used and the repeat is counted as a duplicate.
+ *
+ * ICTAL_MONTAGE_AUTO gives the double banana when all 18 pairs can be had, else the
+ * wearable montage when its 4 pairs can, else the double-banana pairs that can be had
+ * (the rest in m->missing), else every EEG signal as it is (FOUND).
+ *
+ * Returns 0 when at least one output channel was built, ICTAL_ENOENT when none could
+ * be (m->missing then says what was wanted), ICTAL_EINVAL on bad arguments (n_inputs
+ * out of 0..ICTAL_MONTAGE_INPUTS_MAX, a NULL label, a custom list that is empty, has
+ * more than ICTAL_MONTAGE_MAX items or an item longer than ICTAL_LABEL_MAX - 1).
  */
 int ictal_montage_build(ictal_montage *m, ictal_montage_kind kind, const char *const *labels,
                         int n_inputs, const char *custom);
