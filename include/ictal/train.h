@@ -120,12 +120,13 @@ float ictal_hop_label(double t_s, double window_s, const ictal_interval *sz, siz
 
 /*
  * Runs libictal in features-only mode over sig (window and hop of tmpl) and appends
- * one row per usable (hop, channel) to ds under record, labelled from sz. Sets the
+ * one row per usable (hop, channel) to ds under record, labelled from sz (of the hops
+ * labelled 0, every neg_stride-th is kept). Sets the
  * record's duration and channel count. Returns 0 or ICTAL_E* (d says why).
  */
 int ictal_dataset_add_signal(ictal_dataset *ds, int record, const ictal_signal *sig,
                              const ictal_interval *sz, size_t n_sz,
-                             const ictal_model_info *tmpl, ictal_diag *d);
+                             const ictal_model_info *tmpl, int neg_stride, ictal_diag *d);
 
 /* The template of a model for the detector's defaults: feature set, 22 features,
  * 128 Hz, 4 s windows, 0.5 s hops, max aggregation, default post-processing. */
@@ -179,34 +180,99 @@ typedef struct ictal_corpus_item {
     size_t n_frames;
     int n_channels;
     double rate_hz;
-    char labels[ICTAL_CORPUS_CHANNELS][ICTAL_CORPUS_LABEL];
-    const char *label_ptrs[ICTAL_CORPUS_CHANNELS]; /* point into labels */
+    char (*labels)[ICTAL_CORPUS_LABEL]; /* [n_channels] montage labels, owned */
+    const char **label_ptrs;            /* [n_channels] into labels (heap: items move) */
     ictal_interval *sz;                 /* seizures, owned */
     size_t n_sz;
+    double duration_s;
+    /* A lazy item (frames_uv NULL) is read again from its file when needed. */
+    char *path, *annot_path, *record;   /* owned */
+    int montage;
 } ictal_corpus_item;
 
 typedef struct ictal_corpus {
     ictal_corpus_item *items;
     size_t n_items, cap_items;
+    int lazy; /* set by the caller: ictal_corpus_add_edf keeps paths, not samples (for
+                 data sets larger than memory, such as all of CHB-MIT) */
 } ictal_corpus;
 
 void ictal_corpus_init(ictal_corpus *c);
 void ictal_corpus_free(ictal_corpus *c);
+/* Keeps only the items for which keep() is non-zero (in order); returns how many. */
+size_t ictal_corpus_keep(ictal_corpus *c, int (*keep)(void *user, const ictal_corpus_item *it),
+                         void *user);
 /* Adds a copy of sig with its seizures. Returns the item index or ICTAL_E*. */
 int ictal_corpus_add(ictal_corpus *c, const char *set, const char *name, const char *patient,
                      const ictal_signal *sig, const ictal_interval *sz, size_t n_sz);
-/* The item as a signal (pointers into the item). */
-void ictal_corpus_signal(const ictal_corpus_item *it, ictal_signal *sig);
+/*
+ * The item as a signal: pointers into the item, or for a lazy item the file read again
+ * into *owned (free() it after use; NULL for items in memory).
+ */
+int ictal_corpus_acquire(const ictal_corpus_item *it, ictal_signal *sig, float **owned,
+                         ictal_diag *d);
 /* Duration of an item in seconds. */
 double ictal_corpus_duration_s(const ictal_corpus_item *it);
 
 /*
  * The feature table of a corpus: record i of ds is item i (name, patient copied).
- * Hops of items without any seizure are kept every neg_stride-th (1 = all): windows
- * half a second apart overlap by 7/8 and add little but time.
+ * Hops labelled 0 are kept every neg_stride-th (1 = all): windows half a second apart
+ * overlap by 7/8 and add little but time and memory on long recordings.
  */
 int ictal_corpus_features(const ictal_corpus *c, const ictal_model_info *tmpl, int neg_stride,
                           ictal_dataset *ds, ictal_diag *d);
+
+/* --- loading recordings into a corpus (dataset.c) -------------------------------------- */
+
+/* Montage choice for loaders: the values of ictal_montage_kind (montage.h). */
+#define ICTAL_TRAIN_MONTAGE_AUTO 0
+#define ICTAL_TRAIN_MONTAGE_DOUBLE_BANANA 1
+#define ICTAL_TRAIN_MONTAGE_WEARABLE 2
+
+/*
+ * Adds a recording given as its raw input signals (n_frames x n_inputs interleaved µV,
+ * with the recording's labels): builds the montage (an ictal_montage_kind) from the
+ * labels and applies it to every frame. ICTAL_ENOENT (d says which derivations) when
+ * the montage cannot be built.
+ */
+int ictal_corpus_add_raw(ictal_corpus *c, const char *set, const char *name,
+                         const char *patient, const float *frames_uv, size_t n_frames,
+                         int n_inputs, double rate_hz, const char *const *labels, int montage,
+                         const ictal_interval *sz, size_t n_sz, ictal_diag *d);
+
+/*
+ * Adds an EDF/EDF+/BDF recording in the given montage. Its seizures come from
+ * annot_path (any annotation format ictal reads; record names the recording in
+ * multi-record formats such as CHB-MIT summaries), or, when annot_path is NULL, from
+ * the file's own EDF+ annotations.
+ */
+int ictal_corpus_add_edf(ictal_corpus *c, const char *set, const char *path,
+                         const char *patient, int montage, const char *annot_path,
+                         const char *record, ictal_diag *d);
+
+/* The data sets of ../shared/data that ictal_corpus_add_shared() knows (bit mask). */
+enum ictal_shared_set {
+    ICTAL_SET_CHBMIT_WINDOWS = 1 << 0,    /* chbmit-windows: pre-ictal then ictal, 20 s each */
+    ICTAL_SET_CHBMIT_CONTINUOUS = 1 << 1, /* chbmit-continuous/chb05_06_excerpt.edf */
+    ICTAL_SET_EEGMMIDB = 1 << 2,          /* eegmmidb-S001: seizure-free */
+    ICTAL_SET_EEGMAT = 1 << 3,            /* eegmat-rest: seizure-free */
+    ICTAL_SET_GUINEA_BISSAU = 1 << 4,     /* guinea-bissau-epilepsy: no seizure annotated */
+    ICTAL_SET_BONN = 1 << 5               /* bonn: single-channel segments, set S ictal */
+};
+#define ICTAL_SET_DEFAULT 0x1F /* every set but Bonn */
+
+/* Parses "chbmit-windows,eegmat,..." (or "all", "default") into a mask; 0 when unknown. */
+unsigned ictal_shared_sets_parse(const char *list);
+
+/*
+ * Adds the recordings of a folder laid out as ../shared/data (see its PROVENANCE.md):
+ * the sets in mask, each in the given montage (the Guinea-Bissau headset has no
+ * double banana: it always gets the wearable montage; Bonn has one channel, taken as
+ * it is). Patients: chb01, chb02, chb05, S001, SubjectNN, gb-N, and for Bonn one group
+ * per segment.
+ */
+int ictal_corpus_add_shared(ictal_corpus *c, const char *dir, unsigned mask, int montage,
+                            ictal_diag *d);
 
 /* --- gradient-boosted trees (XGBoost) ------------------------------------------------- */
 
@@ -308,6 +374,16 @@ typedef struct ictal_cv_params {
 
 void ictal_cv_params_default(ictal_cv_params *p);
 
+/*
+ * Tunes post (from the template's defaults) on the items with in_train[item] set: their
+ * patients are dealt into 3 inner folds, each inner fold is detected by a model trained
+ * on the other two, and ictal_tune_threshold() chooses on those held-out detections.
+ * Leaves post as it is when there are fewer than 2 patients.
+ */
+int ictal_tune_on_training(const ictal_corpus *c, const ictal_dataset *ds,
+                           const uint8_t *in_train, const ictal_cv_params *p,
+                           const ictal_model_info *tmpl, ictal_postproc *post, ictal_diag *d);
+
 /* Assigns a fold to every item; returns the number of folds (or ICTAL_EINVAL). */
 int ictal_cv_folds(const ictal_corpus *c, const ictal_cv_params *p, int *fold_of_item);
 
@@ -358,6 +434,29 @@ void ictal_cv_summarize(const ictal_corpus *c, const ictal_cv_result *r,
 
 /* Window-level AUC of scores against 0/1 labels (ties counted half); NaN without both. */
 double ictal_auc(const float *score, const float *label, size_t n);
+
+/* --- published protocols on local copies of public data sets (protocol.c) ------------- */
+
+/*
+ * Lists a local copy of CHB-MIT (DIR/chbNN/chbNN_MM.edf with DIR/chbNN/chbNN-summary.txt)
+ * or of the Siena Scalp EEG database (DIR/PNxx/PNxx-N.edf with
+ * DIR/PNxx/Seizures-list-PNxx.txt) into c, one patient per folder, seizures from the
+ * summary or seizure list. Set c->lazy first for the full data sets. Files that the
+ * summary does not list are skipped with a warning. Returns 0, or ICTAL_ENOENT when no
+ * recording was found.
+ */
+int ictal_corpus_add_chbmit(ictal_corpus *c, const char *dir, int montage, ictal_diag *d);
+int ictal_corpus_add_siena(ictal_corpus *c, const char *dir, int montage, ictal_diag *d);
+
+/* --- reports (report.c) ------------------------------------------------------------------- */
+
+/*
+ * Writes a Markdown report of a cross-validation: the protocol, per data set the
+ * window-level and event-level figures, and every alarm outside a seizure (recording,
+ * time, peak probability, channels) so that each false alarm can be looked at.
+ */
+int ictal_cv_write_report(const char *path, const char *title, const char *command,
+                          const ictal_corpus *c, const ictal_cv_result *r, ictal_diag *d);
 
 #ifdef __cplusplus
 }

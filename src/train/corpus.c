@@ -9,14 +9,37 @@ void ictal_corpus_init(ictal_corpus *c)
     memset(c, 0, sizeof *c);
 }
 
+static void item_free(ictal_corpus_item *it)
+{
+    free(it->frames_uv);
+    free(it->sz);
+    free(it->path);
+    free(it->annot_path);
+    free(it->record);
+    free(it->labels);
+    free(it->label_ptrs);
+}
+
 void ictal_corpus_free(ictal_corpus *c)
 {
-    for (size_t i = 0; i < c->n_items; i++) {
-        free(c->items[i].frames_uv);
-        free(c->items[i].sz);
-    }
+    for (size_t i = 0; i < c->n_items; i++)
+        item_free(&c->items[i]);
     free(c->items);
     memset(c, 0, sizeof *c);
+}
+
+size_t ictal_corpus_keep(ictal_corpus *c, int (*keep)(void *user, const ictal_corpus_item *it),
+                         void *user)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < c->n_items; i++) {
+        if (keep(user, &c->items[i]))
+            c->items[k++] = c->items[i];
+        else
+            item_free(&c->items[i]);
+    }
+    c->n_items = k;
+    return k;
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -48,9 +71,13 @@ int ictal_corpus_add(ictal_corpus *c, const char *set, const char *name, const c
     size_t n = sig->n_frames * (size_t)sig->n_channels;
     it->frames_uv = malloc((n ? n : 1) * sizeof *it->frames_uv);
     it->sz = malloc((n_sz ? n_sz : 1) * sizeof *it->sz);
-    if (it->frames_uv == NULL || it->sz == NULL) {
+    it->labels = malloc((size_t)sig->n_channels * sizeof *it->labels);
+    it->label_ptrs = malloc((size_t)sig->n_channels * sizeof *it->label_ptrs);
+    if (it->frames_uv == NULL || it->sz == NULL || it->labels == NULL || it->label_ptrs == NULL) {
         free(it->frames_uv);
         free(it->sz);
+        free(it->labels);
+        free(it->label_ptrs);
         return ICTAL_ENOMEM;
     }
     if (n)
@@ -61,6 +88,7 @@ int ictal_corpus_add(ictal_corpus *c, const char *set, const char *name, const c
     it->n_frames = sig->n_frames;
     it->n_channels = sig->n_channels;
     it->rate_hz = sig->rate_hz;
+    it->duration_s = (double)sig->n_frames / sig->rate_hz;
     copy_str(it->set, sizeof it->set, set);
     copy_str(it->name, sizeof it->name, name);
     copy_str(it->patient, sizeof it->patient, patient ? patient : name);
@@ -71,60 +99,27 @@ int ictal_corpus_add(ictal_corpus *c, const char *set, const char *name, const c
     return (int)c->n_items++;
 }
 
-void ictal_corpus_signal(const ictal_corpus_item *it, ictal_signal *sig)
-{
-    sig->frames_uv = it->frames_uv;
-    sig->n_frames = it->n_frames;
-    sig->n_channels = it->n_channels;
-    sig->rate_hz = it->rate_hz;
-    sig->labels = it->labels[0][0] ? it->label_ptrs : NULL;
-}
-
 double ictal_corpus_duration_s(const ictal_corpus_item *it)
 {
-    return (double)it->n_frames / it->rate_hz;
+    return it->duration_s;
 }
 
 int ictal_corpus_features(const ictal_corpus *c, const ictal_model_info *tmpl, int neg_stride,
                           ictal_dataset *ds, ictal_diag *d)
 {
-    if (neg_stride < 1)
-        neg_stride = 1;
     for (size_t i = 0; i < c->n_items; i++) {
         const ictal_corpus_item *it = &c->items[i];
         int rec = ictal_dataset_add_record(ds, it->name, it->patient);
         if (rec < 0)
             return rec;
         ictal_signal sig;
-        ictal_corpus_signal(it, &sig);
-        size_t first = ds->n_rows;
-        int rc = ictal_dataset_add_signal(ds, rec, &sig, it->sz, it->n_sz, tmpl, d);
+        float *owned = NULL;
+        int rc = ictal_corpus_acquire(it, &sig, &owned, d);
+        if (rc == 0)
+            rc = ictal_dataset_add_signal(ds, rec, &sig, it->sz, it->n_sz, tmpl, neg_stride, d);
+        free(owned);
         if (rc)
             return rc;
-        if (it->n_sz == 0 && neg_stride > 1) {
-            /* keep every neg_stride-th hop (all channels of a hop stay together) */
-            size_t out = first, nf = (size_t)ds->n_features;
-            float prev_t = -1;
-            long hop = -1;
-            for (size_t r = first; r < ds->n_rows; r++) {
-                if (ds->t_s[r] != prev_t) {
-                    prev_t = ds->t_s[r];
-                    hop++;
-                }
-                if (hop % neg_stride != 0)
-                    continue;
-                if (out != r) {
-                    memcpy(ds->x + out * nf, ds->x + r * nf, nf * sizeof *ds->x);
-                    ds->y[out] = ds->y[r];
-                    ds->w[out] = ds->w[r];
-                    ds->record[out] = ds->record[r];
-                    ds->channel[out] = ds->channel[r];
-                    ds->t_s[out] = ds->t_s[r];
-                }
-                out++;
-            }
-            ds->n_rows = out;
-        }
     }
     return 0;
 }

@@ -205,6 +205,10 @@ static int train_parse(const ictal_dataset *ds, const uint8_t *in_train,
         mask[i] = in_train[ds->record[i]];
     ictal_trained t;
     ictal_trained_init(&t);
+    if (d) {
+        d->source = NULL;
+        ictal_diag_clear(d);
+    }
     int rc = ictal_train(ds, mask, tp, tmpl, &t, d);
     free(mask);
     size_t len = 0;
@@ -216,8 +220,7 @@ static int train_parse(const ictal_dataset *ds, const uint8_t *in_train,
     return rc;
 }
 
-/* Inner split of the training items into 3 groups by patient; tunes post. */
-static int tune_on_training(const ictal_corpus *c, const ictal_dataset *ds,
+int ictal_tune_on_training(const ictal_corpus *c, const ictal_dataset *ds,
                             const uint8_t *in_train, const ictal_cv_params *p,
                             const ictal_model_info *tmpl, ictal_postproc *post, ictal_diag *d)
 {
@@ -257,9 +260,12 @@ static int tune_on_training(const ictal_corpus *c, const ictal_dataset *ds,
             if (inner[i] != g)
                 continue;
             ictal_signal sig;
-            ictal_corpus_signal(&c->items[i], &sig);
+            float *owned = NULL;
             ictal_detection_init(&dets[n_done]);
-            rc = ictal_detect_signal(&m, post, &sig, &dets[n_done], d);
+            rc = ictal_corpus_acquire(&c->items[i], &sig, &owned, d);
+            if (rc == 0)
+                rc = ictal_detect_signal(&m, post, &sig, &dets[n_done], d);
+            free(owned);
             items[n_done++] = i;
         }
         free(bytes);
@@ -318,7 +324,7 @@ int ictal_cv_run(const ictal_corpus *c, const ictal_dataset *ds, const ictal_cv_
         double t0 = now_s();
         ictal_postproc post = tmpl->post;
         if (p->tune)
-            rc = tune_on_training(c, ds, in_train, p, tmpl, &post, d);
+            rc = ictal_tune_on_training(c, ds, in_train, p, tmpl, &post, d);
         unsigned char *bytes = NULL;
         ictal_model m;
         if (rc == 0)
@@ -328,9 +334,12 @@ int ictal_cv_run(const ictal_corpus *c, const ictal_dataset *ds, const ictal_cv_
             if (in_train[i])
                 continue;
             ictal_signal sig;
-            ictal_corpus_signal(&c->items[i], &sig);
+            float *owned = NULL;
             r->post[i] = post;
-            rc = ictal_detect_signal(&m, &post, &sig, &r->det[i], d);
+            rc = ictal_corpus_acquire(&c->items[i], &sig, &owned, d);
+            if (rc == 0)
+                rc = ictal_detect_signal(&m, &post, &sig, &r->det[i], d);
+            free(owned);
         }
         free(bytes);
     }

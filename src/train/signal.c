@@ -80,6 +80,8 @@ struct feature_ctx {
     const ictal_interval *sz;
     size_t n_sz;
     double window_s;
+    int neg_stride;
+    uint64_t n_neg;
     int rc;
 };
 
@@ -90,6 +92,8 @@ static void on_feature_hop(void *user, const ictal_hop *hop)
         return;
     float y = ictal_hop_label(hop->t_s, c->window_s, c->sz, c->n_sz);
     if (isnan(y))
+        return;
+    if (y < 0.5f && (c->n_neg++ % (uint64_t)c->neg_stride) != 0)
         return;
     for (int ch = 0; ch < hop->n_channels; ch++) {
         if (!(hop->usable & (1u << ch)))
@@ -114,14 +118,15 @@ static int check_signal(const ictal_signal *sig, ictal_diag *d)
 
 int ictal_dataset_add_signal(ictal_dataset *ds, int record, const ictal_signal *sig,
                              const ictal_interval *sz, size_t n_sz,
-                             const ictal_model_info *tmpl, ictal_diag *d)
+                             const ictal_model_info *tmpl, int neg_stride, ictal_diag *d)
 {
     int rc = check_signal(sig, d);
     if (rc)
         return rc;
     if (record < 0 || (size_t)record >= ds->n_records || ds->n_features != ICTAL_N_FEATURES)
         return ictal_diag_error(d, ICTAL_EINVAL, "bad record or feature count");
-    struct feature_ctx ctx = {ds, record, sz, n_sz, tmpl->window_s, 0};
+    struct feature_ctx ctx = {ds, record, sz, n_sz, tmpl->window_s, neg_stride > 1 ? neg_stride : 1,
+                              0, 0};
     ictal_config cfg;
     ictal_config_init(&cfg);
     cfg.n_channels = sig->n_channels;
