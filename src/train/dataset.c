@@ -119,6 +119,10 @@ static int load_edf(const char *path, int montage, const char *annot_path, const
 {
     memset(out, 0, sizeof *out);
     ictal_edf *r = NULL;
+    if (d) {
+        d->source = path; /* a reused diag must not name the previous file */
+        ictal_diag_clear(d);
+    }
     int rc = ictal_edf_open(&r, path, NULL, d);
     if (rc)
         return rc;

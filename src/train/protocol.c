@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ictal/annot.h"
 #include "ictal/train.h"
 
 static int cmp_str(const void *a, const void *b)
@@ -105,12 +106,28 @@ static int add_patient(ictal_corpus *c, const char *set, const char *dir, const 
         ictal_diag_init(&dd);
         dd.on_warning = d ? d->on_warning : NULL;
         dd.user = d ? d->user : NULL;
-        rc = ictal_corpus_add_edf(c, set, path, patient, montage, annot, files[i], &dd);
+        /* Siena lists only the recordings with seizures: the others are seizure-free
+         * (their EDF files carry no annotations). CHB-MIT's summary lists every file. */
+        const char *use = annot;
+        if (strcmp(set, "siena") == 0) {
+            ictal_annotations a;
+            ictal_annotations_init(&a);
+            if (ictal_annot_read_any(annot, files[i], &a, &dd) == ICTAL_ENOENT)
+                use = NULL;
+            ictal_annotations_free(&a);
+            ictal_diag_clear(&dd);
+        }
+        rc = ictal_corpus_add_edf(c, set, path, patient, montage, use, files[i], &dd);
         if (rc == ICTAL_ENOENT) {
             /* a recording its summary does not list, or without the montage's channels */
             rc = ictal_diag_warn(d, "%s skipped: %s", path, dd.message);
-        } else if (rc && d) {
-            *d = dd;
+        } else if (rc) {
+            /* dd names a path on this stack frame: keep its text, not the pointer */
+            char buf[1024];
+            ictal_diag_format(&dd, buf, sizeof buf);
+            if (d)
+                d->source = NULL;
+            rc = ictal_diag_error(d, rc, "%s", buf);
         }
     }
     free_list(files, n);
