@@ -105,9 +105,11 @@ enum ictal_quality {
     ICTAL_Q_NAN = 1 << 0,        /* NaN or Inf samples (held at the last good value) */
     ICTAL_Q_FLAT = 1 << 1,       /* peak-to-peak below flat_uv over a hop */
     ICTAL_Q_CLIP = 1 << 2,       /* at the rail, or a run of identical large samples */
-    ICTAL_Q_JUMP = 1 << 3,       /* a step larger than jump_uv between two samples (pop) */
-    ICTAL_Q_DRIFT = 1 << 4,      /* the slow (< 0.5 Hz) component moved > drift_uv in a hop */
-    ICTAL_Q_MOVEMENT = 1 << 5,   /* high-passed amplitude above movement_uv */
+    ICTAL_Q_JUMP = 1 << 3,       /* DC jump / electrode pop: the slow component (4th-order
+                                    lowpass at 0.3 Hz) moved > jump_uv within one hop */
+    ICTAL_Q_DRIFT = 1 << 4,      /* the slow component spans > drift_uv over the window */
+    ICTAL_Q_MOVEMENT = 1 << 5,   /* high-passed amplitude above movement_uv with most power
+                                    (> 60 %) in the delta band: large and slow */
     ICTAL_Q_MUSCLE = 1 << 6,     /* gamma dominates (> muscle_rel) at high power (> muscle_uv2) */
     ICTAL_Q_SETTLING = 1 << 7,   /* after start or reset: the window is not full yet, or
                                     less than settle_s seconds have passed */
@@ -194,10 +196,10 @@ typedef struct ictal_config {
 
     /* Quality thresholds (defaults in ictal_config_init). */
     float flat_uv;         /* 1 */
-    float jump_uv;         /* 400 */
-    float drift_uv;        /* 400 */
-    float movement_uv;     /* 1000 */
-    float disconnect_uv;   /* 3000 */
+    float jump_uv;         /* 200 */
+    float drift_uv;        /* 500 */
+    float movement_uv;     /* 1500 */
+    float disconnect_uv;   /* 5000 */
     float muscle_rel;      /* 0.6 */
     float muscle_uv2;      /* 100 */
     float settle_s;        /* 2 */

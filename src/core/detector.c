@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "decide.h"
 #include "dsp.h"
 
 #define FS ((double)ICTAL_INTERNAL_RATE_HZ)
@@ -43,12 +44,11 @@ enum {
 /* Per-hop quality accumulators (not kept across hops). */
 enum {
     Q_HPMAX,  /* max |high-passed| */
-    Q_SLMIN,  /* slow component min / max */
+    Q_SLMIN,  /* slow component (< 0.3 Hz) min / max */
     Q_SLMAX,
     Q_RAWMIN, /* raw input min / max */
     Q_RAWMAX,
     Q_NAN,    /* non-finite samples */
-    Q_JUMP,   /* steps > jump_uv */
     Q_CLIP,   /* samples in a run of identical large values */
     Q_RAIL,   /* samples at the rail */
     N_QACC
@@ -69,7 +69,7 @@ struct ictal_detector {
     ictal_hop_fn on_hop;
     ictal_event_fn on_event;
     void *user;
-    ictal__biquad aa[N_AA], hp, notch, band_hp[N_BANDS], band_lp[N_BANDS];
+    ictal__biquad aa[N_AA], hp, notch, band_hp[N_BANDS], band_lp[N_BANDS], slow[2];
 
     /* Time and counters since the last reset. */
     double t0_s;
@@ -82,15 +82,17 @@ struct ictal_detector {
     /* Per-channel state, arrays of ncp floats (see init for the layout). */
     float *hold, *prev_raw, *run, *rail;
     float *aa_s;        /* [N_AA][2][ncp] */
-    float *y_prev;      /* last anti-aliased input sample */
+    float *y1, *y2, *y3; /* the last three anti-aliased input samples (newest first) */
     float *xi;          /* interpolated internal sample (scratch) */
     float *hp_s, *notch_s; /* [2][ncp] */
+    float *slow_s;      /* [2][2][ncp] slow-component lowpass */
     float *band_s;      /* [N_BANDS][4][ncp]: high-pass s1,s2 then low-pass s1,s2 */
     float *x1, *x2, *dx1; /* previous high-passed samples, previous difference */
     float *acc;         /* [N_SUMS][ncp] current hop */
     float *qacc;        /* [N_QACC][ncp] current hop */
     float *slots;       /* [window_hops][N_SUMS][ncp] */
-    uint16_t *slot_q;   /* [window_hops][ncp] */
+    uint16_t *slot_q;   /* [window_hops][ncp] per-hop flags */
+    float *slot_hpmax, *slot_slmin, *slot_slmax; /* [window_hops][ncp] */
     float *feat;        /* [nch][ICTAL_N_FEATURES] */
     float *chan_prob;   /* [ncp] */
     uint16_t *quality;  /* [ncp] */
@@ -104,10 +106,7 @@ struct ictal_detector {
     /* Decisions. */
     int smooth_pos, smooth_fill;
     int burden_pos, burden_fill, burden_count;
-    int dstate;          /* IDLE, CANDIDATE, ALARM, ENDING, REFRACTORY */
-    double cand_onset_s, last_above_s, ended_s;
-    ictal_event cur;     /* the event being built */
-    uint32_t next_id;
+    ictal__decider dec;
 
     ictal_event queue[ICTAL_EVENT_QUEUE];
     int q_head, q_len;
@@ -150,10 +149,10 @@ void ictal_config_init(ictal_config *cfg)
     cfg->highpass_hz = 0.5f;
     cfg->notch_hz = 0;
     cfg->flat_uv = 1.0f;
-    cfg->jump_uv = 400.0f;
-    cfg->drift_uv = 400.0f;
-    cfg->movement_uv = 1000.0f;
-    cfg->disconnect_uv = 3000.0f;
+    cfg->jump_uv = 200.0f;
+    cfg->drift_uv = 500.0f;
+    cfg->movement_uv = 1500.0f;
+    cfg->disconnect_uv = 5000.0f;
     cfg->muscle_rel = 0.6f;
     cfg->muscle_uv2 = 100.0f;
     cfg->settle_s = 2.0f;
@@ -325,11 +324,13 @@ static size_t layout(const resolved *r, ictal_detector *det)
     size_t ncp = ((size_t)r->nch + 3u) & ~(size_t)3u, fb = ncp * sizeof(float);
     size_t W = (size_t)r->window_hops;
     float *hold = carve(&k, fb), *prev_raw = carve(&k, fb), *run = carve(&k, fb),
-          *rail = carve(&k, fb), *aa_s = carve(&k, fb * N_AA * 2), *y_prev = carve(&k, fb),
+          *rail = carve(&k, fb), *aa_s = carve(&k, fb * N_AA * 2), *y1 = carve(&k, fb), *y2 = carve(&k, fb), *y3 = carve(&k, fb),
           *xi = carve(&k, fb), *hp_s = carve(&k, fb * 2), *notch_s = carve(&k, fb * 2),
           *band_s = carve(&k, fb * N_BANDS * 4), *x1 = carve(&k, fb), *x2 = carve(&k, fb),
           *dx1 = carve(&k, fb), *acc = carve(&k, fb * N_SUMS), *qacc = carve(&k, fb * N_QACC),
-          *slots = carve(&k, fb * W * N_SUMS);
+          *slots = carve(&k, fb * W * N_SUMS), *slow_s = carve(&k, fb * 4),
+          *slot_hpmax = carve(&k, fb * W), *slot_slmin = carve(&k, fb * W),
+          *slot_slmax = carve(&k, fb * W);
     uint16_t *slot_q = carve(&k, ncp * W * sizeof(uint16_t));
     float *feat = carve(&k, (size_t)r->nch * ICTAL_N_FEATURES * sizeof(float)),
           *chan_prob = carve(&k, fb);
@@ -345,7 +346,9 @@ static size_t layout(const resolved *r, ictal_detector *det)
         det->run = run;
         det->rail = rail;
         det->aa_s = aa_s;
-        det->y_prev = y_prev;
+        det->y1 = y1;
+        det->y2 = y2;
+        det->y3 = y3;
         det->xi = xi;
         det->hp_s = hp_s;
         det->notch_s = notch_s;
@@ -357,6 +360,10 @@ static size_t layout(const resolved *r, ictal_detector *det)
         det->qacc = qacc;
         det->slots = slots;
         det->slot_q = slot_q;
+        det->slow_s = slow_s;
+        det->slot_hpmax = slot_hpmax;
+        det->slot_slmin = slot_slmin;
+        det->slot_slmax = slot_slmax;
         det->feat = feat;
         det->chan_prob = chan_prob;
         det->quality = quality;
@@ -390,7 +397,6 @@ static void reset_hop_acc(ictal_detector *det)
         q[Q_RAWMIN * ncp + c] = INFINITY;
         q[Q_RAWMAX * ncp + c] = -INFINITY;
         q[Q_NAN * ncp + c] = 0.0f;
-        q[Q_JUMP * ncp + c] = 0.0f;
         q[Q_CLIP * ncp + c] = 0.0f;
         q[Q_RAIL * ncp + c] = 0.0f;
     }
@@ -406,6 +412,9 @@ static void clear_signal_state(ictal_detector *det, double t0_s)
     det->started = 0;
     memset(det->slots, 0, ncp * W * N_SUMS * sizeof(float));
     memset(det->slot_q, 0, ncp * W * sizeof(uint16_t));
+    memset(det->slot_hpmax, 0, ncp * W * sizeof(float));
+    memset(det->slot_slmin, 0, ncp * W * sizeof(float));
+    memset(det->slot_slmax, 0, ncp * W * sizeof(float));
     memset(det->feat, 0, (size_t)det->nch * ICTAL_N_FEATURES * sizeof(float));
     memset(det->chan_prob, 0, ncp * sizeof(float));
     memset(det->quality, 0, ncp * sizeof(uint16_t));
@@ -416,7 +425,7 @@ static void clear_signal_state(ictal_detector *det, double t0_s)
     memset(det->burden_bits, 0, ((size_t)det->burden_hops + 7u) / 8u);
     det->smooth_pos = det->smooth_fill = 0;
     det->burden_pos = det->burden_fill = det->burden_count = 0;
-    det->dstate = ICTAL_STATE_IDLE;
+    ictal__decider_clear(&det->dec);
     det->have_hop = 0;
     reset_hop_acc(det);
 }
@@ -479,6 +488,8 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg)
     for (int s = 0; s < N_AA; s++)
         ictal__biquad_lowpass(&det->aa[s], fc, cfg->rate_hz, ictal__butter_q(N_AA, s));
     ictal__biquad_highpass(&det->hp, cfg->highpass_hz, FS, ictal__butter_q(1, 0));
+    for (int s = 0; s < 2; s++)
+        ictal__biquad_lowpass(&det->slow[s], 0.3, FS, ictal__butter_q(2, s));
     det->notch_on = cfg->notch_hz != 0;
     if (det->notch_on)
         ictal__biquad_notch(&det->notch, cfg->notch_hz, FS, 10.0);
@@ -486,7 +497,7 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg)
         ictal__biquad_highpass(&det->band_hp[b], band_edges_hz[b], FS, ictal__butter_q(1, 0));
         ictal__biquad_lowpass(&det->band_lp[b], band_edges_hz[b + 1], FS, ictal__butter_q(1, 0));
     }
-    det->next_id = 1;
+    ictal__decider_init(&det->dec, &det->post, det->hop_s);
     clear_signal_state(det, 0.0);
     return 0;
 }
@@ -521,13 +532,15 @@ static void start_filters(ictal_detector *det, const float *v)
     size_t ncp = (size_t)det->ncp;
     for (size_t c = 0; c < (size_t)det->nch; c++) {
         float u = v[c];
-        det->hold[c] = det->prev_raw[c] = det->y_prev[c] = u;
+        det->hold[c] = det->prev_raw[c] = det->y1[c] = det->y2[c] = det->y3[c] = u;
         det->run[c] = 0.0f;
         float y = u;
         for (int s = 0; s < N_AA; s++)
             y = ictal__biquad_steady(&det->aa[s], y, &det->aa_s[(2 * s) * ncp + c],
                                      &det->aa_s[(2 * s + 1) * ncp + c]);
         ictal__biquad_steady(&det->hp, y, &det->hp_s[c], &det->hp_s[ncp + c]);
+        float z = ictal__biquad_steady(&det->slow[0], y, &det->slow_s[c], &det->slow_s[ncp + c]);
+        ictal__biquad_steady(&det->slow[1], z, &det->slow_s[2 * ncp + c], &det->slow_s[3 * ncp + c]);
         det->notch_s[c] = det->notch_s[ncp + c] = 0.0f;
         for (int k = 0; k < N_BANDS * 4; k++)
             det->band_s[(size_t)k * ncp + c] = 0.0f;
@@ -546,15 +559,23 @@ static void internal_step(ictal_detector *det)
     float *restrict x1 = det->x1, *restrict x2 = det->x2, *restrict dx1 = det->dx1;
     float *restrict h1 = det->hp_s, *restrict h2 = det->hp_s + ncp;
     const ictal__biquad hp = det->hp;
+    const ictal__biquad l0 = det->slow[0], l1 = det->slow[1];
+    float *restrict w = det->slow_s;
     for (size_t c = 0; c < n; c++) {
         float u = xi[c];
         float y = hp.b0 * u + h1[c];
         h1[c] = hp.b1 * u - hp.a1 * y + h2[c];
         h2[c] = hp.b2 * u - hp.a2 * y;
-        float slow = u - y;
+        /* The slow component (4th-order lowpass at 0.3 Hz): DC jumps and drift. */
+        float z = l0.b0 * u + w[c];
+        w[c] = l0.b1 * u - l0.a1 * z + w[ncp + c];
+        w[ncp + c] = l0.b2 * u - l0.a2 * z;
+        float sl = l1.b0 * z + w[2 * ncp + c];
+        w[2 * ncp + c] = l1.b1 * z - l1.a1 * sl + w[3 * ncp + c];
+        w[3 * ncp + c] = l1.b2 * z - l1.a2 * sl;
         float *smn = &qa[Q_SLMIN * ncp + c], *smx = &qa[Q_SLMAX * ncp + c];
-        *smn = slow < *smn ? slow : *smn;
-        *smx = slow > *smx ? slow : *smx;
+        *smn = sl < *smn ? sl : *smn;
+        *smx = sl > *smx ? sl : *smx;
         xi[c] = y;
     }
     if (det->notch_on) {
@@ -612,9 +633,10 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
         return ICTAL_EINVAL;
     const size_t n = (size_t)det->nch, ncp = (size_t)det->ncp;
     float *restrict hold = det->hold, *restrict prev = det->prev_raw, *restrict run = det->run;
-    float *restrict qa = det->qacc, *restrict yp = det->y_prev, *restrict xi = det->xi;
+    float *restrict qa = det->qacc, *restrict xi = det->xi;
+    float *restrict y1 = det->y1, *restrict y2 = det->y2, *restrict y3 = det->y3;
     const float *restrict rail = det->rail;
-    const float jump = det->jump_uv, clip_run = det->clip_run;
+    const float clip_run = det->clip_run;
     float v[ICTAL_MAX_CHANNELS];
     for (size_t f = 0; f < n_frames; f++) {
         const float *in = frames_uv + f * n;
@@ -635,7 +657,6 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
             start_filters(det, v);
         for (size_t c = 0; c < n; c++) {
             float x = v[c], p = prev[c];
-            qa[Q_JUMP * ncp + c] += fabsf(x - p) > jump ? 1.0f : 0.0f;
             float r = x == p ? run[c] + 1.0f : 0.0f;
             run[c] = r;
             qa[Q_CLIP * ncp + c] += (r >= clip_run && fabsf(x) >= CLIP_MIN_UV) ? 1.0f : 0.0f;
@@ -657,23 +678,29 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
                 v[c] = y;
             }
         }
-        /* Internal samples k at input position k * ratio that fall in (n_in - 1, n_in]:
-         * linear interpolation between the previous and this anti-aliased sample. The
-         * position is computed from k, not accumulated, so it never drifts. */
+        /* Internal sample k lies at input position pos = k * ratio (computed from k, not
+         * accumulated, so it never drifts). It is interpolated (Catmull-Rom cubic, which
+         * passes through the samples: integer ratios such as 256 -> 128 Hz decimate
+         * exactly) from y[i-1..i+2], i = floor(pos), once y[i+2] is here: with the
+         * newest sample at index n_in, every k with pos < n_in - 1 has i = n_in - 2. */
         double now = (double)det->n_in;
         for (;;) {
             double pos = (double)det->n_out * det->ratio;
-            if (pos > now)
+            if (!(pos < now - 1.0))
                 break;
-            float w = (float)(pos - (now - 1.0));
-            if (w < 0.0f)
-                w = 0.0f;
-            for (size_t c = 0; c < n; c++)
-                xi[c] = yp[c] + w * (v[c] - yp[c]);
+            float t = (float)(pos - (now - 2.0));
+            for (size_t c = 0; c < n; c++) {
+                float ym1 = y3[c], y0 = y2[c], yq = y1[c], yr = v[c];
+                xi[c] = y0 + 0.5f * t * (yq - ym1 + t * (2.0f * ym1 - 5.0f * y0 + 4.0f * yq - yr +
+                                                         t * (3.0f * (y0 - yq) + yr - ym1)));
+            }
             internal_step(det);
         }
-        for (size_t c = 0; c < n; c++)
-            yp[c] = v[c];
+        for (size_t c = 0; c < n; c++) {
+            y3[c] = y2[c];
+            y2[c] = y1[c];
+            y1[c] = v[c];
+        }
         det->n_in++;
         det->stats.frames++;
     }
@@ -734,7 +761,6 @@ static void compute_features(const double *w, double n, float *f)
     f[ICTAL_F_LOG_NONLINEAR_ENERGY] = lg((float)(w[A_TE] / n));
 }
 
-static void decide(ictal_detector *det, double t, float ps, uint32_t fired, float prob_peak);
 
 static void hop_end(ictal_detector *det)
 {
@@ -759,12 +785,11 @@ static void hop_end(ictal_detector *det)
             q |= ICTAL_Q_FLAT;
         if (qa[Q_CLIP * ncp + c] > 0.0f || qa[Q_RAIL * ncp + c] > 0.0f)
             q |= ICTAL_Q_CLIP;
-        if (qa[Q_JUMP * ncp + c] > 0.0f)
+        if (qa[Q_SLMAX * ncp + c] - qa[Q_SLMIN * ncp + c] > det->jump_uv)
             q |= ICTAL_Q_JUMP;
-        if (qa[Q_SLMAX * ncp + c] - qa[Q_SLMIN * ncp + c] > det->drift_uv)
-            q |= ICTAL_Q_DRIFT;
-        if (qa[Q_HPMAX * ncp + c] > det->movement_uv)
-            q |= ICTAL_Q_MOVEMENT;
+        det->slot_hpmax[slot * ncp + c] = qa[Q_HPMAX * ncp + c];
+        det->slot_slmin[slot * ncp + c] = qa[Q_SLMIN * ncp + c];
+        det->slot_slmax[slot * ncp + c] = qa[Q_SLMAX * ncp + c];
         if (qa[Q_HPMAX * ncp + c] > det->disconnect_uv ||
             qa[Q_NAN * ncp + c] + qa[Q_RAIL * ncp + c] > 0.5 * in_per_hop)
             q |= ICTAL_Q_DISCONNECT;
@@ -776,7 +801,8 @@ static void hop_end(ictal_detector *det)
     const float alpha = (float)(det->hop_s / ICTAL_BACKGROUND_S);
     for (size_t c = 0; c < n; c++) {
         double w[N_SUMS] = {0};
-        float llmax = 0.0f, llmin = INFINITY;
+        float llmax = 0.0f, llmin = INFINITY, hpmax = 0.0f, slmin = INFINITY,
+              slmax = -INFINITY;
         uint16_t q = 0;
         for (size_t s = 0; s < filled; s++) {
             const float *ss = det->slots + s * N_SUMS * ncp;
@@ -786,6 +812,11 @@ static void hop_end(ictal_detector *det)
             llmax = ll > llmax ? ll : llmax;
             llmin = ll < llmin ? ll : llmin;
             q |= det->slot_q[s * ncp + c];
+            float hm = det->slot_hpmax[s * ncp + c], a = det->slot_slmin[s * ncp + c],
+                  b = det->slot_slmax[s * ncp + c];
+            hpmax = hm > hpmax ? hm : hpmax;
+            slmin = a < slmin ? a : slmin;
+            slmax = b > slmax ? b : slmax;
         }
         float *f = det->feat + c * ICTAL_N_FEATURES;
         compute_features(w, nsamp, f);
@@ -795,6 +826,12 @@ static void hop_end(ictal_detector *det)
         if (f[ICTAL_F_REL_GAMMA] > det->muscle_rel &&
             (float)(w[A_B0 + 4] / nsamp) > det->muscle_uv2)
             q |= ICTAL_Q_MUSCLE;
+        if (slmax - slmin > det->drift_uv)
+            q |= ICTAL_Q_DRIFT;
+        /* Movement: large and slow. Seizures can be as large (CHB-MIT chb05_06 reaches
+         * 1300 µV) but keep most of their power above the delta band. */
+        if (hpmax > det->movement_uv && f[ICTAL_F_REL_DELTA] > 0.6f)
+            q |= ICTAL_Q_MOVEMENT;
         if (settling)
             q |= ICTAL_Q_SETTLING;
         det->quality[c] = q;
@@ -865,8 +902,13 @@ static void hop_end(ictal_detector *det)
         for (int i = 0; i < det->smooth_fill; i++)
             s += det->smooth[i];
         ps = s / (float)det->smooth_fill;
-        decide(det, t, ps, fired, prob);
-        state = (ictal_state)det->dstate;
+        ictal_event ev;
+        if (ictal__decider_step(&det->dec, t, ps, fired, &ev)) {
+            if (ev.kind == ICTAL_EVENT_ALARM)
+                det->stats.events++;
+            emit_event(det, &ev);
+        }
+        state = (ictal_state)det->dec.state;
         if (state == ICTAL_STATE_IDLE && nu == 0) {
             int all_settling = 1;
             for (size_t c = 0; c < n; c++)
@@ -914,82 +956,13 @@ static void hop_end(ictal_detector *det)
         det->on_hop(det->user, h);
 }
 
-static void end_event(ictal_detector *det)
-{
-    det->cur.kind = ICTAL_EVENT_END;
-    det->cur.offset_s = det->last_above_s;
-    emit_event(det, &det->cur);
-    det->ended_s = det->last_above_s;
-}
-
-/* The decision state machine, once per hop, on the smoothed probability ps. */
-static void decide(ictal_detector *det, double t, float ps, uint32_t fired, float prob)
-{
-    const ictal_postproc *p = &det->post;
-    (void)prob;
-    switch (det->dstate) {
-    case ICTAL_STATE_REFRACTORY:
-        if (t - det->ended_s < p->refractory_s)
-            return;
-        det->dstate = ICTAL_STATE_IDLE;
-        /* fall through */
-    case ICTAL_STATE_IDLE:
-        if (ps < p->threshold_on)
-            return;
-        det->dstate = ICTAL_STATE_CANDIDATE;
-        det->cand_onset_s = t - det->hop_s;
-        memset(&det->cur, 0, sizeof det->cur);
-        det->cur.onset_s = det->cand_onset_s;
-        det->cur.peak_prob = ps;
-        det->cur.channels = fired;
-        det->last_above_s = t;
-        /* fall through */
-    case ICTAL_STATE_CANDIDATE:
-        if (ps < p->threshold_off) {
-            det->dstate = ICTAL_STATE_IDLE;
-            return;
-        }
-        det->last_above_s = t;
-        det->cur.channels |= fired;
-        if (ps > det->cur.peak_prob)
-            det->cur.peak_prob = ps;
-        if (t - det->cand_onset_s + 1e-9 >= p->min_duration_s) {
-            det->dstate = ICTAL_STATE_ALARM;
-            det->cur.kind = ICTAL_EVENT_ALARM;
-            det->cur.id = det->next_id++;
-            det->cur.alarm_s = t;
-            det->cur.offset_s = -1.0;
-            det->stats.events++;
-            emit_event(det, &det->cur);
-        }
-        return;
-    case ICTAL_STATE_ALARM:
-    case ICTAL_STATE_ENDING:
-        if (ps > det->cur.peak_prob)
-            det->cur.peak_prob = ps;
-        if (det->dstate == ICTAL_STATE_ALARM ? ps >= p->threshold_off : ps >= p->threshold_on) {
-            det->dstate = ICTAL_STATE_ALARM;
-            det->last_above_s = t;
-            det->cur.channels |= fired;
-            return;
-        }
-        det->dstate = ICTAL_STATE_ENDING;
-        if (t - det->last_above_s >= p->merge_gap_s) {
-            end_event(det);
-            det->dstate = p->refractory_s > 0.0f ? ICTAL_STATE_REFRACTORY : ICTAL_STATE_IDLE;
-        }
-        return;
-    default:
-        return;
-    }
-}
-
 void ictal_detector_reset(ictal_detector *det, double t0_s)
 {
     if (det == NULL)
         return;
-    if (det->dstate == ICTAL_STATE_ALARM || det->dstate == ICTAL_STATE_ENDING)
-        end_event(det);
+    ictal_event ev;
+    if (ictal__decider_close(&det->dec, &ev))
+        emit_event(det, &ev);
     clear_signal_state(det, t0_s);
 }
 

@@ -1,0 +1,101 @@
+/* Helpers for the detector tests and benchmarks: the real CHB-MIT excerpt as frames, an
+ * aligned detector, and a small logistic model over line length used to exercise the
+ * decisions (not a seizure model: models/default.ictalmodel is that). */
+#ifndef ICTAL_TEST_DETECT_UTIL_H
+#define ICTAL_TEST_DETECT_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ictal/ictal.h"
+
+/* Reads a NumPy v1 '<f4' C-order (channels, samples) array into frame-major floats
+ * (frames[s * nch + c]). Returns NULL on any problem. */
+static inline float *du_load_npy_frames(const char *path, int *nch, int *ns)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    unsigned char pre[10];
+    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0 || pre[6] != 1) {
+        fclose(f);
+        return NULL;
+    }
+    size_t hl = (size_t)pre[8] | ((size_t)pre[9] << 8);
+    char *h = calloc(hl + 1, 1);
+    if (h == NULL || fread(h, 1, hl, f) != hl || strstr(h, "'<f4'") == NULL ||
+        strstr(h, "'fortran_order': False") == NULL || strstr(h, "'shape': (") == NULL ||
+        sscanf(strstr(h, "'shape': (") + 10, "%d, %d", nch, ns) != 2 || *nch <= 0 || *ns <= 0) {
+        free(h);
+        fclose(f);
+        return NULL;
+    }
+    free(h);
+    size_t n = (size_t)*nch * (size_t)*ns;
+    float *a = malloc(n * sizeof(float)), *fr = malloc(n * sizeof(float));
+    if (a == NULL || fr == NULL || fread(a, sizeof(float), n, f) != n) {
+        free(a);
+        free(fr);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    for (int s = 0; s < *ns; s++)
+        for (int c = 0; c < *nch; c++)
+            fr[(size_t)s * (size_t)*nch + (size_t)c] = a[(size_t)c * (size_t)*ns + (size_t)s];
+    free(a);
+    return fr;
+}
+
+/* A detector in aligned heap memory (the library itself never allocates). */
+static inline ictal_detector *du_detector_new(const ictal_config *cfg, size_t *size)
+{
+    size_t sz = ictal_detector_size(cfg);
+    if (sz == 0)
+        return NULL;
+    void *mem = aligned_alloc(ICTAL_DETECTOR_ALIGN, (sz + 15) / 16 * 16);
+    if (mem == NULL || ictal_detector_init(mem, sz, cfg) != 0) {
+        free(mem);
+        return NULL;
+    }
+    if (size)
+        *size = sz;
+    return mem;
+}
+
+/* Logistic model on log line length only: p = sigmoid(gain * (ll - center)). */
+static inline size_t du_line_length_model(unsigned char *buf, size_t cap, float center,
+                                          float gain)
+{
+    static float w[ICTAL_N_FEATURES], mu[ICTAL_N_FEATURES], sc[ICTAL_N_FEATURES];
+    for (int i = 0; i < ICTAL_N_FEATURES; i++) {
+        w[i] = 0.0f;
+        mu[i] = 0.0f;
+        sc[i] = 1.0f;
+    }
+    w[ICTAL_F_LOG_LINE_LENGTH] = gain;
+    mu[ICTAL_F_LOG_LINE_LENGTH] = center;
+    ictal_model_info in;
+    memset(&in, 0, sizeof in);
+    in.kind = ICTAL_MODEL_LOGISTIC;
+    in.feature_set = ICTAL_FEATURE_SET;
+    in.n_features = ICTAL_N_FEATURES;
+    in.rate_hz = ICTAL_INTERNAL_RATE_HZ;
+    in.window_s = 4.0f;
+    in.hop_s = 0.5f;
+    in.aggregation = ICTAL_AGG_MAX;
+    in.top_k = 1;
+    ictal_postproc_default(&in.post);
+    in.weights = w;
+    in.mean = mu;
+    in.scale = sc;
+    in.provenance = "test: line length only";
+    in.provenance_len = strlen(in.provenance);
+    size_t len = 0;
+    if (ictal_model_serialize(&in, buf, cap, &len, NULL) != 0)
+        return 0;
+    return len;
+}
+
+#endif
