@@ -102,6 +102,10 @@ typedef struct ictal_signal {
     int n_channels;
     double rate_hz;
     const char *const *labels; /* bipolar labels, or NULL */
+    /* Multiplies the detector's artefact amplitudes (jump, drift, movement, disconnect;
+     * muscle power by its square); 0 or 1 keeps the scalp defaults. Intracranial EEG is
+     * several times larger than scalp EEG and would otherwise read as artefact. */
+    float artefact_scale;
 } ictal_signal;
 
 /* A seizure, seconds from the start of the recording. */
@@ -185,6 +189,7 @@ typedef struct ictal_corpus_item {
     ictal_interval *sz;                 /* seizures, owned */
     size_t n_sz;
     double duration_s;
+    float artefact_scale;               /* as ictal_signal */
     /* A lazy item (frames_uv NULL) is read again from its file when needed. */
     char *path, *annot_path, *record;   /* owned */
     int montage;

@@ -89,6 +89,7 @@ int ictal_corpus_add(ictal_corpus *c, const char *set, const char *name, const c
     it->n_channels = sig->n_channels;
     it->rate_hz = sig->rate_hz;
     it->duration_s = (double)sig->n_frames / sig->rate_hz;
+    it->artefact_scale = sig->artefact_scale;
     copy_str(it->set, sizeof it->set, set);
     copy_str(it->name, sizeof it->name, name);
     copy_str(it->patient, sizeof it->patient, patient ? patient : name);

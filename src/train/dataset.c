@@ -59,7 +59,7 @@ int ictal_corpus_add_raw(ictal_corpus *c, const char *set, const char *name,
     const char *lab[ICTAL_MONTAGE_MAX];
     for (int ch = 0; ch < m.n_channels; ch++)
         lab[ch] = m.labels[ch];
-    ictal_signal sig = {out, n_frames, m.n_channels, rate_hz, lab};
+    ictal_signal sig = {out, n_frames, m.n_channels, rate_hz, lab, 0};
     rc = ictal_corpus_add(c, set, name, patient, &sig, sz, n_sz);
     free(out);
     return rc < 0 ? ictal_diag_error(d, rc, "%s: cannot add the recording", name) : rc;
@@ -241,7 +241,7 @@ int ictal_corpus_add_edf(ictal_corpus *c, const char *set, const char *path,
     const char *lab[ICTAL_MONTAGE_MAX];
     for (int ch = 0; ch < l.m.n_channels; ch++)
         lab[ch] = l.m.labels[ch];
-    ictal_signal sig = {l.frames, c->lazy ? 0 : l.n_frames, l.m.n_channels, l.rate_hz, lab};
+    ictal_signal sig = {l.frames, c->lazy ? 0 : l.n_frames, l.m.n_channels, l.rate_hz, lab, 0};
     rc = ictal_corpus_add(c, set, name, patient ? patient : name, &sig, l.sz, l.n_sz);
     if (rc >= 0) {
         ictal_corpus_item *it = &c->items[rc];
@@ -270,6 +270,7 @@ int ictal_corpus_acquire(const ictal_corpus_item *it, ictal_signal *sig, float *
     sig->n_channels = it->n_channels;
     sig->rate_hz = it->rate_hz;
     sig->labels = it->labels[0][0] ? it->label_ptrs : NULL;
+    sig->artefact_scale = it->artefact_scale;
     sig->frames_uv = it->frames_uv;
     if (it->frames_uv != NULL || it->path == NULL)
         return it->frames_uv || it->n_frames == 0 ? 0

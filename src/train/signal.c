@@ -107,6 +107,17 @@ static void on_feature_hop(void *user, const ictal_hop *hop)
     }
 }
 
+static void scale_artefacts(ictal_config *cfg, float k)
+{
+    if (!(k > 0) || k == 1.0f)
+        return;
+    cfg->jump_uv *= k;
+    cfg->drift_uv *= k;
+    cfg->movement_uv *= k;
+    cfg->disconnect_uv *= k;
+    cfg->muscle_uv2 *= k * k;
+}
+
 static int check_signal(const ictal_signal *sig, ictal_diag *d)
 {
     if (sig == NULL || sig->frames_uv == NULL || sig->n_channels <= 0 ||
@@ -134,6 +145,7 @@ int ictal_dataset_add_signal(ictal_dataset *ds, int record, const ictal_signal *
     cfg.labels = sig->labels;
     cfg.window_s = tmpl->window_s;
     cfg.hop_s = tmpl->hop_s;
+    scale_artefacts(&cfg, sig->artefact_scale);
     cfg.on_hop = on_feature_hop;
     cfg.user = &ctx;
     ictal_detector *det = detector_new(&cfg, d, &rc);
@@ -258,6 +270,7 @@ int ictal_detect_signal(const ictal_model *m, const ictal_postproc *post,
     cfg.hop_s = m->info.hop_s;
     if (post)
         cfg.post = *post;
+    scale_artefacts(&cfg, sig->artefact_scale);
     cfg.on_hop = on_detect_hop;
     cfg.on_event = on_detect_event;
     cfg.user = &ctx;
