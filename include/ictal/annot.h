@@ -71,21 +71,45 @@ int ictal_annot_write_tsv(const char *path, const ictal_annotations *a, ictal_di
 int ictal_annot_parse_tsv(const char *text, size_t len, const char *name, ictal_annotations *a,
                           ictal_diag *d);
 
-/* CHB-MIT summary file: the seizures of one record ("chb01_03.edf"). A record not
- * listed gives ICTAL_ENOENT. recording_duration_s is set when the summary gives the
- * file's start and end times. */
+/* CHB-MIT summary file: the seizures of one record ("chb01_03.edf"; a path or the name
+ * without ".edf" also match). A record not listed gives ICTAL_ENOENT; a listed record
+ * without seizures gives 0 and no event. recording_duration_s is set when the summary
+ * gives the file's start and end clock times (an end before the start, or written as
+ * 24:xx:xx, is on the next day). Both "Seizure Start Time" and "Seizure 2 Start Time"
+ * spellings are read; a seizure count that disagrees with the seizures listed, or a
+ * seizure past the end of the file, is a warning. */
 int ictal_annot_read_chbmit_summary(const char *path, const char *record,
                                     ictal_annotations *a, ictal_diag *d);
 
 /* PhysioNet WFDB annotation file (.seizures): codes 32/33 are seizure onset/offset;
- * sample_rate_hz converts sample indices to seconds (256 for CHB-MIT). */
+ * sample_rate_hz converts sample indices to seconds (256 for CHB-MIT). With
+ * sample_rate_hz <= 0 the file's own "## time resolution: N" note gives it (an error
+ * when there is none); when both are given and differ, the file's wins, with a warning. */
 int ictal_annot_read_seizures(const char *path, double sample_rate_hz, ictal_annotations *a,
                               ictal_diag *d);
 
 /* Siena Seizures-list-*.txt: the seizures of one record ("PN00-1.edf"), or of every
- * record when record is NULL (onsets then relative to each record's own start). */
+ * record when record is NULL (onsets then relative to each record's own start). The
+ * list gives clock times (hh.mm.ss or hh:mm:ss); onsets are seconds from the record's
+ * "Registration start time", across midnight. Siena lists only records with seizures:
+ * a record not listed gives ICTAL_ENOENT. An end time that falls after the end of the
+ * registration but would fit one hour earlier (PN00-3's "19.29.29" for 18.29.29) is
+ * read as that, with a warning; one that fits no hour is clipped to the end of the
+ * registration, with a warning. recording_duration_s is set for a single record. */
 int ictal_annot_read_siena(const char *path, const char *record, ictal_annotations *a,
                            ictal_diag *d);
+
+/*
+ * The same readers on text or bytes already in memory (what the file readers call, and
+ * what the fuzz targets drive). source names the input in diagnostics (may be NULL).
+ * text need not be NUL-terminated; embedded NUL bytes are errors.
+ */
+int ictal_annot_parse_chbmit_summary(const char *text, size_t len, const char *source,
+                                     const char *record, ictal_annotations *a, ictal_diag *d);
+int ictal_annot_parse_seizures(const unsigned char *data, size_t len, const char *source,
+                               double sample_rate_hz, ictal_annotations *a, ictal_diag *d);
+int ictal_annot_parse_siena(const char *text, size_t len, const char *source,
+                            const char *record, ictal_annotations *a, ictal_diag *d);
 
 /* The annotations of an EDF+/BDF+ file (every annotation signal). Events whose text
  * names a seizure get event_type "sz"; others keep their text. */

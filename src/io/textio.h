@@ -1,0 +1,49 @@
+/*
+ * Internal helpers for ictal-io's text formats: reading a whole small file, walking its
+ * lines, matching keys and parsing clock times. Not a public API (ictal__ prefix).
+ */
+#ifndef ICTAL_IO_TEXTIO_H
+#define ICTAL_IO_TEXTIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ictal/error.h"
+
+/* Reads the whole file (at most max_bytes) into a new NUL-terminated buffer (free()).
+ * Errors name the file: ICTAL_ENOENT, ICTAL_EIO, ICTAL_ERANGE (too big), ICTAL_ENOMEM. */
+int ictal__read_file(const char *path, size_t max_bytes, char **out, size_t *len,
+                     ictal_diag *d);
+
+/* Walks the lines of text[0..len): "\n", "\r\n" and "\r" end a line. */
+typedef struct ictal__lines {
+    const char *p, *end;
+    int64_t line;        /* 1-based number of the line last returned */
+    int64_t line_offset; /* byte offset of that line */
+    const char *start;
+} ictal__lines;
+
+void ictal__lines_init(ictal__lines *it, const char *text, size_t len);
+/* Next line, without its end-of-line and surrounding blanks. Returns 0 at the end. */
+int ictal__lines_next(ictal__lines *it, const char **s, size_t *n);
+
+/* Trims blanks (space, tab, CR, LF, form feed, vertical tab) on both sides. */
+void ictal__trim(const char **s, size_t *n);
+
+/* Non-zero if s[0..n) starts with prefix, ignoring case and treating any run of blanks
+ * in s as one space; *rest is set past the prefix. */
+int ictal__starts_with_words(const char *s, size_t n, const char *prefix, const char **rest);
+
+/* A clock time "h:mm:ss", "hh.mm.ss" (hours 0..max_hour, minutes and seconds 0..59,
+ * blanks around it allowed) to seconds; -1 when s[0..n) is not one. */
+int64_t ictal__parse_clock(const char *s, size_t n, int max_hour);
+
+/* Base name of a path without a ".edf" extension (any case): "x/chb01_03.edf" ->
+ * "chb01_03", as pointer and length into path. */
+void ictal__record_stem(const char *path, size_t n, const char **stem, size_t *stem_n);
+
+/* Non-zero if the two record names name the same record (ictal__record_stem of each,
+ * compared exactly). */
+int ictal__same_record(const char *a, size_t an, const char *b, size_t bn);
+
+#endif
