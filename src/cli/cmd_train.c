@@ -381,6 +381,7 @@ int ictal_cmd_train(int argc, char **argv)
             goto done;
         }
     }
+    d.source = NULL; /* the loaders pointed it at paths that are gone now */
     if (mode_patient) {
         if (ictal_corpus_keep(&c, is_patient, (void *)patient) == 0) {
             fprintf(stderr, "ictal train: no recording of patient '%s'\n", patient);

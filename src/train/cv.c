@@ -22,6 +22,10 @@ void ictal_train_params_default(ictal_train_params *p)
 int ictal_train(const ictal_dataset *ds, const uint8_t *mask, const ictal_train_params *p,
                 const ictal_model_info *tmpl, ictal_trained *out, ictal_diag *d)
 {
+    if (d) { /* errors from here on are not about the last file read */
+        d->source = NULL;
+        ictal_diag_clear(d);
+    }
     if (p->kind == ICTAL_MODEL_LOGISTIC) {
         if (p->init)
             return ictal_diag_error(d, ICTAL_ENOTSUP,
@@ -205,10 +209,6 @@ static int train_parse(const ictal_dataset *ds, const uint8_t *in_train,
         mask[i] = in_train[ds->record[i]];
     ictal_trained t;
     ictal_trained_init(&t);
-    if (d) {
-        d->source = NULL;
-        ictal_diag_clear(d);
-    }
     int rc = ictal_train(ds, mask, tp, tmpl, &t, d);
     free(mask);
     size_t len = 0;
