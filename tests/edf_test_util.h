@@ -20,7 +20,7 @@
 #include "ictal/edf.h"
 #include "test.h"
 
-static uint8_t *util_read_file(const char *path, size_t *size)
+static inline uint8_t *util_read_file(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
@@ -38,7 +38,7 @@ static uint8_t *util_read_file(const char *path, size_t *size)
     return b;
 }
 
-static int util_write_file(const char *path, const void *data, size_t size)
+static inline int util_write_file(const char *path, const void *data, size_t size)
 {
     FILE *f = fopen(path, "wb");
     if (f == NULL)
@@ -48,12 +48,12 @@ static int util_write_file(const char *path, const void *data, size_t size)
 }
 
 /* Appends to list every *.edf / *.bdf (any case) below dir, sorted per folder. */
-static int util_cmp_str(const void *a, const void *b)
+static inline int util_cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void util_find_edf(const char *dir, char ***list, int *n)
+static inline void util_find_edf(const char *dir, char ***list, int *n)
 {
     DIR *dp = opendir(dir);
     if (dp == NULL)
@@ -63,8 +63,9 @@ static void util_find_edf(const char *dir, char ***list, int *n)
     while ((e = readdir(dp)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        char path[2048];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof(path), "%s/%.255s", dir, e->d_name) >= sizeof(path))
+            continue;
         struct stat st;
         if (stat(path, &st) != 0)
             continue;
@@ -83,7 +84,7 @@ static void util_find_edf(const char *dir, char ***list, int *n)
     qsort(*list + start, (size_t)(*n - start), sizeof(char *), util_cmp_str);
 }
 
-static void util_trim(char *s)
+static inline void util_trim(char *s)
 {
     size_t n = strlen(s);
     while (n > 0 && s[n - 1] == ' ')
@@ -94,7 +95,7 @@ static void util_trim(char *s)
  * Compares everything ictal reads from ictal_path with what EDFlib reads from
  * edflib_path (usually the same file). Returns 0 when EDFlib could not open it.
  */
-static int util_compare_with_edflib(const char *ictal_path, const char *edflib_path)
+static inline int util_compare_with_edflib(const char *ictal_path, const char *edflib_path)
 {
     struct edf_hdr_struct h;
     if (edfopen_file_readonly(edflib_path, &h, EDFLIB_READ_ALL_ANNOTATIONS) != 0)

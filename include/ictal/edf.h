@@ -205,6 +205,10 @@ int ictal_edf_read_digital(ictal_edf *r, int signal, int64_t first, size_t n, in
  * signals == NULL selects every data signal in file order (n_sel then must equal
  * info.n_data_signals). Reading past n_records gives ICTAL_ENOENT; a short read
  * ICTAL_ETRUNC naming the record. Annotation signals cannot be selected.
+ *
+ * Speed: read blocks of records (say 60) into one reused buffer. A 1 h, 18-channel,
+ * 256 Hz file then reads and converts in about 0.015 s (bench/bench_edf_read.c); one
+ * call into freshly allocated whole-file arrays is ~3x slower, from page faults alone.
  */
 int ictal_edf_read_float(ictal_edf *r, int64_t first_record, int64_t n_records,
                          const int *signals, int n_sel, float *const *out, ictal_diag *d);
