@@ -430,6 +430,20 @@ static void test_against_oracle(void)
 
 /* ---- properties ------------------------------------------------------------------------- */
 
+static void shuffle_copy(const ictal_annotations *a, ictal_annotations *out)
+{
+    ictal_annotations_init(out);
+    out->recording_duration_s = a->recording_duration_s;
+    for (size_t i = 0; i < a->count; i++)
+        ictal_annotations_add(out, &a->events[i]);
+    for (size_t i = out->count; i > 1; i--) {
+        size_t j = (size_t)(urand() * (double)i);
+        ictal_event t = out->events[i - 1];
+        out->events[i - 1] = out->events[j];
+        out->events[j] = t;
+    }
+}
+
 static void test_properties(void)
 {
     ictal_score_result r1, r2;
@@ -458,24 +472,20 @@ static void test_properties(void)
         if (r1.sample.fp != 0 || r1.event.fp != 0 || ms.fp_rate != 0 || me.fp_rate != 0)
             self_ok = 0;
 
-        /* Shuffled rows give the same result. */
-        ictal_annotations hyp, shuffled;
+        /* Shuffled rows, in the hypothesis and in the reference, give the same result. */
+        ictal_annotations hyp, shuffled, ref_shuffled;
         random_annotations(&hyp, ref.recording_duration_s, 10);
-        ictal_annotations_init(&shuffled);
-        shuffled.recording_duration_s = hyp.recording_duration_s;
-        for (size_t i = 0; i < hyp.count; i++)
-            ictal_annotations_add(&shuffled, &hyp.events[i]);
-        for (size_t i = shuffled.count; i > 1; i--) {
-            size_t j = (size_t)(urand() * (double)i);
-            ictal_event t = shuffled.events[i - 1];
-            shuffled.events[i - 1] = shuffled.events[j];
-            shuffled.events[j] = t;
-        }
+        shuffle_copy(&hyp, &shuffled);
+        shuffle_copy(&ref, &ref_shuffled);
         CHECK(ictal_score_recording(&ref, &hyp, &p, &r1, &d) == 0);
-        CHECK(ictal_score_recording(&ref, &shuffled, &p, &r2, &d) == 0);
+        CHECK(ictal_score_recording(&ref_shuffled, &shuffled, &p, &r2, &d) == 0);
         if (!counts_equal(&r1.sample, &r2.sample) || !counts_equal(&r1.event, &r2.event) ||
             r1.n_latency != r2.n_latency)
             order_ok = 0;
+        for (size_t i = 0; i < r1.n_latency && i < r2.n_latency; i++)
+            if (r1.latency_s[i] != r2.latency_s[i])
+                order_ok = 0;
+        ictal_annotations_free(&ref_shuffled);
         CHECK(r1.event.tp <= r1.event.ref_true);
         ictal_annotations_free(&ref);
         ictal_annotations_free(&hyp);
@@ -591,8 +601,10 @@ static void test_metrics_and_params(void)
     ictal_score_params_default(&p);
     ictal_diag d;
     ictal_diag_init(&d);
-    CHECK(ictal_score_recording(&ref, NULL, &p, &r, &d) == ICTAL_EINVAL);
+    CHECK(ictal_score_recording(&ref, NULL, &p, &r, &d) == ICTAL_ERANGE);
     CHECK(strstr(d.message, "duration") != NULL);
+    ref.recording_duration_s = 0.5; /* shorter than one 1 Hz sample */
+    CHECK(ictal_score_recording(&ref, NULL, &p, &r, &d) == ICTAL_ERANGE);
     /* No hypothesis: no detection. */
     ref.recording_duration_s = 3600;
     ictal_event e;

@@ -62,14 +62,14 @@ int ictal_event_is_seizure(const ictal_event *e);
  * of fields, a non-numeric or negative onset, a negative duration, an event that ends
  * after recordingDuration, rows that disagree on recordingDuration, no rows at all.
  * The writer prints times with two decimals (as the reference's saveTsv) and writes
- * one "bckg" row when the list has no event.
+ * one "bckg" row when the list has no event. ictal_annot_parse_tsv reads text held in
+ * memory (len bytes, need not be NUL-terminated; name is the source in diagnostics);
+ * on error *a keeps the rows read so far.
  */
-int ictal_annot_read_tsv(const char *path, ictal_annotations *a, ictal_diag *d);
-int ictal_annot_write_tsv(const char *path, const ictal_annotations *a, ictal_diag *d);
-/* Parses TSV text held in memory (len bytes, need not be NUL-terminated); name is used
- * as the source in diagnostics. On error *a keeps the rows read so far. */
 int ictal_annot_parse_tsv(const char *text, size_t len, const char *name, ictal_annotations *a,
                           ictal_diag *d);
+int ictal_annot_read_tsv(const char *path, ictal_annotations *a, ictal_diag *d);
+int ictal_annot_write_tsv(const char *path, const ictal_annotations *a, ictal_diag *d);
 
 /* CHB-MIT summary file: the seizures of one record ("chb01_03.edf"; a path or the name
  * without ".edf" also match). A record not listed gives ICTAL_ENOENT; a listed record

@@ -14,10 +14,11 @@
  *        channels whose signal quality is good
  *     -> decisions: smoothing, hysteresis, minimum duration, merge gap, refractory
  *        period; seizure burden over the last 5 minutes
- *     -> per hop: an ictal_hop; on decisions: ictal_event (callback or polling).
+ *     -> per hop: an ictal_hop; on decisions: ictal_alarm (callback or polling).
  *
- * Channels are bipolar derivations ("F7-T7"): apply a montage first (montage.h,
- * ictal_montage_build / ictal_montage_apply). 1 to ICTAL_MAX_CHANNELS channels.
+ * Channels are normally bipolar derivations ("F7-T7"): apply a montage first (montage.h,
+ * ictal_montage_build / ictal_montage_apply). 1 to ICTAL_MAX_CHANNELS channels. Labels
+ * are only names (for alarms): empty ones and dummies ("-") are refused.
  *
  * Memory: ictal_detector_size(cfg) bytes, owned by the caller, aligned to
  * ICTAL_DETECTOR_ALIGN; ictal_detector_init() lays the state out in it. The state holds
@@ -52,7 +53,7 @@ extern "C" {
 #define ICTAL_MAX_HOPS_PER_WINDOW 16 /* window_s / hop_s at most */
 #define ICTAL_DETECTOR_ALIGN 16      /* alignment of the memory given to init */
 #define ICTAL_BURDEN_WINDOW_S 300.0  /* seizure burden: share of the last 5 minutes */
-#define ICTAL_EVENT_QUEUE 8          /* events kept for polling */
+#define ICTAL_ALARM_QUEUE 8          /* alarm records kept for polling */
 #define ICTAL_LABEL_BYTES 24         /* channel label with NUL (= ICTAL_LABEL_MAX) */
 
 /*
@@ -154,24 +155,24 @@ typedef struct ictal_hop {
     uint32_t fired;            /* bit c: usable and chan_prob >= threshold_on */
 } ictal_hop;
 
-typedef enum ictal_event_kind {
-    ICTAL_EVENT_ALARM = 1, /* an alarm was raised (offset_s is still unknown: -1) */
-    ICTAL_EVENT_END = 2    /* the event ended: all fields final */
-} ictal_event_kind;
+typedef enum ictal_alarm_kind {
+    ICTAL_ALARM_RAISED = 1, /* an alarm was raised (offset_s is still unknown: -1) */
+    ICTAL_ALARM_END = 2    /* the event ended: all fields final */
+} ictal_alarm_kind;
 
-typedef struct ictal_event {
-    ictal_event_kind kind;
-    uint32_t id;         /* 1, 2, ... per detector; ALARM and END of one event share it */
-    double onset_s;      /* start of the first hop window whose smoothed probability
-                            crossed threshold_on (the hop time minus hop_s) */
+typedef struct ictal_alarm {
+    ictal_alarm_kind kind;
+    uint32_t id;         /* 1, 2, ... per detector; RAISED and END of one event share it */
+    double onset_s;      /* start of the hop whose smoothed probability first crossed
+                            threshold_on (that hop's time minus hop_s) */
     double alarm_s;      /* when the alarm was raised: onset + min duration, causally */
     double offset_s;     /* END: time of the last hop at or above threshold_off */
     float peak_prob;     /* highest smoothed probability so far */
     uint32_t channels;   /* bit c: channel c fired during the event */
-} ictal_event;
+} ictal_alarm;
 
 typedef void (*ictal_hop_fn)(void *user, const ictal_hop *hop);
-typedef void (*ictal_event_fn)(void *user, const ictal_event *ev);
+typedef void (*ictal_alarm_fn)(void *user, const ictal_alarm *ev);
 
 /*
  * Configuration. Start from ictal_config_init(), then set n_channels, rate_hz and
@@ -182,7 +183,7 @@ typedef void (*ictal_event_fn)(void *user, const ictal_event *ev);
 typedef struct ictal_config {
     int n_channels;              /* 1..ICTAL_MAX_CHANNELS */
     double rate_hz;              /* input rate, ICTAL_RATE_MIN_HZ..ICTAL_RATE_MAX_HZ */
-    const char *const *labels;   /* n_channels bipolar labels "A-B" (copied), or NULL */
+    const char *const *labels;   /* n_channels labels, "F7-T7" (copied), or NULL */
     const ictal_model *model;    /* NULL: features only, no probabilities or events */
 
     /* Analysis (features-only mode; a model fixes them). Defaults 4 s and 0.5 s.
@@ -211,7 +212,7 @@ typedef struct ictal_config {
 
     /* Outputs (either may be NULL; polling works in any case). */
     ictal_hop_fn on_hop;
-    ictal_event_fn on_event;
+    ictal_alarm_fn on_alarm;
     void *user;
 } ictal_config;
 
@@ -242,7 +243,7 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg);
 /*
  * Pushes n_frames frames of n_channels interleaved samples in µV (frame-major:
  * frames_uv[f * n_channels + c]). Any n_frames, 0 included; non-finite samples are
- * flagged, not an error. Calls on_hop / on_event as hops complete. Returns 0, or
+ * flagged, not an error. Calls on_hop / on_alarm as hops complete. Returns 0, or
  * ICTAL_EINVAL for NULL arguments.
  */
 int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_frames);
@@ -255,9 +256,9 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
  */
 void ictal_detector_reset(ictal_detector *det, double t0_s);
 
-/* Dequeues the oldest pending event into ev: returns 1, or 0 when there is none. The
- * queue holds ICTAL_EVENT_QUEUE events; older ones are dropped (counted in stats). */
-int ictal_detector_poll_event(ictal_detector *det, ictal_event *ev);
+/* Dequeues the oldest pending alarm record into ev: returns 1, or 0 when there is none. The
+ * queue holds ICTAL_ALARM_QUEUE events; older ones are dropped (counted in stats). */
+int ictal_detector_poll_alarm(ictal_detector *det, ictal_alarm *ev);
 
 /* The last completed hop, or NULL before the first one. Valid until the next push. */
 const ictal_hop *ictal_detector_last_hop(const ictal_detector *det);
@@ -273,8 +274,8 @@ typedef struct ictal_detector_stats {
     uint64_t frames;          /* pushed since init */
     uint64_t hops;
     uint64_t nonfinite;       /* non-finite samples seen */
-    uint32_t events;          /* events raised (ALARM) */
-    uint32_t events_dropped;  /* events lost from the polling queue */
+    uint32_t alarms;          /* alarms raised (ICTAL_ALARM_RAISED) */
+    uint32_t alarms_dropped;  /* records lost from the polling queue */
 } ictal_detector_stats;
 
 void ictal_detector_stats_get(const ictal_detector *det, ictal_detector_stats *st);

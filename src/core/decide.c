@@ -20,15 +20,15 @@ void ictal__decider_clear(ictal__decider *d)
     memset(&d->cur, 0, sizeof d->cur);
 }
 
-static void end_event(ictal__decider *d, ictal_event *ev)
+static void end_event(ictal__decider *d, ictal_alarm *ev)
 {
-    d->cur.kind = ICTAL_EVENT_END;
+    d->cur.kind = ICTAL_ALARM_END;
     d->cur.offset_s = d->last_above_s;
     *ev = d->cur;
     d->ended_s = d->last_above_s;
 }
 
-int ictal__decider_close(ictal__decider *d, ictal_event *ev)
+int ictal__decider_close(ictal__decider *d, ictal_alarm *ev)
 {
     if (d->state != ICTAL_STATE_ALARM && d->state != ICTAL_STATE_ENDING)
         return 0;
@@ -37,7 +37,7 @@ int ictal__decider_close(ictal__decider *d, ictal_event *ev)
     return 1;
 }
 
-int ictal__decider_step(ictal__decider *d, double t, float ps, uint32_t fired, ictal_event *ev)
+int ictal__decider_step(ictal__decider *d, double t, float ps, uint32_t fired, ictal_alarm *ev)
 {
     const ictal_postproc *p = &d->post;
     switch (d->state) {
@@ -68,7 +68,7 @@ int ictal__decider_step(ictal__decider *d, double t, float ps, uint32_t fired, i
         if (t - d->cand_onset_s + 1e-9 < p->min_duration_s)
             return 0;
         d->state = ICTAL_STATE_ALARM;
-        d->cur.kind = ICTAL_EVENT_ALARM;
+        d->cur.kind = ICTAL_ALARM_RAISED;
         d->cur.id = d->next_id++;
         d->cur.alarm_s = t;
         d->cur.offset_s = -1.0;

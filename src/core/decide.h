@@ -10,7 +10,7 @@ typedef struct ictal__decider {
     float hop_s;
     int state; /* ICTAL_STATE_IDLE, CANDIDATE, ALARM, ENDING, REFRACTORY */
     double cand_onset_s, last_above_s, ended_s;
-    ictal_event cur;  /* the event being built */
+    ictal_alarm cur;  /* the event being built */
     uint32_t next_id; /* id of the next event */
 } ictal__decider;
 
@@ -24,9 +24,9 @@ void ictal__decider_clear(ictal__decider *d);
  * that fired. Returns 1 and fills *ev when the hop raises an alarm or ends an event
  * (at most one per hop), else 0.
  */
-int ictal__decider_step(ictal__decider *d, double t, float ps, uint32_t fired, ictal_event *ev);
+int ictal__decider_step(ictal__decider *d, double t, float ps, uint32_t fired, ictal_alarm *ev);
 
 /* Ends an open event (for a reset or the end of a recording): 1 and *ev, or 0. */
-int ictal__decider_close(ictal__decider *d, ictal_event *ev);
+int ictal__decider_close(ictal__decider *d, ictal_alarm *ev);
 
 #endif

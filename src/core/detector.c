@@ -8,6 +8,12 @@
  * lowpass; everything else runs at 128 Hz. Features are combined per hop from running
  * sums kept per hop (a ring of window/hop slots): no window is ever rescanned.
  */
+#if defined(__GNUC__) && !defined(__clang__)
+/* The library never reads floating-point exception flags; without trapping math gcc may
+ * compute both sides of a select, which the channel loops need to vectorise. */
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #include "ictal/ictal.h"
 
 #include <math.h>
@@ -67,9 +73,10 @@ struct ictal_detector {
     float settle_s, clip_run;
     int notch_on, smooth_hops, burden_hops;
     ictal_hop_fn on_hop;
-    ictal_event_fn on_event;
+    ictal_alarm_fn on_alarm;
     void *user;
-    ictal__biquad aa[N_AA], hp, notch, band_hp[N_BANDS], band_lp[N_BANDS], slow[2];
+    ictal__biquad aa[N_AA], notch, band_hp[N_BANDS], band_lp[N_BANDS];
+    ictal__biquad hp_slow[3]; /* high-pass, then the two slow-component sections */
 
     /* Time and counters since the last reset. */
     double t0_s;
@@ -86,6 +93,8 @@ struct ictal_detector {
     float *xi;          /* interpolated internal sample (scratch) */
     float *hp_s, *notch_s; /* [2][ncp] */
     float *slow_s;      /* [2][2][ncp] slow-component lowpass */
+    float *slow_acc;    /* [ncp] sum of the internal samples since the last slow step */
+    int slow_fill;
     float *band_s;      /* [N_BANDS][4][ncp]: high-pass s1,s2 then low-pass s1,s2 */
     float *x1, *x2, *dx1; /* previous high-passed samples, previous difference */
     float *acc;         /* [N_SUMS][ncp] current hop */
@@ -108,7 +117,7 @@ struct ictal_detector {
     int burden_pos, burden_fill, burden_count;
     ictal__decider dec;
 
-    ictal_event queue[ICTAL_EVENT_QUEUE];
+    ictal_alarm queue[ICTAL_ALARM_QUEUE];
     int q_head, q_len;
 
     ictal_hop hop;
@@ -195,16 +204,15 @@ static int resolve(const ictal_config *cfg, resolved *r, ictal_diag *d)
         for (int c = 0; c < cfg->n_channels; c++) {
             const char *l = cfg->labels[c];
             size_t n = l ? strlen(l) : 0;
-            const char *dash = l ? strchr(l, '-') : NULL;
             if (d)
                 d->signal = c;
             if (n == 0 || n >= ICTAL_LABEL_BYTES)
                 return ictal_diag_error(d, ICTAL_EINVAL, "channel %d: label %s", c,
                                         n == 0 ? "missing or empty" : "too long");
-            if (dash == NULL || dash == l || dash[1] == '\0')
-                return ictal_diag_error(d, ICTAL_EINVAL, "channel %d: label '%s' is not a "
-                                        "bipolar derivation 'A-B' (apply a montage first)",
-                                        c, l);
+            /* CHB-MIT's dummy channels are "-" or "--": no electrode at all. */
+            if (strspn(l, "- ") == n)
+                return ictal_diag_error(d, ICTAL_EINVAL, "channel %d: label '%s' names no "
+                                        "electrode (a dummy channel)", c, l);
         }
         if (d)
             d->signal = -1;
@@ -328,7 +336,7 @@ static size_t layout(const resolved *r, ictal_detector *det)
           *xi = carve(&k, fb), *hp_s = carve(&k, fb * 2), *notch_s = carve(&k, fb * 2),
           *band_s = carve(&k, fb * N_BANDS * 4), *x1 = carve(&k, fb), *x2 = carve(&k, fb),
           *dx1 = carve(&k, fb), *acc = carve(&k, fb * N_SUMS), *qacc = carve(&k, fb * N_QACC),
-          *slots = carve(&k, fb * W * N_SUMS), *slow_s = carve(&k, fb * 4),
+          *slots = carve(&k, fb * W * N_SUMS), *slow_s = carve(&k, fb * 4), *slow_acc = carve(&k, fb),
           *slot_hpmax = carve(&k, fb * W), *slot_slmin = carve(&k, fb * W),
           *slot_slmax = carve(&k, fb * W);
     uint16_t *slot_q = carve(&k, ncp * W * sizeof(uint16_t));
@@ -361,6 +369,7 @@ static size_t layout(const resolved *r, ictal_detector *det)
         det->slots = slots;
         det->slot_q = slot_q;
         det->slow_s = slow_s;
+        det->slow_acc = slow_acc;
         det->slot_hpmax = slot_hpmax;
         det->slot_slmin = slot_slmin;
         det->slot_slmax = slot_slmax;
@@ -469,7 +478,7 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg)
     det->smooth_hops = r.smooth_hops;
     det->burden_hops = r.burden_hops;
     det->on_hop = cfg->on_hop;
-    det->on_event = cfg->on_event;
+    det->on_alarm = cfg->on_alarm;
     det->user = cfg->user;
     for (int c = 0; c < det->ncp; c++)
         det->rail[c] = (cfg->rail_uv && c < det->nch && cfg->rail_uv[c] > 0.0f)
@@ -487,9 +496,9 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg)
     double fc = fmin(45.0, 0.4 * cfg->rate_hz);
     for (int s = 0; s < N_AA; s++)
         ictal__biquad_lowpass(&det->aa[s], fc, cfg->rate_hz, ictal__butter_q(N_AA, s));
-    ictal__biquad_highpass(&det->hp, cfg->highpass_hz, FS, ictal__butter_q(1, 0));
+    ictal__biquad_highpass(&det->hp_slow[0], cfg->highpass_hz, FS, ictal__butter_q(1, 0));
     for (int s = 0; s < 2; s++)
-        ictal__biquad_lowpass(&det->slow[s], 0.3, FS, ictal__butter_q(2, s));
+        ictal__biquad_lowpass(&det->hp_slow[1 + s], 0.3, FS / 4.0, ictal__butter_q(2, s));
     det->notch_on = cfg->notch_hz != 0;
     if (det->notch_on)
         ictal__biquad_notch(&det->notch, cfg->notch_hz, FS, 10.0);
@@ -502,25 +511,25 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg)
     return 0;
 }
 
-static void emit_event(ictal_detector *det, const ictal_event *ev)
+static void emit_alarm(ictal_detector *det, const ictal_alarm *ev)
 {
-    if (det->q_len == ICTAL_EVENT_QUEUE) {
-        det->q_head = (det->q_head + 1) % ICTAL_EVENT_QUEUE;
+    if (det->q_len == ICTAL_ALARM_QUEUE) {
+        det->q_head = (det->q_head + 1) % ICTAL_ALARM_QUEUE;
         det->q_len--;
-        det->stats.events_dropped++;
+        det->stats.alarms_dropped++;
     }
-    det->queue[(det->q_head + det->q_len) % ICTAL_EVENT_QUEUE] = *ev;
+    det->queue[(det->q_head + det->q_len) % ICTAL_ALARM_QUEUE] = *ev;
     det->q_len++;
-    if (det->on_event)
-        det->on_event(det->user, ev);
+    if (det->on_alarm)
+        det->on_alarm(det->user, ev);
 }
 
-int ictal_detector_poll_event(ictal_detector *det, ictal_event *ev)
+int ictal_detector_poll_alarm(ictal_detector *det, ictal_alarm *ev)
 {
     if (det == NULL || ev == NULL || det->q_len == 0)
         return 0;
     *ev = det->queue[det->q_head];
-    det->q_head = (det->q_head + 1) % ICTAL_EVENT_QUEUE;
+    det->q_head = (det->q_head + 1) % ICTAL_ALARM_QUEUE;
     det->q_len--;
     return 1;
 }
@@ -538,93 +547,235 @@ static void start_filters(ictal_detector *det, const float *v)
         for (int s = 0; s < N_AA; s++)
             y = ictal__biquad_steady(&det->aa[s], y, &det->aa_s[(2 * s) * ncp + c],
                                      &det->aa_s[(2 * s + 1) * ncp + c]);
-        ictal__biquad_steady(&det->hp, y, &det->hp_s[c], &det->hp_s[ncp + c]);
-        float z = ictal__biquad_steady(&det->slow[0], y, &det->slow_s[c], &det->slow_s[ncp + c]);
-        ictal__biquad_steady(&det->slow[1], z, &det->slow_s[2 * ncp + c], &det->slow_s[3 * ncp + c]);
+        ictal__biquad_steady(&det->hp_slow[0], y, &det->hp_s[c], &det->hp_s[ncp + c]);
+        float z = ictal__biquad_steady(&det->hp_slow[1], y, &det->slow_s[c], &det->slow_s[ncp + c]);
+        ictal__biquad_steady(&det->hp_slow[2], z, &det->slow_s[2 * ncp + c],
+                             &det->slow_s[3 * ncp + c]);
         det->notch_s[c] = det->notch_s[ncp + c] = 0.0f;
         for (int k = 0; k < N_BANDS * 4; k++)
             det->band_s[(size_t)k * ncp + c] = 0.0f;
         det->x1[c] = det->x2[c] = det->dx1[c] = 0.0f;
+        det->slow_acc[c] = 0.0f;
     }
+    det->slow_fill = 0;
     det->started = 1;
 }
 
 static void hop_end(ictal_detector *det);
 
-/* One internal (128 Hz) sample in det->xi: high-pass, notch, bands, running sums. */
-static void internal_step(ictal_detector *det)
+/* The per-sample kernels. Each takes its state rows as restrict parameters (gcc honours
+ * restrict on parameters, not on locals), so that the loops over channels vectorise. */
+
+/* High-pass in place, and the slow component (4th-order lowpass at 0.3 Hz) for the
+ * DC-jump and drift checks. */
+static void k_highpass(size_t ncp, float *restrict xi, float *restrict h1, float *restrict h2,
+                       float *restrict sacc, const ictal__biquad *restrict bq)
 {
-    const size_t n = (size_t)det->nch, ncp = (size_t)det->ncp;
-    float *restrict xi = det->xi, *restrict acc = det->acc, *restrict qa = det->qacc;
-    float *restrict x1 = det->x1, *restrict x2 = det->x2, *restrict dx1 = det->dx1;
-    float *restrict h1 = det->hp_s, *restrict h2 = det->hp_s + ncp;
-    const ictal__biquad hp = det->hp;
-    const ictal__biquad l0 = det->slow[0], l1 = det->slow[1];
-    float *restrict w = det->slow_s;
-    for (size_t c = 0; c < n; c++) {
+    const ictal__biquad hp = *bq;
+    for (size_t c = 0; c < ncp; c++) {
         float u = xi[c];
         float y = hp.b0 * u + h1[c];
         h1[c] = hp.b1 * u - hp.a1 * y + h2[c];
         h2[c] = hp.b2 * u - hp.a2 * y;
-        /* The slow component (4th-order lowpass at 0.3 Hz): DC jumps and drift. */
-        float z = l0.b0 * u + w[c];
-        w[c] = l0.b1 * u - l0.a1 * z + w[ncp + c];
-        w[ncp + c] = l0.b2 * u - l0.a2 * z;
-        float sl = l1.b0 * z + w[2 * ncp + c];
-        w[2 * ncp + c] = l1.b1 * z - l1.a1 * sl + w[3 * ncp + c];
-        w[3 * ncp + c] = l1.b2 * z - l1.a2 * sl;
-        float *smn = &qa[Q_SLMIN * ncp + c], *smx = &qa[Q_SLMAX * ncp + c];
-        *smn = sl < *smn ? sl : *smn;
-        *smx = sl > *smx ? sl : *smx;
+        sacc[c] += u;
         xi[c] = y;
     }
-    if (det->notch_on) {
-        const ictal__biquad nb = det->notch;
-        float *restrict s1 = det->notch_s, *restrict s2 = det->notch_s + ncp;
-        for (size_t c = 0; c < n; c++) {
-            float u = xi[c];
-            float y = nb.b0 * u + s1[c];
-            s1[c] = nb.b1 * u - nb.a1 * y + s2[c];
-            s2[c] = nb.b2 * u - nb.a2 * y;
-            xi[c] = y;
-        }
+}
+
+/* The slow component at 32 Hz: the mean of 4 internal samples (a boxcar whose nulls at
+ * 32 and 64 Hz keep anything from folding onto DC), then a 4th-order lowpass at 0.3 Hz;
+ * its range per hop and per window tells DC jumps and drift. */
+static void k_slow(size_t ncp, float *restrict sacc, float *restrict w0, float *restrict w1,
+                   float *restrict w2, float *restrict w3, float *restrict smn,
+                   float *restrict smx, const ictal__biquad *restrict bq)
+{
+    const ictal__biquad l0 = bq[0], l1 = bq[1];
+    for (size_t c = 0; c < ncp; c++) {
+        float u = 0.25f * sacc[c];
+        sacc[c] = 0.0f;
+        float z = l0.b0 * u + w0[c];
+        w0[c] = l0.b1 * u - l0.a1 * z + w1[c];
+        w1[c] = l0.b2 * u - l0.a2 * z;
+        float sl = l1.b0 * z + w2[c];
+        w2[c] = l1.b1 * z - l1.a1 * sl + w3[c];
+        w3[c] = l1.b2 * z - l1.a2 * sl;
+        float mn = smn[c], mx = smx[c];
+        smn[c] = sl < mn ? sl : mn;
+        smx[c] = sl > mx ? sl : mx;
     }
-    for (size_t c = 0; c < n; c++) {
-        float x = xi[c], d = x - x1[c], dd = d - dx1[c];
-        float te = x1[c] * x1[c] - x * x2[c];
-        acc[A_S1 * ncp + c] += x;
-        acc[A_S2 * ncp + c] += x * x;
-        acc[A_D1 * ncp + c] += fabsf(d);
-        acc[A_D * ncp + c] += d;
-        acc[A_D2 * ncp + c] += d * d;
-        acc[A_DD * ncp + c] += dd;
-        acc[A_DD2 * ncp + c] += dd * dd;
-        acc[A_ZC * ncp + c] += ((x < 0.0f) != (x1[c] < 0.0f)) ? 1.0f : 0.0f;
-        acc[A_TE * ncp + c] += te;
-        float ax = fabsf(x), *hm = &qa[Q_HPMAX * ncp + c];
-        *hm = ax > *hm ? ax : *hm;
-        x2[c] = x1[c];
+}
+
+static void k_biquad(size_t ncp, float *restrict xi, float *restrict s1, float *restrict s2,
+                     const ictal__biquad *restrict bq)
+{
+    const ictal__biquad f = *bq;
+    for (size_t c = 0; c < ncp; c++) {
+        float u = xi[c];
+        float y = f.b0 * u + s1[c];
+        s1[c] = f.b1 * u - f.a1 * y + s2[c];
+        s2[c] = f.b2 * u - f.a2 * y;
+        xi[c] = y;
+    }
+}
+
+/* Running sums of the high-passed signal: moments, differences, crossings, Teager. */
+static void k_sums(size_t ncp, const float *restrict xi, float *restrict x1, float *restrict x2,
+                   float *restrict dx1, float *restrict hm, float *restrict aS1,
+                   float *restrict aS2, float *restrict aD1, float *restrict aD,
+                   float *restrict aD2, float *restrict aDD, float *restrict aDD2,
+                   float *restrict aZC, float *restrict aTE)
+{
+    for (size_t c = 0; c < ncp; c++) {
+        float x = xi[c], p1 = x1[c], d = x - p1, dd = d - dx1[c];
+        aS1[c] += x;
+        aS2[c] += x * x;
+        aD1[c] += fabsf(d);
+        aD[c] += d;
+        aD2[c] += d * d;
+        aDD[c] += dd;
+        aDD2[c] += dd * dd;
+        aZC[c] += ((x < 0.0f) != (p1 < 0.0f)) ? 1.0f : 0.0f;
+        aTE[c] += p1 * p1 - x * x2[c];
+        float ax = fabsf(x), m = hm[c];
+        hm[c] = ax > m ? ax : m;
+        x2[c] = p1;
         x1[c] = x;
         dx1[c] = d;
     }
-    for (int b = 0; b < N_BANDS; b++) {
-        const ictal__biquad bh = det->band_hp[b], bl = det->band_lp[b];
-        float *restrict s = det->band_s + (size_t)b * 4 * ncp;
-        float *restrict pw = acc + (size_t)(A_B0 + b) * ncp;
-        for (size_t c = 0; c < n; c++) {
-            float u = xi[c];
-            float y = bh.b0 * u + s[c];
-            s[c] = bh.b1 * u - bh.a1 * y + s[ncp + c];
-            s[ncp + c] = bh.b2 * u - bh.a2 * y;
-            float z = bl.b0 * y + s[2 * ncp + c];
-            s[2 * ncp + c] = bl.b1 * y - bl.a1 * z + s[3 * ncp + c];
-            s[3 * ncp + c] = bl.b2 * y - bl.a2 * z;
-            pw[c] += z * z;
-        }
+}
+
+/* A band edged by the high-pass or the anti-aliasing on one side: one section. */
+static void k_band1(size_t ncp, const float *restrict xi, float *restrict s0, float *restrict s1,
+                    float *restrict pw, const ictal__biquad *restrict bq)
+{
+    const ictal__biquad f = *bq;
+    for (size_t c = 0; c < ncp; c++) {
+        float u = xi[c];
+        float y = f.b0 * u + s0[c];
+        s0[c] = f.b1 * u - f.a1 * y + s1[c];
+        s1[c] = f.b2 * u - f.a2 * y;
+        pw[c] += y * y;
+    }
+}
+
+/* One band: 2nd-order high-pass then 2nd-order low-pass, power summed. */
+static void k_band(size_t ncp, const float *restrict xi, float *restrict s0, float *restrict s1,
+                   float *restrict s2, float *restrict s3, float *restrict pw,
+                   const ictal__biquad *restrict bh_, const ictal__biquad *restrict bl_)
+{
+    const ictal__biquad bh = *bh_, bl = *bl_;
+    for (size_t c = 0; c < ncp; c++) {
+        float u = xi[c];
+        float y = bh.b0 * u + s0[c];
+        s0[c] = bh.b1 * u - bh.a1 * y + s1[c];
+        s1[c] = bh.b2 * u - bh.a2 * y;
+        float z = bl.b0 * y + s2[c];
+        s2[c] = bl.b1 * y - bl.a1 * z + s3[c];
+        s3[c] = bl.b2 * y - bl.a2 * z;
+        pw[c] += z * z;
+    }
+}
+
+/* One internal (128 Hz) sample in det->xi: high-pass, notch, bands, running sums. */
+static void internal_step(ictal_detector *det)
+{
+    const size_t ncp = (size_t)det->ncp;
+    float *w = det->slow_s;
+    k_highpass(ncp, det->xi, det->hp_s, det->hp_s + ncp, det->slow_acc, &det->hp_slow[0]);
+    if (++det->slow_fill == 4) {
+        det->slow_fill = 0;
+        k_slow(ncp, det->slow_acc, w, w + ncp, w + 2 * ncp, w + 3 * ncp,
+               det->qacc + Q_SLMIN * ncp, det->qacc + Q_SLMAX * ncp, &det->hp_slow[1]);
+    }
+    if (det->notch_on)
+        k_biquad(ncp, det->xi, det->notch_s, det->notch_s + ncp, &det->notch);
+    float *a = det->acc;
+    k_sums(ncp, det->xi, det->x1, det->x2, det->dx1, det->qacc + Q_HPMAX * ncp, a + A_S1 * ncp,
+           a + A_S2 * ncp, a + A_D1 * ncp, a + A_D * ncp, a + A_D2 * ncp, a + A_DD * ncp,
+           a + A_DD2 * ncp, a + A_ZC * ncp, a + A_TE * ncp);
+    /* Delta is edged below by the 0.5 Hz high-pass, gamma above by the 45 Hz
+     * anti-aliasing: one section each. */
+    k_band1(ncp, det->xi, det->band_s, det->band_s + ncp, det->acc + A_B0 * ncp,
+            &det->band_lp[0]);
+    float *g = det->band_s + (size_t)(4 * (N_BANDS - 1)) * ncp;
+    k_band1(ncp, det->xi, g, g + ncp, det->acc + (size_t)(A_B0 + N_BANDS - 1) * ncp,
+            &det->band_hp[N_BANDS - 1]);
+    for (int b = 1; b < N_BANDS - 1; b++) {
+        float *s0 = det->band_s + (size_t)(4 * b) * ncp;
+        k_band(ncp, det->xi, s0, s0 + ncp, s0 + 2 * ncp, s0 + 3 * ncp,
+               det->acc + (size_t)(A_B0 + b) * ncp, &det->band_hp[b], &det->band_lp[b]);
     }
     det->n_out++;
     if (++det->hop_fill == det->hop_n)
         hop_end(det);
+}
+
+/* Raw checks at the input rate (quality rows q0..q4: non-finite, clip, rail, min, max)
+ * and the anti-aliasing cascade (state rows a0..a7), one frame, in place in v.
+ * Non-finite (and absurd) samples are held at the last good value. */
+static void k_input(size_t ncp, float *restrict v, float *restrict hold, float *restrict prev,
+                    float *restrict run, const float *restrict rail, float *restrict qnan,
+                    float *restrict qclip, float *restrict qrail, float *restrict qmin,
+                    float *restrict qmax, float *restrict a0, float *restrict a1,
+                    float *restrict a2, float *restrict a3, float *restrict a4,
+                    float *restrict a5, float *restrict a6, float *restrict a7, float clip_run,
+                    const ictal__biquad *restrict aa)
+{
+    const ictal__biquad f0 = aa[0], f1 = aa[1], f2 = aa[2], f3 = aa[3];
+    for (size_t c = 0; c < ncp; c++) {
+        float x = v[c], h = hold[c];
+        int is_bad = !(fabsf(x) <= INPUT_LIMIT_UV); /* NaN compares false */
+        float bad = is_bad ? 1.0f : 0.0f;
+        x = is_bad ? h : x;
+        hold[c] = x;
+        qnan[c] += bad;
+        float p = prev[c], ax = fabsf(x);
+        float r1 = run[c] + 1.0f; /* computed unconditionally, so the select vectorises */
+        float r = x == p ? r1 : 0.0f;
+        run[c] = r;
+        qclip[c] += ((r >= clip_run) & (ax >= CLIP_MIN_UV)) ? 1.0f : 0.0f;
+        qrail[c] += ax >= rail[c] ? 1.0f : 0.0f;
+        float mn = qmin[c], mx = qmax[c];
+        qmin[c] = x < mn ? x : mn;
+        qmax[c] = x > mx ? x : mx;
+        prev[c] = x;
+        float y = f0.b0 * x + a0[c];
+        a0[c] = f0.b1 * x - f0.a1 * y + a1[c];
+        a1[c] = f0.b2 * x - f0.a2 * y;
+        float y_ = f1.b0 * y + a2[c];
+        a2[c] = f1.b1 * y - f1.a1 * y_ + a3[c];
+        a3[c] = f1.b2 * y - f1.a2 * y_;
+        y = f2.b0 * y_ + a4[c];
+        a4[c] = f2.b1 * y_ - f2.a1 * y + a5[c];
+        a5[c] = f2.b2 * y_ - f2.a2 * y;
+        y_ = f3.b0 * y + a6[c];
+        a6[c] = f3.b1 * y - f3.a1 * y_ + a7[c];
+        a7[c] = f3.b2 * y - f3.a2 * y_;
+        v[c] = y_;
+    }
+}
+
+/* Catmull-Rom interpolation at fraction t between y2 and y1 (y3, y2, y1, v oldest first),
+ * then the history shift is left to k_shift. */
+static void k_interp(size_t ncp, float *restrict xi, const float *restrict y3,
+                     const float *restrict y2, const float *restrict y1, const float *restrict v,
+                     float t)
+{
+    for (size_t c = 0; c < ncp; c++) {
+        float ym1 = y3[c], y0 = y2[c], yq = y1[c], yr = v[c];
+        xi[c] = y0 + 0.5f * t * (yq - ym1 + t * (2.0f * ym1 - 5.0f * y0 + 4.0f * yq - yr +
+                                                 t * (3.0f * (y0 - yq) + yr - ym1)));
+    }
+}
+
+static void k_shift(size_t ncp, float *restrict y3, float *restrict y2, float *restrict y1,
+                    const float *restrict v)
+{
+    for (size_t c = 0; c < ncp; c++) {
+        y3[c] = y2[c];
+        y2[c] = y1[c];
+        y1[c] = v[c];
+    }
 }
 
 int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_frames)
@@ -632,52 +783,22 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
     if (det == NULL || (frames_uv == NULL && n_frames > 0))
         return ICTAL_EINVAL;
     const size_t n = (size_t)det->nch, ncp = (size_t)det->ncp;
-    float *restrict hold = det->hold, *restrict prev = det->prev_raw, *restrict run = det->run;
-    float *restrict qa = det->qacc, *restrict xi = det->xi;
-    float *restrict y1 = det->y1, *restrict y2 = det->y2, *restrict y3 = det->y3;
-    const float *restrict rail = det->rail;
-    const float clip_run = det->clip_run;
-    float v[ICTAL_MAX_CHANNELS];
+    float v[ICTAL_MAX_CHANNELS] = {0}; /* padding channels stay 0 */
     for (size_t f = 0; f < n_frames; f++) {
         const float *in = frames_uv + f * n;
-        /* Raw checks at the input rate; non-finite (and absurd) samples are held. */
-        float nonfinite = 0.0f;
-        for (size_t c = 0; c < n; c++) {
-            float x = in[c];
-            float bad = (fabsf(x) <= INPUT_LIMIT_UV) ? 0.0f : 1.0f; /* NaN compares false */
-            x = bad != 0.0f ? hold[c] : x;
-            hold[c] = x;
-            nonfinite += bad;
-            qa[Q_NAN * ncp + c] += bad;
-            v[c] = x;
+        for (size_t c = 0; c < n; c++)
+            v[c] = in[c];
+        if (!det->started) {
+            float v0[ICTAL_MAX_CHANNELS] = {0};
+            for (size_t c = 0; c < n; c++)
+                v0[c] = fabsf(v[c]) <= INPUT_LIMIT_UV ? v[c] : 0.0f;
+            start_filters(det, v0);
         }
-        if (nonfinite != 0.0f)
-            det->stats.nonfinite += (uint64_t)nonfinite;
-        if (!det->started)
-            start_filters(det, v);
-        for (size_t c = 0; c < n; c++) {
-            float x = v[c], p = prev[c];
-            float r = x == p ? run[c] + 1.0f : 0.0f;
-            run[c] = r;
-            qa[Q_CLIP * ncp + c] += (r >= clip_run && fabsf(x) >= CLIP_MIN_UV) ? 1.0f : 0.0f;
-            qa[Q_RAIL * ncp + c] += fabsf(x) >= rail[c] ? 1.0f : 0.0f;
-            float *mn = &qa[Q_RAWMIN * ncp + c], *mx = &qa[Q_RAWMAX * ncp + c];
-            *mn = x < *mn ? x : *mn;
-            *mx = x > *mx ? x : *mx;
-            prev[c] = x;
-        }
-        for (int s = 0; s < N_AA; s++) {
-            const ictal__biquad bq = det->aa[s];
-            float *restrict s1 = det->aa_s + (size_t)(2 * s) * ncp;
-            float *restrict s2 = det->aa_s + (size_t)(2 * s + 1) * ncp;
-            for (size_t c = 0; c < n; c++) {
-                float u = v[c];
-                float y = bq.b0 * u + s1[c];
-                s1[c] = bq.b1 * u - bq.a1 * y + s2[c];
-                s2[c] = bq.b2 * u - bq.a2 * y;
-                v[c] = y;
-            }
-        }
+        float *q = det->qacc, *a = det->aa_s;
+        k_input(ncp, v, det->hold, det->prev_raw, det->run, det->rail, q + Q_NAN * ncp,
+                q + Q_CLIP * ncp, q + Q_RAIL * ncp, q + Q_RAWMIN * ncp, q + Q_RAWMAX * ncp, a,
+                a + ncp, a + 2 * ncp, a + 3 * ncp, a + 4 * ncp, a + 5 * ncp, a + 6 * ncp,
+                a + 7 * ncp, det->clip_run, det->aa);
         /* Internal sample k lies at input position pos = k * ratio (computed from k, not
          * accumulated, so it never drifts). It is interpolated (Catmull-Rom cubic, which
          * passes through the samples: integer ratios such as 256 -> 128 Hz decimate
@@ -688,19 +809,10 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
             double pos = (double)det->n_out * det->ratio;
             if (!(pos < now - 1.0))
                 break;
-            float t = (float)(pos - (now - 2.0));
-            for (size_t c = 0; c < n; c++) {
-                float ym1 = y3[c], y0 = y2[c], yq = y1[c], yr = v[c];
-                xi[c] = y0 + 0.5f * t * (yq - ym1 + t * (2.0f * ym1 - 5.0f * y0 + 4.0f * yq - yr +
-                                                         t * (3.0f * (y0 - yq) + yr - ym1)));
-            }
+            k_interp(ncp, det->xi, det->y3, det->y2, det->y1, v, (float)(pos - (now - 2.0)));
             internal_step(det);
         }
-        for (size_t c = 0; c < n; c++) {
-            y3[c] = y2[c];
-            y2[c] = y1[c];
-            y1[c] = v[c];
-        }
+        k_shift(ncp, det->y3, det->y2, det->y1, v);
         det->n_in++;
         det->stats.frames++;
     }
@@ -779,6 +891,7 @@ static void hop_end(ictal_detector *det)
     uint16_t *sq = det->slot_q + slot * ncp;
     for (size_t c = 0; c < n; c++) {
         uint16_t q = 0;
+        det->stats.nonfinite += (uint64_t)qa[Q_NAN * ncp + c];
         if (qa[Q_NAN * ncp + c] > 0.0f)
             q |= ICTAL_Q_NAN;
         if (qa[Q_RAWMAX * ncp + c] - qa[Q_RAWMIN * ncp + c] < det->flat_uv)
@@ -902,11 +1015,11 @@ static void hop_end(ictal_detector *det)
         for (int i = 0; i < det->smooth_fill; i++)
             s += det->smooth[i];
         ps = s / (float)det->smooth_fill;
-        ictal_event ev;
+        ictal_alarm ev;
         if (ictal__decider_step(&det->dec, t, ps, fired, &ev)) {
-            if (ev.kind == ICTAL_EVENT_ALARM)
-                det->stats.events++;
-            emit_event(det, &ev);
+            if (ev.kind == ICTAL_ALARM_RAISED)
+                det->stats.alarms++;
+            emit_alarm(det, &ev);
         }
         state = (ictal_state)det->dec.state;
         if (state == ICTAL_STATE_IDLE && nu == 0) {
@@ -960,9 +1073,9 @@ void ictal_detector_reset(ictal_detector *det, double t0_s)
 {
     if (det == NULL)
         return;
-    ictal_event ev;
+    ictal_alarm ev;
     if (ictal__decider_close(&det->dec, &ev))
-        emit_event(det, &ev);
+        emit_alarm(det, &ev);
     clear_signal_state(det, t0_s);
 }
 

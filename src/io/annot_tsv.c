@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ictal/annot.h"
+#include "textio.h"
 
 /* Far beyond any recording (about 30 years), small enough that times * rate stay exact
  * in int64 arithmetic downstream. */
@@ -328,52 +329,15 @@ int ictal_annot_parse_tsv(const char *text, size_t len, const char *name, ictal_
 
 int ictal_annot_read_tsv(const char *path, ictal_annotations *a, ictal_diag *d)
 {
-    if (d != NULL) {
+    if (d != NULL)
         ictal_diag_clear(d);
-        d->source = path;
-    }
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return ictal_diag_error(d, errno == ENOENT ? ICTAL_ENOENT : ICTAL_EIO,
-                                "cannot open: %s", strerror(errno));
-    /* Annotation files are small; a 64 MB bound keeps a wrong path from eating memory. */
-    const size_t max_bytes = (size_t)64 << 20;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    if (buf == NULL) {
-        fclose(f);
-        return ictal_diag_error(d, ICTAL_ENOMEM, "out of memory");
-    }
-    for (;;) {
-        if (len == cap) {
-            if (cap >= max_bytes) {
-                free(buf);
-                fclose(f);
-                return ictal_diag_error(d, ICTAL_ERANGE, "larger than %zu bytes: not an "
-                                        "events file", max_bytes);
-            }
-            char *grown = realloc(buf, cap * 2);
-            if (grown == NULL) {
-                free(buf);
-                fclose(f);
-                return ictal_diag_error(d, ICTAL_ENOMEM, "out of memory");
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(buf);
-        return ictal_diag_error(d, ICTAL_EIO, "read error");
-    }
-    int rc = ictal_annot_parse_tsv(buf, len, path, a, d);
-    free(buf);
+    char *text = NULL;
+    size_t len = 0;
+    /* Annotation files are small; the bound keeps a wrong path from eating memory. */
+    int rc = ictal__read_file(path, (size_t)64 << 20, &text, &len, d);
+    if (rc == 0)
+        rc = ictal_annot_parse_tsv(text, len, path, a, d);
+    free(text);
     return rc;
 }
 

@@ -295,7 +295,8 @@ int ictal_score_dataset_run(const char *ref_dir, const char *hyp_dir,
     n_lat = 0;
     for (size_t i = 0; i < ds->n_files; i++) {
         const ictal_score_result *r = &ds->files[i].result;
-        memcpy(all_latency + n_lat, r->latency_s, r->n_latency * sizeof(double));
+        if (r->n_latency > 0)
+            memcpy(all_latency + n_lat, r->latency_s, r->n_latency * sizeof(double));
         n_lat += r->n_latency;
     }
     ictal_latency_stats_compute(all_latency, n_lat, &ds->latency);

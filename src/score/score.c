@@ -351,7 +351,7 @@ static int check_annotations(const ictal_annotations *a, const char *which, icta
 {
     double rd = a->recording_duration_s;
     if (!isfinite(rd) || rd <= 0 || rd > 1e9)
-        return ictal_diag_error(d, ICTAL_EINVAL,
+        return ictal_diag_error(d, ICTAL_ERANGE,
                                 "the %s has no valid recording duration (%g s); scoring needs "
                                 "it",
                                 which, rd);
@@ -359,7 +359,7 @@ static int check_annotations(const ictal_annotations *a, const char *which, icta
         const ictal_event *e = &a->events[i];
         if (!isfinite(e->onset_s) || !isfinite(e->duration_s) || fabs(e->onset_s) > 1e9 ||
             fabs(e->duration_s) > 1e9)
-            return ictal_diag_error(d, ICTAL_EINVAL, "the %s has an event with time %g s + %g s",
+            return ictal_diag_error(d, ICTAL_ERANGE, "the %s has an event with time %g s + %g s",
                                     which, e->onset_s, e->duration_s);
     }
     return 0;
@@ -489,7 +489,7 @@ int ictal_score_recording(const ictal_annotations *ref, const ictal_annotations 
     int64_t n_ref = 0, n_hyp = 0;
     rc = annotation_events(ref, fs, &n_ref, &w.ref_runs, &w.ref_ev);
     if (rc == 0 && n_ref <= 0)
-        rc = ictal_diag_error(d, ICTAL_EINVAL,
+        rc = ictal_diag_error(d, ICTAL_ERANGE,
                               "the reference recording (%g s) is shorter than one sample at "
                               "%g Hz",
                               ref->recording_duration_s, fs);
