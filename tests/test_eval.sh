@@ -99,6 +99,11 @@ if [ -f "$CHB/chb01-summary.txt" ]; then
     expect "record not listed" grep -q "chb01_99.edf" "$TMP/err"
     run 2 "$ICTAL" eval --dataset --ref-format seizures "$FIX/set1/ref" "$FIX/set1/hyp"
     run 2 "$ICTAL" eval --ref-format edf+ a b
+    # No --ref-format: the format is taken from the file's name and content.
+    run 0 "$ICTAL" eval --json --record chb01_03.edf "$CHB/chb01-summary.txt" "$TMP/chb01_03_events.tsv"
+    expect "summary reference, format guessed" jqe '.event.tp == 1 and .sample.refTrue == 40' "$TMP/out"
+    run 0 "$ICTAL" eval --json "$CHB/chb01_03.edf.seizures" "$TMP/chb01_03_events.tsv"
+    expect ".seizures reference, format guessed" jqe '.event.tp == 1 and .sample.refTrue == 40' "$TMP/out"
 fi
 
 # --- the seizure annotated in the bundled real EDF+ excerpt of CHB-MIT chb05_06 ----------
@@ -108,6 +113,8 @@ run 0 "$ICTAL" eval --json --ref-format edf "$EDF" "$TMP/chb05_06_events.tsv"
 expect "EDF+ reference" jqe '.event.refTrue == 1 and .event.tp == 1 and .event.fp == 0
     and .sample.refTrue == 115 and .sample.tp == 20 and .event.numSamples == 1810
     and .latency.values_s == [3]' "$TMP/out"
+run 0 "$ICTAL" eval --json "$EDF" "$TMP/chb05_06_events.tsv"
+expect "EDF+ reference, format guessed" jqe '.event.refTrue == 1 and .event.tp == 1' "$TMP/out"
 
 # --- exit codes ---------------------------------------------------------------------------
 run 2 "$ICTAL" eval

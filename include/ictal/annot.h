@@ -115,10 +115,40 @@ int ictal_annot_parse_siena(const char *text, size_t len, const char *source,
  * names a seizure get event_type "sz"; others keep their text. */
 int ictal_annot_read_edf(const char *path, ictal_annotations *a, ictal_diag *d);
 
+/* The annotation file formats ictal reads. */
+typedef enum ictal_annot_format {
+    ICTAL_ANNOT_UNKNOWN = 0,
+    ICTAL_ANNOT_TSV,            /* SzCORE / BIDS *_events.tsv */
+    ICTAL_ANNOT_EDF,            /* EDF+ / BDF+ annotation signals */
+    ICTAL_ANNOT_CHBMIT_SUMMARY, /* CHB-MIT chbNN-summary.txt (needs a record) */
+    ICTAL_ANNOT_SEIZURES,       /* PhysioNet WFDB .seizures */
+    ICTAL_ANNOT_SIENA           /* Siena Seizures-list-PNxx.txt (needs a record) */
+} ictal_annot_format;
+
+/* "tsv", "edf", "chbmit-summary", "seizures", "siena"; NULL for UNKNOWN. */
+const char *ictal_annot_format_name(ictal_annot_format f);
+/* The format of that name, or ICTAL_ANNOT_UNKNOWN. */
+ictal_annot_format ictal_annot_format_from_name(const char *name);
+/* Non-zero for the formats that list several recordings and so need a record name. */
+int ictal_annot_format_needs_record(ictal_annot_format f);
+
 /*
- * Reads any format ictal knows, chosen by the file's name and content. record names
- * the recording for the formats that list several (summary, Siena), else NULL.
+ * The format of a file, from its name (.tsv, .edf or .bdf, .seizures,
+ * *-summary.txt, Seizures-list-*.txt) and, when the name says nothing, from its first
+ * bytes. ICTAL_ANNOT_UNKNOWN when neither tells (or the file cannot be opened).
  */
+ictal_annot_format ictal_annot_guess_format(const char *path);
+
+/*
+ * Reads an annotation file of the given format (ICTAL_ANNOT_UNKNOWN: guessed).
+ * record names the recording for the formats that list several (summary, Siena),
+ * else NULL. .seizures files take their sample rate from the file's own note, else
+ * 256 Hz (CHB-MIT).
+ */
+int ictal_annot_read_format(const char *path, ictal_annot_format format, const char *record,
+                            ictal_annotations *a, ictal_diag *d);
+
+/* ictal_annot_read_format(path, ICTAL_ANNOT_UNKNOWN, record, a, d). */
 int ictal_annot_read_any(const char *path, const char *record, ictal_annotations *a,
                          ictal_diag *d);
 

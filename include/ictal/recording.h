@@ -11,8 +11,8 @@
  *   NumPy .npy   v1/v2/v3 header, dtype <f8, <f4 or <i2 (also >f8, >f4, >i2), C order,
  *                shape (channels, samples) - the layout of CHB-MIT's windows - or 1-D
  *                (one channel). Values are taken as µV. Labels come from the caller, or
- *                default to the CHB-MIT order when there are 23 channels ("ch1"...
- *                otherwise). The rate has no default: give it (CHB-MIT: 256).
+ *                default to the CHB-MIT order and 256 Hz when there are 23 channels
+ *                ("ch1"... and no rate otherwise: give it).
  *   text         one number per line, one channel (the Bonn segments; 173.61 Hz by
  *                default, the Bonn rate).
  *   CSV          plain or gzip'd (zlib), comma, semicolon or tab separated, with a
@@ -98,7 +98,9 @@ const ictal_recording_info *ictal_recording_get_info(const ictal_recording *r);
 /*
  * Reads up to max_frames next frames into frames_uv (max_frames * n_channels floats,
  * interleaved). Returns the number of frames read, 0 at the end, or a negative
- * ICTAL_E* code (d says where). After an error the recording stays at the error.
+ * ICTAL_E* code (d says where; d->source then points to the recording's own copy of
+ * the path, valid until ictal_recording_close). After an error the recording stays at
+ * the error. When n_frames was -1, it is set once the end has been read.
  */
 int64_t ictal_recording_read(ictal_recording *r, float *frames_uv, int64_t max_frames,
                              ictal_diag *d);

@@ -41,8 +41,9 @@ static void usage(FILE *out)
             "  --label-rate HZ           rate of the annotation masks (1)\n"
             "  --sample-rate HZ          rate of sample scoring (1)\n"
             "  --event-rate HZ           rate of event scoring (10)\n"
-            "  --ref-format FMT          one recording's reference: tsv (default), edf\n"
-            "                            (EDF+ annotations), chbmit-summary, seizures\n"
+            "  --ref-format FMT          one recording's reference: auto (default: from the\n"
+            "                            file's name and content), tsv, edf (EDF+\n"
+            "                            annotations), chbmit-summary, seizures\n"
             "                            (PhysioNet), siena\n"
             "  --record NAME             the record in a summary or Siena list (chb01_03.edf)\n"
             "  --recording-duration S    length of the recording when the reference format\n"
@@ -165,37 +166,8 @@ static void print_latency_line(const char *label, const ictal_latency_stats *s)
 
 /* ---- one recording ------------------------------------------------------------------------ */
 
-/* The formats a single recording's reference may come in (--ref-format). */
-typedef enum { REF_TSV, REF_EDF, REF_CHBMIT_SUMMARY, REF_SEIZURES, REF_SIENA } ref_format;
-
-static const struct {
-    const char *name;
-    ref_format format;
-    int needs_record;
-} ref_formats[] = {
-    {"tsv", REF_TSV, 0},
-    {"edf", REF_EDF, 0},
-    {"chbmit-summary", REF_CHBMIT_SUMMARY, 1},
-    {"seizures", REF_SEIZURES, 0},
-    {"siena", REF_SIENA, 1},
-};
-
-static int read_reference(const char *path, ref_format format, const char *record,
-                          ictal_annotations *a, ictal_diag *d)
-{
-    switch (format) {
-    case REF_EDF: return ictal_annot_read_edf(path, a, d);
-    case REF_CHBMIT_SUMMARY: return ictal_annot_read_chbmit_summary(path, record, a, d);
-    /* 0: the sample rate comes from the file's own "time resolution" note. */
-    case REF_SEIZURES: return ictal_annot_read_seizures(path, 0, a, d);
-    case REF_SIENA: return ictal_annot_read_siena(path, record, a, d);
-    case REF_TSV: break;
-    }
-    return ictal_annot_read_tsv(path, a, d);
-}
-
 typedef struct {
-    ref_format format;
+    ictal_annot_format format; /* ICTAL_ANNOT_UNKNOWN: from the file */
     const char *record;
     double recording_duration_s; /* for references that do not give it; NaN: the hyp's */
 } ref_options;
@@ -208,7 +180,7 @@ static int eval_one(const char *ref_path, const char *hyp_path, const ref_option
     ictal_annotations_init(&hyp);
     ictal_score_result r;
     ictal_score_result_init(&r);
-    int rc = read_reference(ref_path, ro->format, ro->record, &ref, d);
+    int rc = ictal_annot_read_format(ref_path, ro->format, ro->record, &ref, d);
     if (rc == 0)
         rc = ictal_annot_read_tsv(hyp_path, &hyp, d);
     /* Some reference formats do not give the recording's length (.seizures files, a
@@ -396,7 +368,7 @@ int ictal_cmd_eval(int argc, char **argv)
     ictal_score_params p;
     ictal_score_params_default(&p);
     int dataset = 0, json = 0, strict = 0;
-    ref_options ro = {REF_TSV, NULL, NAN};
+    ref_options ro = {ICTAL_ANNOT_UNKNOWN, NULL, NAN};
     int needs_record = 0, ref_format_given = 0;
     const char *pos[2];
     int n_pos = 0;
@@ -413,16 +385,14 @@ int ictal_cmd_eval(int argc, char **argv)
             strict = 1;
         } else if (strcmp(a, "--ref-format") == 0 || strncmp(a, "--ref-format=", 13) == 0) {
             const char *v = a[12] == '=' ? a + 13 : (i + 1 < argc ? argv[++i] : "");
-            size_t k, n = sizeof(ref_formats) / sizeof(ref_formats[0]);
-            for (k = 0; k < n && strcmp(v, ref_formats[k].name) != 0; k++)
-                ;
-            if (k == n) {
-                fprintf(stderr, "ictal eval: unknown reference format '%s' (tsv, edf, "
+            ro.format = strcmp(v, "auto") == 0 ? ICTAL_ANNOT_UNKNOWN
+                                               : ictal_annot_format_from_name(v);
+            if (ro.format == ICTAL_ANNOT_UNKNOWN && strcmp(v, "auto") != 0) {
+                fprintf(stderr, "ictal eval: unknown reference format '%s' (auto, tsv, edf, "
                                 "chbmit-summary, seizures, siena)\n", v);
                 return ICTAL_EXIT_USAGE;
             }
-            ro.format = ref_formats[k].format;
-            needs_record = ref_formats[k].needs_record;
+            needs_record = ictal_annot_format_needs_record(ro.format);
             ref_format_given = 1;
         } else if (strcmp(a, "--record") == 0 || strncmp(a, "--record=", 9) == 0) {
             ro.record = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : "");
@@ -478,7 +448,8 @@ int ictal_cmd_eval(int argc, char **argv)
                         "--record NAME\n");
         return ICTAL_EXIT_USAGE;
     }
-    if (dataset && ref_format_given && ro.format != REF_TSV) {
+    if (dataset && ref_format_given && ro.format != ICTAL_ANNOT_TSV &&
+        ro.format != ICTAL_ANNOT_UNKNOWN) {
         fprintf(stderr, "ictal eval: --dataset reads *_events.tsv trees; --ref-format is for "
                         "one recording\n");
         return ICTAL_EXIT_USAGE;

@@ -115,21 +115,26 @@ static int finish_block(block *b, const char *record, ictal_annotations *a, int 
                 break;
             }
         }
-        char was[16], now[16];
+        char was[16], now[16], why[64];
         clock_text(b->sz_end, was, sizeof(was));
+        if (off < on) {
+            clock_text(b->sz_start, now, sizeof(now));
+            snprintf(why, sizeof(why), "before the seizure start (%s)", now);
+        } else {
+            clock_text(b->reg_end, now, sizeof(now));
+            snprintf(why, sizeof(why), "after the registration end (%s)", now);
+        }
         int rc;
         if (fixed >= 0) {
             clock_text((b->reg_start + fixed) % DAY_S, now, sizeof(now));
             rc = ictal_diag_warn(d,
-                                 "seizure end time %s of %s is outside the seizure's registration; "
-                                 "read as %s (an hour typo): the seizure lasts %lld s",
-                                 was, b->file, now, (long long)(fixed - on));
+                                 "seizure end time %s of %s is %s; read as %s (an hour typo): "
+                                 "the seizure lasts %lld s",
+                                 was, b->file, why, now, (long long)(fixed - on));
             off = fixed;
         } else if (off >= on) {
-            rc = ictal_diag_warn(d,
-                                 "seizure end time %s of %s is after the end of its registration; "
-                                 "clipped to it",
-                                 was, b->file);
+            rc = ictal_diag_warn(d, "seizure end time %s of %s is %s; clipped to it", was,
+                                 b->file, why);
             off = dur;
         } else {
             return ictal_diag_error(d, ICTAL_EFORMAT,
