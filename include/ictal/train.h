@@ -138,13 +138,13 @@ void ictal_train_template(ictal_model_info *tmpl);
 
 /* --- running the detector over a recording ---------------------------------------------- */
 
-typedef struct ictal_alarm {
+typedef struct ictal_train_alarm {
     double onset_s;   /* start of the event (the detector's onset) */
     double alarm_s;   /* when the alarm was raised */
     double offset_s;  /* end of the event */
     float peak_prob;
     uint32_t channels; /* bit c: channel c fired */
-} ictal_alarm;
+} ictal_train_alarm;
 
 /* What the detector said about one recording: every hop and every event. */
 typedef struct ictal_detection {
@@ -153,7 +153,7 @@ typedef struct ictal_detection {
     float *prob;        /* [n_hops] aggregated probability */
     float *prob_smooth; /* [n_hops] what the thresholds saw */
     uint8_t *any_usable;/* [n_hops] some channel had good quality */
-    ictal_alarm *alarms;
+    ictal_train_alarm *alarms;
     size_t n_alarms, cap_alarms;
     double duration_s;
 } ictal_detection;
@@ -244,6 +244,16 @@ int ictal_corpus_add_raw(ictal_corpus *c, const char *set, const char *name,
                          const char *patient, const float *frames_uv, size_t n_frames,
                          int n_inputs, double rate_hz, const char *const *labels, int montage,
                          const ictal_interval *sz, size_t n_sz, ictal_diag *d);
+
+/*
+ * Adds a recording in any format ictal reads (EDF family, .npy, text, CSV / csv.gz; see
+ * ictal/recording.h) in the given montage, seizures from annot_path when given (and
+ * for EDF+ files without it, from their own annotations). EDF files go through
+ * ictal_corpus_add_edf() (and can be lazy); the others are read whole.
+ */
+int ictal_corpus_add_file(ictal_corpus *c, const char *set, const char *path,
+                          const char *patient, int montage, const char *annot_path,
+                          const char *record, ictal_diag *d);
 
 /*
  * Adds an EDF/EDF+/BDF recording in the given montage. Its seizures come from

@@ -30,7 +30,7 @@ static void usage(FILE *out)
             "                      a local copy of CHB-MIT (chbNN/chbNN_MM.edf, chbNN-summary.txt)\n"
             "                      or Siena (PNxx/PNxx-N.edf, Seizures-list-PNxx.txt): runs the\n"
             "                      published leave-one-patient-out protocol (implies --cv lopo)\n"
-            "  RECORDING[:ANNOT]   an EDF recording, seizures from ANNOT (any annotation format)\n"
+            "  RECORDING[:ANNOT]   a recording (EDF, .npy, text, CSV), seizures from ANNOT (any annotation format)\n"
             "                      or from its EDF+ annotations; patient = name up to '_' or '-'\n"
             "  --montage M         double-banana, wearable or auto (default auto)\n"
             "  --neg-stride N      keep every Nth seizure-free hop (default 1; 8 for --protocol)\n"
@@ -43,6 +43,10 @@ static void usage(FILE *out)
             "  --init MODEL        continue from this tree model (patient-specific on top of\n"
             "                      the generic one)\n"
             "  --no-tune           keep the default threshold (else tuned on training data)\n"
+            "  --threshold X       fix the alarm threshold (no tuning; off = 0.7 X)\n"
+            "  --smooth S, --min-duration S   post-processing written into the model\n"
+            "  --agg max|topK      channel aggregation: the largest probability, or the mean\n"
+            "                      of the K largest (default max)\n"
             "  --out MODEL         write the model trained on all the data\n"
             "evaluation:\n"
             "  --cv lopo|loro|kfold   leave one patient / record out, or k folds (--folds K)\n"
@@ -153,6 +157,8 @@ int ictal_cmd_train(int argc, char **argv)
     const char *out_path = NULL, *report_path = NULL, *init_path = NULL, *patient = NULL;
     const char *cv_arg = NULL;
     int montage = ICTAL_TRAIN_MONTAGE_AUTO, mode_patient = 0, quiet = 0, neg_stride = -1;
+    double threshold = -1, smooth_s = -1, min_duration_s = -1;
+    int top_k = 0;
     ictal_cv_params cvp;
     ictal_cv_params_default(&cvp);
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -247,6 +253,33 @@ int ictal_cmd_train(int argc, char **argv)
             init_path = argv[++i];
         } else if (strcmp(a, "--no-tune") == 0) {
             cvp.tune = 0;
+        } else if (strcmp(a, "--threshold") == 0) {
+            NEED_ARG();
+            threshold = atof(argv[++i]);
+            cvp.tune = 0;
+            if (!(threshold > 0 && threshold < 1)) {
+                fprintf(stderr, "ictal train: --threshold is between 0 and 1\n");
+                free(inputs);
+                return ICTAL_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--smooth") == 0) {
+            NEED_ARG();
+            smooth_s = atof(argv[++i]);
+        } else if (strcmp(a, "--min-duration") == 0) {
+            NEED_ARG();
+            min_duration_s = atof(argv[++i]);
+        } else if (strcmp(a, "--agg") == 0) {
+            NEED_ARG();
+            const char *g = argv[++i];
+            if (strcmp(g, "max") == 0)
+                top_k = 0;
+            else if (strncmp(g, "top", 3) == 0 && atoi(g + 3) >= 1)
+                top_k = atoi(g + 3);
+            else {
+                fprintf(stderr, "ictal train: --agg is max or topK, not '%s'\n", g);
+                free(inputs);
+                return ICTAL_EXIT_USAGE;
+            }
         } else if (strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0) {
             NEED_ARG();
             out_path = argv[++i];
@@ -327,6 +360,18 @@ int ictal_cmd_train(int argc, char **argv)
     ictal_dataset ds;
     ictal_model_info tmpl;
     ictal_train_template(&tmpl);
+    if (top_k > 0) {
+        tmpl.aggregation = ICTAL_AGG_TOPK_MEAN;
+        tmpl.top_k = (uint16_t)top_k;
+    }
+    if (smooth_s >= 0)
+        tmpl.post.smooth_s = (float)smooth_s;
+    if (min_duration_s >= 0)
+        tmpl.post.min_duration_s = (float)min_duration_s;
+    if (threshold > 0) {
+        tmpl.post.threshold_on = (float)threshold;
+        tmpl.post.threshold_off = (float)(0.7 * threshold);
+    }
     ictal_dataset_init(&ds, tmpl.n_features);
     ictal_cv_result cvr;
     ictal_cv_result_init(&cvr);
@@ -374,7 +419,7 @@ int ictal_cmd_train(int argc, char **argv)
             annot = colon + 1;
         }
         patient_of(path, pat, sizeof pat);
-        rc = ictal_corpus_add_edf(&c, "files", path, pat, montage, annot, NULL, &d);
+        rc = ictal_corpus_add_file(&c, "files", path, pat, montage, annot, NULL, &d);
         if (rc) {
             ictal_cli_print_diag("train", &d); /* d names this loop's path buffer */
             status = ictal_cli_exit_code(rc);

@@ -141,8 +141,10 @@ void ictal_tune_threshold(const ictal_corpus *c, const size_t *items, const icta
         need = 1;
     double best_score = -1e300;
     float best = post->threshold_on;
-    for (int g = 0; g <= 13; g++) {
-        float th = 0.30f + 0.05f * (float)g;
+    static const float grid[] = {0.30f, 0.35f, 0.40f, 0.45f, 0.50f, 0.55f, 0.60f, 0.65f, 0.70f,
+                                 0.75f, 0.80f, 0.85f, 0.90f, 0.95f, 0.97f, 0.98f, 0.99f};
+    for (size_t g = 0; g < sizeof grid / sizeof grid[0]; g++) {
+        float th = grid[g];
         size_t n_sz = 0, n_det = 0, n_fa = 0;
         double hours = 0;
         for (size_t k = 0; k < n; k++) {

@@ -3,6 +3,7 @@
  * montage the model works on, and attach the seizures from the annotations.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "ictal/annot.h"
 #include "ictal/edf.h"
 #include "ictal/montage.h"
+#include "ictal/recording.h"
 #include "ictal/train.h"
 
 /* Applies the montage of kind to raw frames: *out (malloc'd) n_frames x m->n_channels. */
@@ -309,6 +311,257 @@ int ictal_corpus_acquire(const ictal_corpus_item *it, ictal_signal *sig, float *
     return 0;
 }
 
+/* --- other formats through ictal/recording.h ------------------------------------------- */
+
+/* A whole recording read through recording.h: frames (malloc'd) and labels (copied). */
+typedef struct whole {
+    float *frames;
+    size_t n_frames;
+    int n_channels;
+    double rate_hz;
+    char labels[ICTAL_MONTAGE_INPUTS_MAX][ICTAL_LABEL_MAX];
+    const char *label_ptrs[ICTAL_MONTAGE_INPUTS_MAX];
+} whole;
+
+static int read_whole(const char *path, whole *w, ictal_diag *d)
+{
+    memset(w, 0, sizeof *w);
+    if (d) {
+        d->source = path;
+        ictal_diag_clear(d);
+    }
+    ictal_recording *r = NULL;
+    int rc = ictal_recording_open(&r, path, NULL, d);
+    if (rc)
+        return rc;
+    const ictal_recording_info *info = ictal_recording_get_info(r);
+    if (info->n_channels <= 0 || info->n_channels > ICTAL_MONTAGE_INPUTS_MAX) {
+        ictal_recording_close(r);
+        return ictal_diag_error(d, ICTAL_ERANGE, "%s: %d channels", path, info->n_channels);
+    }
+    w->n_channels = info->n_channels;
+    w->rate_hz = info->sample_rate_hz;
+    for (int ch = 0; ch < w->n_channels; ch++) {
+        snprintf(w->labels[ch], ICTAL_LABEL_MAX, "%s", info->labels ? info->labels[ch] : "");
+        w->label_ptrs[ch] = w->labels[ch];
+    }
+    size_t cap = info->n_frames > 0 ? (size_t)info->n_frames : 4096;
+    size_t nc = (size_t)w->n_channels;
+    w->frames = malloc(cap * nc * sizeof *w->frames);
+    while (rc == 0 && w->frames) {
+        if (w->n_frames == cap) {
+            float *f = realloc(w->frames, 2 * cap * nc * sizeof *f);
+            if (f == NULL)
+                break;
+            w->frames = f;
+            cap *= 2;
+        }
+        int64_t got = ictal_recording_read(r, w->frames + w->n_frames * nc,
+                                           (int64_t)(cap - w->n_frames), d);
+        if (got < 0)
+            rc = (int)got;
+        else if (got == 0)
+            break;
+        else
+            w->n_frames += (size_t)got;
+    }
+    ictal_recording_close(r);
+    if (rc == 0 && w->frames == NULL)
+        rc = ICTAL_ENOMEM;
+    if (rc) {
+        free(w->frames);
+        w->frames = NULL;
+    }
+    return rc;
+}
+
+static int is_edf_name(const char *path)
+{
+    size_t n = strlen(path);
+    if (n < 4)
+        return 0;
+    const char *e = path + n - 4;
+    return e[0] == '.' && (tolower((unsigned char)e[1]) == 'e' || tolower((unsigned char)e[1]) == 'b') &&
+           tolower((unsigned char)e[2]) == 'd' && tolower((unsigned char)e[3]) == 'f';
+}
+
+int ictal_corpus_add_file(ictal_corpus *c, const char *set, const char *path,
+                          const char *patient, int montage, const char *annot_path,
+                          const char *record, ictal_diag *d)
+{
+    if (is_edf_name(path))
+        return ictal_corpus_add_edf(c, set, path, patient, montage, annot_path, record, d);
+    whole *w = malloc(sizeof *w);
+    if (w == NULL)
+        return ICTAL_ENOMEM;
+    int rc = read_whole(path, w, d);
+    ictal_annotations ann;
+    ictal_annotations_init(&ann);
+    ictal_interval *sz = NULL;
+    size_t n_sz = 0;
+    if (rc == 0 && annot_path)
+        rc = ictal__read_annotations(annot_path, record, &ann, d);
+    if (rc == 0)
+        rc = seizures_of(&ann, &sz, &n_sz);
+    if (rc == 0) {
+        char name[ICTAL_TRAIN_NAME_MAX];
+        base_name(path, name, sizeof name);
+        rc = ictal_corpus_add_raw(c, set, name, patient ? patient : name, w->frames, w->n_frames,
+                                  w->n_channels, w->rate_hz, w->label_ptrs, montage, sz, n_sz, d);
+        if (rc > 0)
+            rc = 0;
+    }
+    free(sz);
+    ictal_annotations_free(&ann);
+    free(w->frames);
+    free(w);
+    return rc;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* chbmit-windows/chbNN/{preictal_10s,ictal}: each seizure's pre-ictal window streamed
+ * before its ictal window, as one 20 s item with the seizure from 10 s to the end. */
+static int add_chbmit_windows(ictal_corpus *c, const char *dir, int montage, ictal_diag *d)
+{
+    static const char *const patients[] = {"chb01", "chb02", "chb03", "chb04", "chb05",
+                                           "chb06", "chb07", "chb08", "chb09", "chb10"};
+    int n_added = 0;
+    for (size_t p = 0; p < sizeof patients / sizeof patients[0]; p++) {
+        char idir[2048];
+        if ((size_t)snprintf(idir, sizeof idir, "%s/chbmit-windows/%s/ictal", dir, patients[p]) >=
+            sizeof idir)
+            return ictal_diag_error(d, ICTAL_ERANGE, "%s: path too long", dir);
+        DIR *dp = opendir(idir);
+        if (dp == NULL)
+            continue;
+        char names[64][64];
+        int n = 0;
+        struct dirent *e;
+        while ((e = readdir(dp)) != NULL && n < 64) {
+            size_t len = strlen(e->d_name);
+            if (len > 10 && len < 60 && strcmp(e->d_name + len - 10, "_ictal.npy") == 0) {
+                memcpy(names[n], e->d_name, len - 10);
+                names[n][len - 10] = '\0';
+                n++;
+            }
+        }
+        closedir(dp);
+        qsort(names, (size_t)n, sizeof names[0], cmp_name);
+        for (int i = 0; i < n; i++) {
+            char pre[4096], ict[4096];
+            snprintf(ict, sizeof ict, "%.2000s/%.60s_ictal.npy", idir, names[i]);
+            snprintf(pre, sizeof pre, "%.2000s/chbmit-windows/%s/preictal_10s/%.60s_preictal10s.npy",
+                     dir, patients[p], names[i]);
+            whole *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+            if (a == NULL || b == NULL) {
+                free(a);
+                free(b);
+                return ICTAL_ENOMEM;
+            }
+            int rc = read_whole(pre, a, d);
+            if (rc == 0) {
+                rc = read_whole(ict, b, d);
+                if (rc == 0 && (b->n_channels != a->n_channels || b->rate_hz != a->rate_hz))
+                    rc = ictal_diag_error(d, ICTAL_EFORMAT, "%s: not the layout of %s", ict, pre);
+            }
+            if (rc == 0) {
+                size_t nc = (size_t)a->n_channels, nf = a->n_frames + b->n_frames;
+                float *f = realloc(a->frames, nf * nc * sizeof *f);
+                if (f == NULL) {
+                    rc = ICTAL_ENOMEM;
+                } else {
+                    a->frames = f;
+                    memcpy(f + a->n_frames * nc, b->frames, b->n_frames * nc * sizeof *f);
+                    ictal_interval sz = {(double)a->n_frames / a->rate_hz,
+                                         (double)nf / a->rate_hz};
+                    rc = ictal_corpus_add_raw(c, "chbmit-windows", names[i], patients[p], f, nf,
+                                              a->n_channels, a->rate_hz, a->label_ptrs, montage,
+                                              &sz, 1, d);
+                    if (rc >= 0) {
+                        rc = 0;
+                        n_added++;
+                    }
+                }
+            }
+            free(a->frames);
+            free(b->frames);
+            free(a);
+            free(b);
+            if (rc)
+                return rc;
+        }
+    }
+    return n_added ? 0 : ictal_diag_error(d, ICTAL_ENOENT, "%s/chbmit-windows: no window pair", dir);
+}
+
+/* bonn/{Z,O,N,F,S}/NNN.txt: single intracranial or scalp channels; S is ictal throughout. */
+static int add_bonn(ictal_corpus *c, const char *dir, ictal_diag *d)
+{
+    static const char sets[] = "ZONFS";
+    int n_added = 0;
+    for (int s = 0; s < 5; s++) {
+        for (int k = 1; k <= 100; k++) {
+            char path[4096], name[32];
+            snprintf(path, sizeof path, "%.2000s/bonn/%c/%c%03d.txt", dir, sets[s], sets[s], k);
+            FILE *f = fopen(path, "rb");
+            if (f == NULL)
+                continue;
+            fclose(f);
+            whole *w = malloc(sizeof *w);
+            if (w == NULL)
+                return ICTAL_ENOMEM;
+            int rc = read_whole(path, w, d);
+            if (rc == 0) {
+                snprintf(name, sizeof name, "%c%03d", sets[s], k);
+                ictal_interval sz = {0.0, (double)w->n_frames / w->rate_hz};
+                /* one channel, taken as it is: no montage, and the artefact checks
+                 * scaled for intracranial amplitudes (sets N, F, S; Z and O are
+                 * scalp but share the recording system's scale) */
+                ictal_signal sig = {w->frames, w->n_frames, 1, w->rate_hz, NULL, 10.0f};
+                rc = ictal_corpus_add(c, "bonn", name, name, &sig, &sz, sets[s] == 'S');
+                if (rc >= 0) {
+                    rc = 0;
+                    n_added++;
+                }
+            }
+            free(w->frames);
+            free(w);
+            if (rc)
+                return rc;
+        }
+    }
+    return n_added ? 0 : ictal_diag_error(d, ICTAL_ENOENT, "%s/bonn: no segment", dir);
+}
+
+/* guinea-bissau-epilepsy/signal-N.csv.gz: Emotiv EPOC, wearable montage derived from its
+ * referential F7, T7, P7, F8, T8, P8; no seizure annotated. */
+static int add_guinea_bissau(ictal_corpus *c, const char *dir, ictal_diag *d)
+{
+    int n_added = 0;
+    for (int k = 1; k <= 200; k++) {
+        char path[4096], patient[32];
+        snprintf(path, sizeof path, "%.2000s/guinea-bissau-epilepsy/signal-%d.csv.gz", dir, k);
+        FILE *f = fopen(path, "rb");
+        if (f == NULL)
+            continue;
+        fclose(f);
+        snprintf(patient, sizeof patient, "gb-%02d", k);
+        int rc = ictal_corpus_add_file(c, "guinea-bissau", path, patient,
+                                       ICTAL_TRAIN_MONTAGE_WEARABLE, NULL, NULL, d);
+        if (rc)
+            return rc;
+        snprintf(c->items[c->n_items - 1].name, ICTAL_TRAIN_NAME_MAX, "signal-%d", k);
+        n_added++;
+    }
+    return n_added ? 0
+                   : ictal_diag_error(d, ICTAL_ENOENT, "%s/guinea-bissau-epilepsy: no recording",
+                                      dir);
+}
+
 /* --- the layout of ../shared/data ---------------------------------------------------- */
 
 static const struct {
@@ -364,8 +617,13 @@ int ictal_corpus_add_shared(ictal_corpus *c, const char *dir, unsigned mask, int
 {
     int rc = 0;
     char path[4096];
+    if (mask & ICTAL_SET_CHBMIT_WINDOWS) {
+        rc = add_chbmit_windows(c, dir, montage, d);
+        if (rc)
+            return rc;
+    }
     if (mask & ICTAL_SET_CHBMIT_CONTINUOUS) {
-        snprintf(path, sizeof path, "%s/chbmit-continuous/chb05_06_excerpt.edf", dir);
+        snprintf(path, sizeof path, "%.2000s/chbmit-continuous/chb05_06_excerpt.edf", dir);
         rc = ictal_corpus_add_edf(c, "chbmit-continuous", path, "chb05", montage, NULL, NULL, d);
         if (rc)
             return rc;
@@ -382,5 +640,14 @@ int ictal_corpus_add_shared(ictal_corpus *c, const char *dir, unsigned mask, int
         if (rc)
             return rc;
     }
+    if (mask & ICTAL_SET_GUINEA_BISSAU) {
+        rc = add_guinea_bissau(c, dir, d);
+        if (rc)
+            return rc;
+    }
+    if (mask & ICTAL_SET_BONN)
+        rc = add_bonn(c, dir, d);
+    if (rc == 0 && d)
+        d->source = NULL;
     return rc;
 }

@@ -153,6 +153,16 @@ int ictal_cv_write_report(const char *path, const char *title, const char *comma
                     it->sz[z].onset_s, it->sz[z].offset_s, fa, la, before);
         }
     }
+    fprintf(f, "\n## Every alarm in recordings with seizures\n\n| recording | alarm s | event s | "
+               "peak probability |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < c->n_items; i++) {
+        const ictal_detection *dt = &r->det[i];
+        if (c->items[i].n_sz == 0)
+            continue;
+        for (size_t a = 0; a < dt->n_alarms; a++)
+            fprintf(f, "| %s | %.1f | %.1f-%.1f | %.3f |\n", c->items[i].name, dt->alarms[a].alarm_s,
+                    dt->alarms[a].onset_s, dt->alarms[a].offset_s, dt->alarms[a].peak_prob);
+    }
     fprintf(f, "\n## False alarms\n\n| set | recording | alarm s | event s | peak probability "
                "| channels | threshold |\n|---|---|---|---|---|---|---|\n");
     size_t n_fa = 0;

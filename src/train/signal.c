@@ -219,16 +219,16 @@ static void on_detect_hop(void *user, const ictal_hop *hop)
     o->any_usable[i] = hop->usable != 0;
 }
 
-static void on_detect_event(void *user, const ictal_event *ev)
+static void on_detect_alarm(void *user, const ictal_alarm *ev)
 {
     struct detect_ctx *c = user;
     ictal_detection *o = c->out;
     if (c->rc)
         return;
-    if (ev->kind == ICTAL_EVENT_ALARM) {
+    if (ev->kind == ICTAL_ALARM_RAISED) {
         if (o->n_alarms == o->cap_alarms) {
             size_t cap = o->cap_alarms ? o->cap_alarms * 2 : 16;
-            ictal_alarm *a = realloc(o->alarms, cap * sizeof *a);
+            ictal_train_alarm *a = realloc(o->alarms, cap * sizeof *a);
             if (a == NULL) {
                 c->rc = ICTAL_ENOMEM;
                 return;
@@ -236,14 +236,14 @@ static void on_detect_event(void *user, const ictal_event *ev)
             o->alarms = a;
             o->cap_alarms = cap;
         }
-        ictal_alarm *a = &o->alarms[o->n_alarms++];
+        ictal_train_alarm *a = &o->alarms[o->n_alarms++];
         a->onset_s = ev->onset_s;
         a->alarm_s = ev->alarm_s;
         a->offset_s = -1;
         a->peak_prob = ev->peak_prob;
         a->channels = ev->channels;
-    } else if (ev->kind == ICTAL_EVENT_END && o->n_alarms > 0) {
-        ictal_alarm *a = &o->alarms[o->n_alarms - 1];
+    } else if (ev->kind == ICTAL_ALARM_END && o->n_alarms > 0) {
+        ictal_train_alarm *a = &o->alarms[o->n_alarms - 1];
         a->offset_s = ev->offset_s;
         a->peak_prob = ev->peak_prob;
         a->channels = ev->channels;
@@ -272,7 +272,7 @@ int ictal_detect_signal(const ictal_model *m, const ictal_postproc *post,
         cfg.post = *post;
     scale_artefacts(&cfg, sig->artefact_scale);
     cfg.on_hop = on_detect_hop;
-    cfg.on_event = on_detect_event;
+    cfg.on_alarm = on_detect_alarm;
     cfg.user = &ctx;
     ictal_detector *det = detector_new(&cfg, d, &rc);
     if (det == NULL)
