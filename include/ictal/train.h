@@ -67,6 +67,13 @@ int ictal_dataset_add_row(ictal_dataset *ds, int record, int channel, float t_s,
                           const float *x, float y);
 /* Appends every row of src (with its records) to dst; both have the same n_features. */
 int ictal_dataset_append(ictal_dataset *dst, const ictal_dataset *src);
+/*
+ * Hides the features whose bit is set in drop (bit i = feature i) by making them missing
+ * (NaN) in every row: the trainers then never use them (XGBoost cannot split on a
+ * column that is always missing; logistic regression gives it weight 0).
+ */
+void ictal_dataset_drop_features(ictal_dataset *ds, uint64_t drop);
+
 /* Counts of rows with label 1 and 0 among those selected by mask (NULL = all). */
 void ictal_dataset_count(const ictal_dataset *ds, const uint8_t *mask, size_t *n_pos,
                          size_t *n_neg);
@@ -131,6 +138,10 @@ float ictal_hop_label(double t_s, double window_s, const ictal_interval *sz, siz
 int ictal_dataset_add_signal(ictal_dataset *ds, int record, const ictal_signal *sig,
                              const ictal_interval *sz, size_t n_sz,
                              const ictal_model_info *tmpl, int neg_stride, ictal_diag *d);
+
+/* The features that measure absolute amplitude (µV): log line length, log variance, the
+ * five log band powers and the log Teager energy (bits of ictal.h's feature indices). */
+extern const uint64_t ICTAL_TRAIN_ABSOLUTE_FEATURES;
 
 /* The template of a model for the detector's defaults: feature set, 22 features,
  * 128 Hz, 4 s windows, 0.5 s hops, max aggregation, default post-processing. */

@@ -45,6 +45,12 @@ static void usage(FILE *out)
             "  --no-tune           keep the default threshold (else tuned on training data)\n"
             "  --threshold X       fix the alarm threshold (no tuning; off = 0.7 X)\n"
             "  --smooth S, --min-duration S   post-processing written into the model\n"
+            "  --features SET      all, or relative: without the absolute amplitude features\n"
+            "                      (log line length, variance, band powers, Teager energy),\n"
+            "                      which differ more between devices and ages than between\n"
+            "                      seizure and background (default relative)\n"
+            "  --hard-weight K     weight of the seizure-free hops of recordings that have\n"
+            "                      seizures (the patient's own background; default 5)\n"
             "  --agg max|topK      channel aggregation: the largest probability, or the mean\n"
             "                      of the K largest (default max)\n"
             "  --out MODEL         write the model trained on all the data\n"
@@ -158,7 +164,8 @@ int ictal_cmd_train(int argc, char **argv)
     const char *cv_arg = NULL;
     int montage = ICTAL_TRAIN_MONTAGE_AUTO, mode_patient = 0, quiet = 0, neg_stride = -1;
     double threshold = -1, smooth_s = -1, min_duration_s = -1;
-    int top_k = 0;
+    int top_k = 0, relative = 1;
+    double hard_weight = 5.0;
     ictal_cv_params cvp;
     ictal_cv_params_default(&cvp);
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -268,6 +275,21 @@ int ictal_cmd_train(int argc, char **argv)
         } else if (strcmp(a, "--min-duration") == 0) {
             NEED_ARG();
             min_duration_s = atof(argv[++i]);
+        } else if (strcmp(a, "--hard-weight") == 0) {
+            NEED_ARG();
+            hard_weight = atof(argv[++i]);
+        } else if (strcmp(a, "--features") == 0) {
+            NEED_ARG();
+            const char *fs = argv[++i];
+            if (strcmp(fs, "all") == 0)
+                relative = 0;
+            else if (strcmp(fs, "relative") == 0)
+                relative = 1;
+            else {
+                fprintf(stderr, "ictal train: --features is all or relative, not '%s'\n", fs);
+                free(inputs);
+                return ICTAL_EXIT_USAGE;
+            }
         } else if (strcmp(a, "--agg") == 0) {
             NEED_ARG();
             const char *g = argv[++i];
@@ -443,6 +465,13 @@ int ictal_cmd_train(int argc, char **argv)
         ictal_cli_progress_end();
     if (rc)
         goto fail;
+    if (relative)
+        ictal_dataset_drop_features(&ds, ICTAL_TRAIN_ABSOLUTE_FEATURES);
+    /* the background of seizure recordings is the hard negative: same patient, same
+     * montage and amplifier as the seizures, unlike the seizure-free data sets */
+    for (size_t i = 0; i < ds.n_rows; i++)
+        if (ds.y[i] < 0.5f && ds.records[ds.record[i]].has_seizure)
+            ds.w[i] = (float)hard_weight;
     size_t n_pos, n_neg;
     ictal_dataset_count(&ds, NULL, &n_pos, &n_neg);
     double t_features = now_s() - t_start;

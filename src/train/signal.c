@@ -10,6 +10,11 @@
 #include "ictal/ictal.h"
 #include "ictal/train.h"
 
+const uint64_t ICTAL_TRAIN_ABSOLUTE_FEATURES =
+    (1u << ICTAL_F_LOG_LINE_LENGTH) | (1u << ICTAL_F_LOG_VARIANCE) | (1u << ICTAL_F_LOG_DELTA) |
+    (1u << ICTAL_F_LOG_THETA) | (1u << ICTAL_F_LOG_ALPHA) | (1u << ICTAL_F_LOG_BETA) |
+    (1u << ICTAL_F_LOG_GAMMA) | (1u << ICTAL_F_LOG_NONLINEAR_ENERGY);
+
 void ictal_train_template(ictal_model_info *tmpl)
 {
     ictal_config cfg;

@@ -134,6 +134,17 @@ int ictal_dataset_append(ictal_dataset *dst, const ictal_dataset *src)
     return 0;
 }
 
+void ictal_dataset_drop_features(ictal_dataset *ds, uint64_t drop)
+{
+    size_t nf = (size_t)ds->n_features;
+    for (size_t j = 0; j < nf && j < 64; j++) {
+        if (!(drop & ((uint64_t)1 << j)))
+            continue;
+        for (size_t i = 0; i < ds->n_rows; i++)
+            ds->x[i * nf + j] = NAN;
+    }
+}
+
 void ictal_dataset_count(const ictal_dataset *ds, const uint8_t *mask, size_t *n_pos,
                          size_t *n_neg)
 {
