@@ -436,6 +436,13 @@ int ictal_cv_run(const ictal_corpus *c, const ictal_dataset *ds, const ictal_cv_
                  const ictal_model_info *tmpl, ictal_cv_result *r,
                  void (*progress)(void *user, int fold, int n_folds), void *user, ictal_diag *d);
 
+/*
+ * Runs model m, with its own post-processing, over every item of c into r (one
+ * "fold"): the figures of a given model, in-sample for the data it was trained on.
+ */
+int ictal_evaluate_model(const ictal_corpus *c, const ictal_model *m, ictal_cv_result *r,
+                         ictal_diag *d);
+
 /* Figures for a set of items (e.g. every item of one data set). */
 typedef struct ictal_cv_summary {
     size_t n_items;

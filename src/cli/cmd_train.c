@@ -33,7 +33,7 @@ static void usage(FILE *out)
             "  RECORDING[:ANNOT]   a recording (EDF, .npy, text, CSV), seizures from ANNOT (any annotation format)\n"
             "                      or from its EDF+ annotations; patient = name up to '_' or '-'\n"
             "  --montage M         double-banana, wearable or auto (default auto)\n"
-            "  --neg-stride N      keep every Nth seizure-free hop (default 1; 8 for --protocol)\n"
+            "  --neg-stride N      keep every Nth seizure-free hop (default 2; 8 for --protocol)\n"
             "model:\n"
             "  --type xgb|logreg   model kind (default xgb)\n"
             "  --rounds N --depth N --eta X --seed N   XGBoost parameters (60, 4, 0.2, 20101)\n"
@@ -45,6 +45,7 @@ static void usage(FILE *out)
             "  --no-tune           keep the default threshold (else tuned on training data)\n"
             "  --threshold X       fix the alarm threshold (no tuning; off = 0.7 X)\n"
             "  --smooth S, --min-duration S   post-processing written into the model\n"
+            "  --window S          feature window in seconds (default 4; hops of 0.5 s)\n"
             "  --features SET      all, or relative: without the absolute amplitude features\n"
             "                      (log line length, variance, band powers, Teager energy),\n"
             "                      which differ more between devices and ages than between\n"
@@ -52,12 +53,14 @@ static void usage(FILE *out)
             "  --hard-weight K     weight of the seizure-free hops of recordings that have\n"
             "                      seizures (the patient's own background; default 5)\n"
             "  --agg max|topK      channel aggregation: the largest probability, or the mean\n"
-            "                      of the K largest (default max)\n"
+            "                      of the K largest (default top2: two channels must agree)\n"
             "  --out MODEL         write the model trained on all the data\n"
             "evaluation:\n"
             "  --cv lopo|loro|kfold   leave one patient / record out, or k folds (--folds K)\n"
             "  --folds K           folds of --cv kfold (default 10)\n"
             "  --report FILE       Markdown report of the cross-validation (- for stdout)\n"
+            "  --evaluate MODEL    no training: run MODEL (its own thresholds) over the data\n"
+            "                      and report the same figures (in-sample if it saw them)\n"
             "  -q, --quiet         no progress\n"
             "\n"
             "Training is deterministic: the same data and options give the same model file.\n");
@@ -163,9 +166,10 @@ int ictal_cmd_train(int argc, char **argv)
     const char *out_path = NULL, *report_path = NULL, *init_path = NULL, *patient = NULL;
     const char *cv_arg = NULL;
     int montage = ICTAL_TRAIN_MONTAGE_AUTO, mode_patient = 0, quiet = 0, neg_stride = -1;
-    double threshold = -1, smooth_s = -1, min_duration_s = -1;
-    int top_k = 0, relative = 1;
-    double hard_weight = 5.0;
+    double threshold = -1, smooth_s = -1, min_duration_s = -1, window_s = -1;
+    int top_k = 2, relative = 1;
+    double hard_weight = 1.0;
+    const char *evaluate_path = NULL;
     ictal_cv_params cvp;
     ictal_cv_params_default(&cvp);
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -272,6 +276,9 @@ int ictal_cmd_train(int argc, char **argv)
         } else if (strcmp(a, "--smooth") == 0) {
             NEED_ARG();
             smooth_s = atof(argv[++i]);
+        } else if (strcmp(a, "--window") == 0) {
+            NEED_ARG();
+            window_s = atof(argv[++i]);
         } else if (strcmp(a, "--min-duration") == 0) {
             NEED_ARG();
             min_duration_s = atof(argv[++i]);
@@ -305,6 +312,9 @@ int ictal_cmd_train(int argc, char **argv)
         } else if (strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0) {
             NEED_ARG();
             out_path = argv[++i];
+        } else if (strcmp(a, "--evaluate") == 0) {
+            NEED_ARG();
+            evaluate_path = argv[++i];
         } else if (strcmp(a, "--cv") == 0) {
             NEED_ARG();
             cv_arg = argv[++i];
@@ -365,13 +375,13 @@ int ictal_cmd_train(int argc, char **argv)
         free(inputs);
         return ICTAL_EXIT_USAGE;
     }
-    if (!out_path && !cv_arg) {
-        fprintf(stderr, "ictal train: nothing to do (--out MODEL and/or --cv SCHEME)\n");
+    if (!out_path && !cv_arg && !evaluate_path) {
+        fprintf(stderr, "ictal train: nothing to do (--out MODEL, --cv SCHEME or --evaluate MODEL)\n");
         free(inputs);
         return ICTAL_EXIT_USAGE;
     }
     if (neg_stride < 0)
-        neg_stride = protocol ? 8 : 1;
+        neg_stride = protocol ? 8 : 2;
 
     ictal_diag d;
     ictal_diag_init(&d);
@@ -386,6 +396,8 @@ int ictal_cmd_train(int argc, char **argv)
         tmpl.aggregation = ICTAL_AGG_TOPK_MEAN;
         tmpl.top_k = (uint16_t)top_k;
     }
+    if (window_s > 0)
+        tmpl.window_s = (float)window_s;
     if (smooth_s >= 0)
         tmpl.post.smooth_s = (float)smooth_s;
     if (min_duration_s >= 0)
@@ -397,8 +409,8 @@ int ictal_cmd_train(int argc, char **argv)
     ictal_dataset_init(&ds, tmpl.n_features);
     ictal_cv_result cvr;
     ictal_cv_result_init(&cvr);
-    unsigned char *init_bytes = NULL, *model_bytes = NULL;
-    size_t init_len = 0, model_len = 0;
+    unsigned char *init_bytes = NULL, *model_bytes = NULL, *eval_bytes = NULL;
+    size_t init_len = 0, model_len = 0, eval_len = 0;
     ictal_model init_model;
     ictal_trained trained;
     ictal_trained_init(&trained);
@@ -480,19 +492,38 @@ int ictal_cmd_train(int argc, char **argv)
                         "features in %.1f s\n",
                 c.n_items, ds.n_rows, n_pos, n_neg, t_features);
 
-    if (cv_arg) {
-        rc = ictal_cv_run(&c, &ds, &cvp, &tmpl, &cvr, on_fold, &prog, &d);
+    if (cv_arg || evaluate_path) {
+        char title[512], command[4096] = "ictal";
+        if (evaluate_path) {
+            rc = read_file(evaluate_path, &eval_bytes, &eval_len);
+            if (rc) {
+                fprintf(stderr, "ictal train: %s: cannot read the model\n", evaluate_path);
+                status = ICTAL_EXIT_IO;
+                goto done;
+            }
+            ictal_model em;
+            d.source = evaluate_path;
+            rc = ictal_model_parse(&em, eval_bytes, eval_len, &d);
+            if (rc == 0) {
+                d.source = NULL;
+                rc = ictal_evaluate_model(&c, &em, &cvr, &d);
+            }
+            snprintf(title, sizeof title, "Evaluation of %s (threshold %.2f)", evaluate_path,
+                     rc == 0 ? (double)em.info.post.threshold_on : 0.0);
+        } else {
+            rc = ictal_cv_run(&c, &ds, &cvp, &tmpl, &cvr, on_fold, &prog, &d);
+            snprintf(title, sizeof title, "%s cross-validation (%s, %s)",
+                     cvp.scheme == ICTAL_CV_LOPO   ? "Leave-one-patient-out"
+                     : cvp.scheme == ICTAL_CV_LORO ? "Leave-one-record-out"
+                                                   : "k-fold",
+                     cvp.train.kind == ICTAL_MODEL_LOGISTIC ? "logistic regression"
+                                                            : "XGBoost trees",
+                     protocol ? protocol : "ictal data");
+        }
         if (prog.show)
             ictal_cli_progress_end();
         if (rc)
             goto fail;
-        char title[256], command[4096] = "ictal";
-        snprintf(title, sizeof title, "%s cross-validation (%s, %s)",
-                 cvp.scheme == ICTAL_CV_LOPO   ? "Leave-one-patient-out"
-                 : cvp.scheme == ICTAL_CV_LORO ? "Leave-one-record-out"
-                                               : "k-fold",
-                 cvp.train.kind == ICTAL_MODEL_LOGISTIC ? "logistic regression" : "XGBoost trees",
-                 protocol ? protocol : "ictal data");
         for (int k = 0; k < argc; k++) {
             if (strlen(command) + strlen(argv[k]) + 2 < sizeof command) {
                 strcat(command, " ");
@@ -504,12 +535,23 @@ int ictal_cmd_train(int argc, char **argv)
         for (size_t i = 0; i < c.n_items; i++) {
             if (strcmp(c.items[i].set, "bonn") != 0)
                 continue;
+            /* the mean over the hops the detector could judge (not settling, not
+             * flagged): the segment's probability */
             double sum = 0;
-            for (size_t h = 0; h < cvr.det[i].n_hops; h++)
+            size_t n_used = 0;
+            for (size_t h = 0; h < cvr.det[i].n_hops; h++) {
+                if (!cvr.det[i].any_usable[h])
+                    continue;
                 sum += cvr.det[i].prob[h];
-            double mean = cvr.det[i].n_hops ? sum / (double)cvr.det[i].n_hops : 0;
+                n_used++;
+            }
+            double mean = n_used ? sum / (double)n_used : 0;
             bonn++;
-            bonn_ok += (mean >= 0.5) == (c.items[i].n_sz > 0);
+            int ok = (mean >= 0.5) == (c.items[i].n_sz > 0);
+            bonn_ok += ok;
+            if (!ok && !quiet)
+                fprintf(stderr, "bonn: %s misclassified (mean probability %.2f over %zu hops)\n",
+                        c.items[i].name, mean, n_used);
         }
         if (bonn)
             printf("bonn: segment accuracy %.4f (%zu of %zu)\n", (double)bonn_ok / (double)bonn,
@@ -533,7 +575,8 @@ int ictal_cmd_train(int argc, char **argv)
             if (rc)
                 goto fail;
         }
-        printf("cross-validation: %d folds, training %.1f s\n", cvr.n_folds, cvr.train_s);
+        if (!evaluate_path)
+            printf("cross-validation: %d folds, training %.1f s\n", cvr.n_folds, cvr.train_s);
     }
 
     if (out_path) {
@@ -596,6 +639,7 @@ done:
     ictal_corpus_free(&c);
     free(init_bytes);
     free(model_bytes);
+    free(eval_bytes);
     free(inputs);
     return status;
 }

@@ -483,3 +483,29 @@ void ictal_cv_summarize(const ictal_corpus *c, const ictal_cv_result *r,
     free(label);
     free(lat);
 }
+
+int ictal_evaluate_model(const ictal_corpus *c, const ictal_model *m, ictal_cv_result *r,
+                         ictal_diag *d)
+{
+    ictal_cv_result_free(r);
+    size_t n = c->n_items;
+    r->n_items = n;
+    r->n_folds = 1;
+    r->window_s = m->info.window_s;
+    r->fold = calloc(n ? n : 1, sizeof *r->fold);
+    r->post = malloc((n ? n : 1) * sizeof *r->post);
+    r->det = calloc(n ? n : 1, sizeof *r->det);
+    if (!r->fold || !r->post || !r->det)
+        return ICTAL_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        ictal_signal sig;
+        float *owned = NULL;
+        r->post[i] = m->info.post;
+        rc = ictal_corpus_acquire(&c->items[i], &sig, &owned, d);
+        if (rc == 0)
+            rc = ictal_detect_signal(m, NULL, &sig, &r->det[i], d);
+        free(owned);
+    }
+    return rc;
+}

@@ -506,8 +506,13 @@ static int add_bonn(ictal_corpus *c, const char *dir, ictal_diag *d)
     for (int s = 0; s < 5; s++) {
         for (int k = 1; k <= 100; k++) {
             char path[4096], name[32];
+            /* the published archive spells set N's files N001.TXT */
             snprintf(path, sizeof path, "%.2000s/bonn/%c/%c%03d.txt", dir, sets[s], sets[s], k);
             FILE *f = fopen(path, "rb");
+            if (f == NULL) {
+                snprintf(path, sizeof path, "%.2000s/bonn/%c/%c%03d.TXT", dir, sets[s], sets[s], k);
+                f = fopen(path, "rb");
+            }
             if (f == NULL)
                 continue;
             fclose(f);

@@ -87,9 +87,14 @@ int ictal_cv_write_report(const char *path, const char *title, const char *comma
     fprintf(f, "# %s\n\n", title);
     if (command)
         fprintf(f, "Reproduce: `%s`\n\n", command);
-    fprintf(f, "%zu recordings, %d folds; every recording is scored by a model that was "
-               "trained (and its threshold tuned) without it. Training took %.1f s in all.\n\n",
-            c->n_items, r->n_folds, r->train_s);
+    if (r->n_folds > 1)
+        fprintf(f, "%zu recordings, %d folds; every recording is scored by a model that was "
+                   "trained (and its threshold tuned) without it. Training took %.1f s in all.\n\n",
+                c->n_items, r->n_folds, r->train_s);
+    else
+        fprintf(f, "%zu recordings, all scored by the same model with its own thresholds "
+                   "(in-sample for the recordings it was trained on).\n\n",
+                c->n_items);
     fprintf(f, "| set | recordings | hours | hop AUC | hop sens | hop spec | seizures | "
                "alarmed | median latency s | false alarms | FA/h | FA/24h | SzCORE sens | "
                "SzCORE prec | SzCORE F1 | SzCORE FP/24h |\n");
