@@ -600,12 +600,23 @@ int ictal_cmd_train(int argc, char **argv)
         if (rc)
             goto fail;
         char prov[1024];
+        char sets_seen[256] = "";
+        for (size_t i = 0; i < c.n_items; i++) {
+            if (strstr(sets_seen, c.items[i].set) == NULL &&
+                strlen(sets_seen) + strlen(c.items[i].set) + 3 < sizeof sets_seen) {
+                if (sets_seen[0])
+                    strcat(sets_seen, ", ");
+                strcat(sets_seen, c.items[i].set);
+            }
+        }
         snprintf(prov, sizeof prov,
-                 "ictal %s model, %s; %zu recordings, %zu rows (%zu seizure); threshold %.2f; "
-                 "see models/README.md",
+                 "ictal %s model, %s on %s features; data: %s; %zu recordings, %zu rows "
+                 "(%zu seizure); threshold %.2f tuned on held-out patients of the training "
+                 "data; see models/README.md",
                  mode_patient ? "patient-specific" : "generic",
                  cvp.train.kind == ICTAL_MODEL_LOGISTIC ? "logistic regression" : "XGBoost trees",
-                 c.n_items, ds.n_rows, n_pos, (double)post.threshold_on);
+                 relative ? "relative" : "all", sets_seen, c.n_items, ds.n_rows, n_pos,
+                 (double)post.threshold_on);
         rc = ictal_trained_set_provenance(&trained, prov);
         if (rc == 0)
             rc = ictal_trained_serialize(&trained, &model_bytes, &model_len, &d);

@@ -283,6 +283,8 @@ int ictal_detect_signal(const ictal_model *m, const ictal_postproc *post,
     if (det == NULL)
         return rc;
     rc = push_all(det, sig);
+    /* the end of the recording ends an open event, as `ictal detect` ends it */
+    ictal_detector_reset(det, (double)sig->n_frames / sig->rate_hz);
     free(det);
     if (rc == 0)
         rc = ctx.rc;
