@@ -16,16 +16,19 @@ check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
 row() { grep -E "^\| $2 \|" "$1"; }            # a set's row of the summary table
 col() { row "$1" "$2" | awk -F'|' -v c="$3" '{gsub(/ /, "", $c); print $c}'; }
 
-SETS=chbmit-windows,chbmit-continuous,eegmmidb,eegmat,guinea-bissau
+# Guinea-Bissau is in the wearable montage either way: measured once
 for montage in double-banana wearable; do
     R=$T/$montage.md
+    SETS=chbmit-windows,chbmit-continuous,eegmmidb,eegmat
+    [ $montage = wearable ] && SETS=$SETS,guinea-bissau
     "$ICTAL" train -q --data "$DATA" --sets $SETS --montage $montage \
         --evaluate "$SRC/models/default.ictalmodel" --report "$R" > /dev/null 2>&1
     check "$montage: evaluation runs" "[ $? -eq 0 ] && [ -s '$R' ]"
     # summary columns (awk fields): 9 seizures alarmed, 11 false alarms
     check "$montage: no false alarm on eegmmidb" "[ \"\$(col '$R' eegmmidb 11)\" = 0 ]"
     check "$montage: no false alarm on eegmat" "[ \"\$(col '$R' eegmat 11)\" = 0 ]"
-    check "$montage: no false alarm on Guinea-Bissau" "[ \"\$(col '$R' guinea-bissau 11)\" = 0 ]"
+    [ $montage = wearable ] &&
+        check "$montage: no false alarm on Guinea-Bissau" "[ \"\$(col '$R' guinea-bissau 11)\" = 0 ]"
     check "$montage: no alarm on a pre-ictal window" \
         "! grep -E '^\| chb0[12]_[0-9+]+ \| chb0[12] \|' '$R' | grep -qvE '\| 0 \|$'"
     # chb05_06: an alarm within 10 s of the onset at 37 s
