@@ -342,9 +342,9 @@ static void test_features_reference(void)
     CHECK_EQ_INT(r.hops, hops);
 
     static const float edges[6] = {0.5f, 4.0f, 8.0f, 13.0f, 30.0f, 45.0f};
-    ictal__biquad aa[4], hp, bh[5], bl[5];
-    for (int s = 0; s < 4; s++)
-        ictal__biquad_lowpass(&aa[s], 45.0, 256.0, ictal__butter_q(4, s));
+    ictal__biquad aa[3], hp, bh[5], bl[5];
+    for (int s = 0; s < 3; s++) /* 6th order at input rates up to 300 Hz */
+        ictal__biquad_lowpass(&aa[s], 45.0, 256.0, ictal__butter_q(3, s));
     ictal__biquad_highpass(&hp, 0.5, 128.0, ictal__butter_q(1, 0));
     for (int b = 0; b < 5; b++) {
         ictal__biquad_highpass(&bh[b], edges[b], 128.0, ictal__butter_q(1, 0));
@@ -355,14 +355,14 @@ static void test_features_reference(void)
     double worst[ICTAL_N_FEATURES] = {0};
     for (int c = 0; c < nch; c++) {
         /* Front end over the whole channel at once, in double. */
-        dbq q[4], h, qb[5][2];
+        dbq q[3], h, qb[5][2];
         double u0 = g_frames[c];
-        for (int s = 0; s < 4; s++)
+        for (int s = 0; s < 3; s++)
             dbq_set(&q[s], &aa[s], u0);
         int k = 0;
         for (int s = 0; s < ns; s++) {
             double y = g_frames[(size_t)s * (size_t)nch + (size_t)c];
-            for (int t = 0; t < 4; t++)
+            for (int t = 0; t < 3; t++)
                 y = dbq_run(&q[t], y);
             if (s % 2 == 0) { /* 256 -> 128 Hz: internal sample k is input sample 2k */
                 if (k == 0) {

@@ -81,6 +81,8 @@ static const corruption cases[] = {
     {"EDF+ without annotation signal", SUB, 256 + 3 * 16, "EDF Annotationz", 0, -1, -1, ICTAL_ESTRICT, "reserved", 192, -1, -1, 1, 5},
     {"annotation signal in plain EDF", SUB, 192, "     ", 0, -1, -1, ICTAL_ESTRICT, "reserved", 192, -1, -1, 1, 5},
     {"first record late", SUB, 0, "+5.3945312", 0, 0, -1, ICTAL_ESTRICT, "TAL", ANY, 3, ANY, 1, 5},
+    {"annotation signal digital range", SUB, 736 + 24, "-100    ", 0, -1, -1, ICTAL_ESTRICT, "digital minimum", 760, 3, -1, 1, 5},
+    {"annotation signal transducer", SUB, 320 + 3 * 80, "AgCl", 0, -1, -1, ICTAL_ESTRICT, "transducer type", 560, 3, -1, 1, 5},
     {"hypnogram TAL duration broken", HYP, 7, "x", 0, 0, -1, ICTAL_EFORMAT, "TAL", ANY, 0, 0, 0, ANY},
 };
 

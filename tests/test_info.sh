@@ -77,7 +77,8 @@ if [ -n "${ICTAL_SHARED:-}" ] && [ -d "$ICTAL_SHARED/data" ]; then
     check '[ $n -ge 32 ]'
     if command -v jq >/dev/null; then
         j=$("$ICTAL" info --json "$ICTAL_SHARED/data/eegmmidb-S001/S001R03.edf")
-        check '[ "$(jq -r ".files[0].warnings | length" <<<"$j")" = "1" ]'
+        check '[ "$(jq -r ".files[0].warnings | length" <<<"$j")" = "2" ]'
+        check 'jq -r ".files[0].warnings[1]" <<<"$j" | grep -q "byte 14216, signal 64, field .prefiltering."'
         check '[ "$(jq -r ".files[0].signals[63].normalized" <<<"$j")" = "Iz" ]'
     fi
     echo "ictal info read $n files from ../shared/data"

@@ -426,6 +426,9 @@ static void test_real_files(void)
     /* multiple_annotation_chans.bdf: C3 C4 F3 Fz F4 P3 Pz P4 O1 O2: F3-C3, C3-P3,
      * P3-O1, F4-C4, C4-P4, P4-O2 (no Cz for the midline pairs). */
     map_file("data/edf-reader-testdata/multiple_annotation_chans.bdf", 6, 6, 0);
+    /* test_reduced.edf: BioSemi ABC labels (A1..I8), some of which spell 10-20 names
+     * (C3, F3, ...): a label cannot tell, so F3-C3 and F4-C4 are derived. */
+    map_file("data/edf-reader-testdata/test_reduced.edf", 2, 2, 0);
     /* test_utf8_annotations.edf: test signals, no electrode. */
     map_file("data/edf-reader-testdata/test_utf8_annotations.edf", 0, 0, 0);
     char rel[128];

@@ -614,6 +614,19 @@ static void test_bad_input(void)
         free(x);
         ictal_recording_close(r);
     }
+    /* A NaN in <f4 data (channel 1, sample 2 of a (2, 3) array). */
+    const char *hdr_f4 = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    size_t hl4 = strlen(hdr_f4);
+    char npy4[256];
+    memcpy(npy4, "\x93NUMPY\x01\x00", 8);
+    npy4[8] = (char)(hl4 + 1);
+    npy4[9] = 0;
+    memcpy(npy4 + 10, hdr_f4, hl4);
+    npy4[10 + hl4] = '\n';
+    float fv[6] = {1, 2, 3, 4, 5, NAN};
+    memcpy(npy4 + 11 + hl4, fv, sizeof(fv));
+    expect_error("npy NaN", tmp_write("nan.npy", npy4, 11 + hl4 + sizeof(fv)), &o, ICTAL_ERANGE,
+                 -1, "channel 1, sample 2 is not a finite float");
     expect_error("npy no rate", tmp_write("ok2.npy", npy, 11 + hl + 12), NULL, ICTAL_EINVAL, -1,
                  "sample rate cannot be known");
     /* A real window cut short. */
@@ -629,6 +642,65 @@ static void test_bad_input(void)
                      ICTAL_ETRUNC, -1, "truncated .npy");
         free(buf);
     }
+}
+
+/* Every EDF/BDF file under ../shared/data opens and reads to its announced end. */
+static void test_all_edf(void)
+{
+    static const struct {
+        const char *rel;
+        int channels;
+        double rate_hz;
+    } files[] = {
+        {"data/chbmit-continuous/chb05_06_excerpt.edf", 23, 256},
+        {"data/edf-reader-testdata/MB0400FU.EDF", 25, 200},
+        {"data/edf-reader-testdata/chtypes_edf.edf", 42, 200},
+        {"data/edf-reader-testdata/multiple_annotation_chans.bdf", -1, -1},
+        {"data/edf-reader-testdata/subsecond_starttime.edf", -1, -1},
+        {"data/edf-reader-testdata/test_bdf_stim_channel.bdf", 4, 500},
+        {"data/edf-reader-testdata/test_edf_overlapping_annotations.edf", 64, 128},
+        {"data/edf-reader-testdata/test_reduced.edf", 126, -1}, /* 126 of 139 share a rate */
+        {"data/edf-reader-testdata/test_utf8_annotations.edf", -1, -1},
+        {"data/edf-synthetic-fixtures/PN00-5_sample.edf", -1, 512},
+        {"data/edf-synthetic-fixtures/chb01_01_sample.edf", 23, 256},
+        {"data/eegmmidb-S001/S001R03.edf", 64, 160},
+        {"data/eegmat-rest/Subject05_1.edf", 21, 500},
+    };
+    int opened = 0;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        const char *path = test_shared_path(files[i].rel);
+        if (path == NULL)
+            continue;
+        float *x;
+        ictal_recording *r;
+        ictal_diag d;
+        int64_t n = read_all(path, NULL, &x, &r, &d);
+        CHECK_MSG(n > 0, "%s: %s", files[i].rel, d.message);
+        if (n <= 0)
+            continue;
+        const ictal_recording_info *info = ictal_recording_get_info(r);
+        CHECK_EQ_INT(n, info->n_frames);
+        if (files[i].channels > 0)
+            CHECK_MSG(info->n_channels == files[i].channels, "%s: %d channels", files[i].rel,
+                      info->n_channels);
+        if (files[i].rate_hz > 0)
+            CHECK_NEAR(info->sample_rate_hz, files[i].rate_hz, 1e-9);
+        printf("%-62s %3d ch %8.3f Hz %8lld frames  %s\n", files[i].rel, info->n_channels,
+               info->sample_rate_hz, (long long)n, info->layout);
+        opened++;
+        free(x);
+        ictal_recording_close(r);
+    }
+    /* An annotation-only file has no frames to give. */
+    const char *hyp = test_shared_path("data/edf-reader-testdata/SC4001EC-Hypnogram.edf");
+    if (hyp != NULL) {
+        ictal_recording *r;
+        ictal_diag d;
+        ictal_diag_init(&d);
+        CHECK_EQ_INT(ictal_recording_open(&r, hyp, NULL, &d), ICTAL_ENOENT);
+        CHECK(strstr(d.message, "only annotations") != NULL);
+    }
+    printf("EDF back-end: %d files read\n", opened);
 }
 
 int main(void)
@@ -647,6 +719,7 @@ int main(void)
     test_npy_windows();
     test_continuous();
     test_guinea_bissau();
+    test_all_edf();
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

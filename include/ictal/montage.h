@@ -12,7 +12,8 @@
  * found as-is, what it derived, and what is missing.
  *
  * Part of libictal: C11, no allocation, no global state. A montage is a plain struct
- * that the caller owns (a few KB).
+ * that the caller owns (a few KB); building one uses under 3 KB of stack. Build once
+ * at start-up; applying it per frame is a few subtractions.
  */
 #ifndef ICTAL_MONTAGE_H
 #define ICTAL_MONTAGE_H

@@ -6,7 +6,7 @@
  * (frames[i * n_channels + c]) - the layout libictal's detector takes. Back-ends:
  *
  *   EDF family   EDF, EDF+C/D, BDF, BDF+ through ictal/edf.h. The channels are the data
- *                signals that share the rate of the first EEG signal (others, such as
+ *                signals at the rate most EEG-labelled signals share (others, such as
  *                a slower SpO2, are left out); EDF+D gaps are closed up.
  *   NumPy .npy   v1/v2/v3 header, dtype <f8, <f4 or <i2 (also >f8, >f4, >i2), C order,
  *                shape (channels, samples) - the layout of CHB-MIT's windows - or 1-D

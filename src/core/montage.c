@@ -259,20 +259,43 @@ int ictal_label_is_eeg(const char *label)
            electrode(dash + 1, strlen(dash + 1), tmp);
 }
 
-/* Normalised label of input i (LBUF bytes); "" for a label that cannot be normalised. */
-static void input_label(const char *const *labels, int i, char *out)
+/* The recording's labels, with a hash of each normalised label so that lookups
+ * normalise only the candidates that may match (1 KB on the stack, no allocation). */
+typedef struct inputs {
+    const char *const *labels;
+    int n;
+    uint32_t hash[ICTAL_MONTAGE_INPUTS_MAX];
+} inputs;
+
+static uint32_t hash_label(const char *s)
 {
-    if (ictal_label_normalize(labels[i], out, LBUF) != 0)
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Normalised label of input i (LBUF bytes); "" for a label that cannot be normalised. */
+static void input_label(const inputs *in, int i, char *out)
+{
+    if (ictal_label_normalize(in->labels[i], out, LBUF) != 0)
         out[0] = '\0';
 }
 
-/* First input whose normalised label equals want, or -1. */
-static int find_input(const char *const *labels, int n_inputs, const char *want)
+/* First input before limit whose normalised label equals want, or -1. */
+static int find_input(const inputs *in, int limit, const char *want)
 {
     char buf[LBUF];
-    for (int i = 0; i < n_inputs; i++) {
-        input_label(labels, i, buf);
-        if (buf[0] != '\0' && strcmp(buf, want) == 0)
+    uint32_t h = hash_label(want);
+    if (want[0] == '\0')
+        return -1;
+    for (int i = 0; i < limit; i++) {
+        if (in->hash[i] != h)
+            continue;
+        input_label(in, i, buf);
+        if (strcmp(buf, want) == 0)
             return i;
     }
     return -1;
@@ -288,10 +311,9 @@ static void copy_label(char *dst, const char *src)
 }
 
 /* Resolves one wanted derivation (canonical) into m; returns 1 if it could be had. */
-static int add_derivation(ictal_montage *m, const char *const *labels, int n_inputs,
-                          const char *want)
+static int add_derivation(ictal_montage *m, const inputs *in, const char *want)
 {
-    int pos = find_input(labels, n_inputs, want), neg = -1;
+    int pos = find_input(in, in->n, want), neg = -1;
     uint8_t src = ICTAL_MONTAGE_FOUND;
     const char *dash = strchr(want, '-');
     if (pos < 0 && dash != NULL) {
@@ -303,11 +325,11 @@ static int add_derivation(ictal_montage *m, const char *const *labels, int n_inp
         strcpy(rev, b);
         strcat(rev, "-");
         strcat(rev, a);
-        pos = find_input(labels, n_inputs, rev);
+        pos = find_input(in, in->n, rev);
         src = ICTAL_MONTAGE_INVERTED;
         if (pos < 0) {
-            pos = find_input(labels, n_inputs, a);
-            neg = find_input(labels, n_inputs, b);
+            pos = find_input(in, in->n, a);
+            neg = find_input(in, in->n, b);
             src = ICTAL_MONTAGE_DERIVED;
             if (pos < 0 || neg < 0)
                 pos = neg = -1;
@@ -331,20 +353,20 @@ static void reset(ictal_montage *m)
     memset(m, 0, sizeof(*m));
 }
 
-static int build_list(ictal_montage *m, const char *const *labels, int n_inputs,
-                      const char *const *want, int n_want)
+static int build_list(ictal_montage *m, const inputs *in, const char *const *want,
+                      int n_want)
 {
     reset(m);
     int got = 0;
     for (int i = 0; i < n_want; i++)
-        got += add_derivation(m, labels, n_inputs, want[i]);
+        got += add_derivation(m, in, want[i]);
     return got;
 }
 
 /* Counts what the montage leaves unused, and the channels by source. */
-static void tally(ictal_montage *m, const char *const *labels, int n_inputs)
+static void tally(ictal_montage *m, const inputs *in)
 {
-    char buf[LBUF], other[LBUF];
+    char buf[LBUF];
     for (int c = 0; c < m->n_channels; c++) {
         if (m->source[c] == ICTAL_MONTAGE_FOUND)
             m->n_found++;
@@ -353,14 +375,14 @@ static void tally(ictal_montage *m, const char *const *labels, int n_inputs)
         else
             m->n_inverted++;
     }
-    for (int i = 0; i < n_inputs; i++) {
+    for (int i = 0; i < in->n; i++) {
         int used = 0;
         for (int c = 0; c < m->n_channels && !used; c++)
             used = m->pos[c] == i || m->neg[c] == i;
         if (used)
             continue;
         m->n_ignored++;
-        input_label(labels, i, buf);
+        input_label(in, i, buf);
         if (strcmp(buf, "-") == 0) {
             m->n_dummy++;
             continue;
@@ -369,13 +391,8 @@ static void tally(ictal_montage *m, const char *const *labels, int n_inputs)
             m->n_non_eeg++;
             continue;
         }
-        for (int j = 0; j < i; j++) {
-            input_label(labels, j, other);
-            if (strcmp(buf, other) == 0) {
-                m->n_duplicate++;
-                break;
-            }
-        }
+        if (find_input(in, i, buf) >= 0)
+            m->n_duplicate++;
     }
 }
 
@@ -421,13 +438,21 @@ int ictal_montage_build(ictal_montage *m, ictal_montage_kind kind, const char *c
         if (labels[i] == NULL)
             return ICTAL_EINVAL;
     reset(m);
+    inputs in;
+    in.labels = labels;
+    in.n = n_inputs;
+    for (int i = 0; i < n_inputs; i++) {
+        char buf[LBUF];
+        input_label(&in, i, buf);
+        in.hash[i] = hash_label(buf);
+    }
 
     switch (kind) {
     case ICTAL_MONTAGE_DOUBLE_BANANA:
-        build_list(m, labels, n_inputs, ictal_montage_double_banana, 18);
+        build_list(m, &in, ictal_montage_double_banana, 18);
         break;
     case ICTAL_MONTAGE_WEARABLE:
-        build_list(m, labels, n_inputs, ictal_montage_wearable, 4);
+        build_list(m, &in, ictal_montage_wearable, 4);
         break;
     case ICTAL_MONTAGE_CUSTOM: {
         if (custom == NULL)
@@ -439,23 +464,23 @@ int ictal_montage_build(ictal_montage *m, ictal_montage_kind kind, const char *c
             return n;
         for (int i = 0; i < n; i++)
             want[i] = items[i];
-        build_list(m, labels, n_inputs, want, n);
+        build_list(m, &in, want, n);
         break;
     }
     case ICTAL_MONTAGE_AUTO:
-        if (build_list(m, labels, n_inputs, ictal_montage_double_banana, 18) == 18)
+        if (build_list(m, &in, ictal_montage_double_banana, 18) == 18)
             break;
-        if (build_list(m, labels, n_inputs, ictal_montage_wearable, 4) == 4)
+        if (build_list(m, &in, ictal_montage_wearable, 4) == 4)
             break;
-        if (build_list(m, labels, n_inputs, ictal_montage_double_banana, 18) > 0)
+        if (build_list(m, &in, ictal_montage_double_banana, 18) > 0)
             break;
         /* Nothing of the double banana: every EEG signal as it is. The missing list
          * still says what the double banana wanted. */
         {
             char buf[LBUF];
             for (int i = 0; i < n_inputs && m->n_channels < ICTAL_MONTAGE_MAX; i++) {
-                input_label(labels, i, buf);
-                if (!ictal_label_is_eeg(buf) || find_input(labels, i, buf) >= 0)
+                input_label(&in, i, buf);
+                if (!ictal_label_is_eeg(buf) || find_input(&in, i, buf) >= 0)
                     continue; /* not EEG, or a repeat of an earlier label */
                 int c = m->n_channels++;
                 copy_label(m->labels[c], buf);
@@ -468,7 +493,7 @@ int ictal_montage_build(ictal_montage *m, ictal_montage_kind kind, const char *c
     default:
         return ICTAL_EINVAL;
     }
-    tally(m, labels, n_inputs);
+    tally(m, &in);
     return m->n_channels > 0 ? 0 : ICTAL_ENOENT;
 }
 

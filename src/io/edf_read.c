@@ -23,6 +23,7 @@
 #define EDF_MAX_SIGNALS 4096
 #define EDF_MAX_RECORD_BYTES (64 * 1024 * 1024)
 #define EDF_MAX_DURATION_S 1e6
+#define EDF_MAX_ANNOTATIONS (1 << 20) /* bounds memory on hostile files */
 #define EDF_CHUNK_BYTES (256 * 1024) /* bulk reads: a few records that stay in L2 */
 
 struct ictal_edf {
@@ -38,8 +39,7 @@ struct ictal_edf {
     ictal_edf_gap *gaps;
     uint8_t *chunk;      /* bulk read buffer */
     size_t chunk_size;
-    uint8_t *rec_buf;    /* one cached record for the per-sample readers */
-    int64_t rec_cached;
+    uint8_t *rec_buf;    /* one record's slice for the per-sample readers */
     unsigned warned;     /* WARN_* bits: warn once per kind per file */
 };
 
@@ -48,8 +48,9 @@ enum {
     WARN_CONTIG = 1u << 2,
     WARN_NO_TK = 1u << 3,
     WARN_UTF8 = 1u << 4,
-    WARN_ANNOT_FIELDS = 1u << 5,
-    WARN_COMMA = 1u << 6
+    WARN_ANNOT_FIELDS = 1u << 5, /* ... << 5 + 5: one bit per annotation-signal field */
+    WARN_COMMA = 1u << 11,
+    WARN_MANY = 1u << 12
 };
 
 /* ----------------------------------------------------------------------------------
@@ -460,6 +461,53 @@ static int check_startdate(ictal_edf *r, ictal_diag *d)
     return 0;
 }
 
+/*
+ * EDF+ wants an annotation signal's transducer, dimension, prefiltering and reserved
+ * fields blank, its digital range the full 16 (24) bits and its physical range not
+ * empty. Each deviation is one warning per file; EDFlib refuses a non-blank transducer
+ * or prefiltering field (the BCI2000 files of eegmmidb have "HP:0Hz LP:0Hz N:0Hz").
+ */
+static int check_annotation_signal(ictal_edf *r, const uint8_t *h, int s, int64_t dmin,
+                                   int64_t dmax, ictal_diag *d)
+{
+    static const struct {
+        const char *name;
+        int start, width;
+        const char *edflib;
+    } blank[] = {
+        {"transducer type", 16, 80, " (EDFlib refuses such files)"},
+        {"physical dimension", 96, 8, ""},
+        {"prefiltering", 136, 80, " (EDFlib refuses such files)"},
+        {"reserved (signal)", 224, 32, ""},
+    };
+    int ns = r->info.n_signals, rc;
+    char text[128];
+    for (unsigned k = 0; k < sizeof(blank) / sizeof(blank[0]); k++) {
+        int64_t o = sig_field(ns, blank[k].start, blank[k].width, s);
+        field_copy(h + o, blank[k].width, text);
+        if (text[0] == '\0' || (r->warned & (WARN_ANNOT_FIELDS << k)))
+            continue;
+        r->warned |= WARN_ANNOT_FIELDS << k;
+        sanitize_ascii(text);
+        loc(d, blank[k].name, o, s, -1);
+        if ((rc = ictal_diag_warn(d, "'%s' in an annotation signal, where EDF+ requires "
+                                     "spaces%s", text, blank[k].edflib)))
+            return rc;
+    }
+    int bdf = r->info.format == ICTAL_EDF_FORMAT_BDF;
+    int64_t lo = bdf ? -8388608 : -32768, hi = bdf ? 8388607 : 32767;
+    if ((dmin != lo || dmax != hi) && !(r->warned & (WARN_ANNOT_FIELDS << 4))) {
+        r->warned |= WARN_ANNOT_FIELDS << 4;
+        loc(d, dmin != lo ? "digital minimum" : "digital maximum",
+            sig_field(ns, dmin != lo ? 120 : 128, 8, s), s, -1);
+        if ((rc = ictal_diag_warn(d, "annotation signal with digital range %lld..%lld, where "
+                                     "EDF+ requires %lld..%lld",
+                                  (long long)dmin, (long long)dmax, (long long)lo, (long long)hi)))
+            return rc;
+    }
+    return 0;
+}
+
 static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
 {
     ictal_edf_info *in = &r->info;
@@ -586,16 +634,8 @@ static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
             g->gain = 1;
             g->offset = 0;
             n_annot++;
-            if ((g->transducer[0] || g->prefilter[0]) && !(r->warned & WARN_ANNOT_FIELDS)) {
-                r->warned |= WARN_ANNOT_FIELDS;
-                const char *which = g->prefilter[0] ? "prefiltering" : "transducer type";
-                o = sig_field(ns, g->prefilter[0] ? 136 : 16, 80, s);
-                loc(d, which, o, s, -1);
-                if ((rc = ictal_diag_warn(d, "'%s' in an annotation signal, where EDF+ requires "
-                                             "spaces (EDFlib refuses such files)",
-                                          g->prefilter[0] ? g->prefilter : g->transducer)))
-                    return rc;
-            }
+            if ((rc = check_annotation_signal(r, h, s, dmin, dmax, d)))
+                return rc;
         } else {
             g->gain = (g->physical_max - g->physical_min) / (double)(dmax - dmin);
             g->offset = g->physical_max - g->gain * (double)dmax;
@@ -683,6 +723,10 @@ static int count_records(ictal_edf *r, ictal_diag *d)
 static int add_annotation(ictal_edf *r, const ictal_tal *t, int sig, int64_t rec,
                           ictal_diag *d)
 {
+    if (r->n_ann >= EDF_MAX_ANNOTATIONS) {
+        loc(d, "TAL", -1, sig, rec);
+        return warn_once(r, WARN_MANY, d, "more than 1048576 annotations: the rest ignored");
+    }
     if (r->n_ann == r->cap_ann) {
         size_t cap = r->cap_ann ? r->cap_ann * 2 : 64;
         ictal_edf_annotation *grown = realloc(r->ann, cap * sizeof(*grown));
@@ -1003,7 +1047,6 @@ static int open_common(ictal_edf *r, const ictal_edf_options *opt, ictal_diag *d
         if (strcmp(frac, "1.") != 0 && frac[1] == '.') /* "0.394531" -> ".394531" */
             snprintf(in->start_iso + n, sizeof(in->start_iso) - (size_t)n, "%s", frac + 1);
     }
-    r->rec_cached = -1;
     return 0;
 }
 
@@ -1176,20 +1219,38 @@ static inline int32_t get_sample(const uint8_t *p, int sb)
     return (v ^ 0x800000) - 0x800000;
 }
 
-static int load_record(ictal_edf *r, int64_t rec, ictal_diag *d)
+/*
+ * The bytes [off, off + n) of record rec: a pointer into the caller's memory, or into
+ * rec_buf after one positioned read. Only the slice asked for is read, so reading one
+ * signal costs its own bytes, not whole records.
+ */
+static int read_slice(ictal_edf *r, int64_t rec, int64_t off, size_t n, const uint8_t **p,
+                      ictal_diag *d)
 {
-    if (r->rec_cached == rec)
+    const ictal_edf_info *in = &r->info;
+    int64_t at = in->header_bytes + rec * in->record_bytes + off;
+    if (r->fd < 0) {
+        if (at + (int64_t)n > r->file_size) {
+            loc(d, "data record", r->file_size, -1, rec);
+            return ictal_diag_error(d, ICTAL_ETRUNC, "the data ends inside record %lld",
+                                    (long long)rec);
+        }
+        *p = r->mem + at;
         return 0;
+    }
     if (r->rec_buf == NULL) {
-        r->rec_buf = malloc((size_t)r->info.record_bytes);
+        r->rec_buf = malloc((size_t)in->record_bytes);
         if (r->rec_buf == NULL)
             return ictal_diag_error(d, ICTAL_ENOMEM, "out of memory for a record");
     }
-    r->rec_cached = -1;
-    int rc = ictal_edf_read_record_raw(r, rec, r->rec_buf, (size_t)r->info.record_bytes, d);
-    if (rc == 0)
-        r->rec_cached = rec;
-    return rc;
+    int64_t got = src_read(r, at, r->rec_buf, n);
+    if (got != (int64_t)n) {
+        loc(d, "data record", at + (got > 0 ? got : 0), -1, rec);
+        return ictal_diag_error(d, got < 0 ? ICTAL_EIO : ICTAL_ETRUNC,
+                                "the file ends inside record %lld", (long long)rec);
+    }
+    *p = r->rec_buf;
+    return 0;
 }
 
 static int read_samples(ictal_edf *r, int signal, int64_t first, size_t n, double *phys,
@@ -1205,6 +1266,7 @@ static int read_samples(ictal_edf *r, int signal, int64_t first, size_t n, doubl
     }
     const ictal_edf_signal *g = &r->sig[signal];
     int64_t spr = g->samples_per_record, total = spr * in->n_records;
+    int sb = r->sample_bytes;
     if (first >= total)
         return 0;
     if ((int64_t)n > total - first)
@@ -1212,7 +1274,11 @@ static int read_samples(ictal_edf *r, int signal, int64_t first, size_t n, doubl
     size_t done = 0;
     while (done < n) {
         int64_t idx = first + (int64_t)done, rec = idx / spr, k = idx % spr;
-        int rc = load_record(r, rec, d);
+        size_t m = (size_t)(spr - k);
+        if (m > n - done)
+            m = n - done;
+        const uint8_t *p = NULL;
+        int rc = read_slice(r, rec, g->byte_in_record + k * sb, m * (size_t)sb, &p, d);
         if (rc) {
             if (d)
                 d->signal = signal;
@@ -1220,16 +1286,18 @@ static int read_samples(ictal_edf *r, int signal, int64_t first, size_t n, doubl
                 *n_read = done;
             return rc;
         }
-        const uint8_t *p = r->rec_buf + g->byte_in_record + k * r->sample_bytes;
-        size_t m = (size_t)(spr - k);
-        if (m > n - done)
-            m = n - done;
-        for (size_t i = 0; i < m; i++, p += r->sample_bytes) {
-            int32_t v = get_sample(p, r->sample_bytes);
-            if (phys)
-                phys[done + i] = g->gain * (double)v + g->offset;
+        if (phys != NULL) {
+            double *o = phys + done;
+            if (sb == 2)
+                for (size_t i = 0; i < m; i++)
+                    o[i] = g->gain * (double)(int16_t)(uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)) +
+                           g->offset;
             else
-                dig[done + i] = v;
+                for (size_t i = 0; i < m; i++)
+                    o[i] = g->gain * (double)get_sample(p + 3 * i, 3) + g->offset;
+        } else {
+            for (size_t i = 0; i < m; i++)
+                dig[done + i] = get_sample(p + i * (size_t)sb, sb);
         }
         done += m;
     }

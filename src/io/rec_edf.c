@@ -1,7 +1,7 @@
 /*
  * EDF-family back-end of ictal/recording.h, over ictal/edf.h. The channels are the data
- * signals with the samples-per-record of the first EEG signal (a recording's EEG shares
- * one rate; slower or faster auxiliary signals are left out). Frames are decoded a few
+ * signals at the rate most EEG-labelled signals share (a recording's EEG shares one
+ * rate; slower or faster auxiliary signals are left out). Frames are decoded a few
  * records at a time with ictal_edf_read_frames (the fast path); EDF+D gaps close up.
  */
 #include "rec_internal.h"
@@ -75,14 +75,27 @@ int ictal__rec_open_edf(ictal_recording *r, const ictal_recording_options *opt, 
     if (rc != 0)
         return rc;
     const ictal_edf_info *info = ictal_edf_get_info(r->edf);
-    int pick = -1;
-    for (int i = 0; i < info->n_signals && pick < 0; i++)
-        if (!info->signals[i].is_annotation && info->signals[i].samples_per_record > 0 &&
-            ictal_label_is_eeg(info->signals[i].label))
-            pick = i;
-    for (int i = 0; i < info->n_signals && pick < 0; i++)
-        if (!info->signals[i].is_annotation && info->signals[i].samples_per_record > 0)
-            pick = i;
+    /* The rate (samples per record) shared by the most EEG-labelled signals, else by
+     * the most data signals; the first such signal in file order on a tie. */
+    int pick = -1, best = 0;
+    for (int pass = 0; pass < 2 && pick < 0; pass++) {
+        for (int i = 0; i < info->n_signals; i++) {
+            const ictal_edf_signal *s = &info->signals[i];
+            if (s->is_annotation || s->samples_per_record <= 0 ||
+                (pass == 0 && !ictal_label_is_eeg(s->label)))
+                continue;
+            int count = 0;
+            for (int j = 0; j < info->n_signals; j++) {
+                const ictal_edf_signal *t = &info->signals[j];
+                count += !t->is_annotation && t->samples_per_record == s->samples_per_record &&
+                         (pass == 1 || ictal_label_is_eeg(t->label));
+            }
+            if (count > best) {
+                best = count;
+                pick = i;
+            }
+        }
+    }
     if (pick < 0)
         return ictal_diag_error(d, ICTAL_ENOENT, "no data signal: the file holds only annotations");
     r->spr = info->signals[pick].samples_per_record;
