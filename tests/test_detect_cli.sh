@@ -123,6 +123,25 @@ if [ -d "$SHARED/data" ]; then
         fi
     done < <(find "$SHARED/data" \( -iname '*.edf' -o -iname '*.bdf' \) | sort)
     check '[ $n -ge 30 ]'
+    # Recordings in other formats (ictal/recording.h): the consumer-headset CSVs (the
+    # wearable montage is derived from the Emotiv electrodes), Bonn single-channel text
+    # (as recorded), CHB-MIT NumPy windows.
+    for f in "$SHARED"/data/guinea-bissau-epilepsy/signal-*.csv.gz; do
+        out=$("$ICTAL" detect "$f" --out "$tmp"); rc=$?
+        check '[ $rc -eq 0 ]'
+        check 'grep -q "4 channels at 128 Hz" <<<"$out"'
+    done
+    for set in S Z O N F; do
+        f=$(ls "$SHARED/data/bonn/$set/" | head -1)
+        out=$("$ICTAL" detect "$SHARED/data/bonn/$set/$f" --montage as-is --out "$tmp")
+        check '[ $? -eq 0 ]'
+        check 'grep -q "1 channels at 173.61 Hz" <<<"$out"'
+    done
+    "$ICTAL" detect "$SHARED/data/bonn/S/S001.txt" --out "$tmp" >/dev/null 2>&1
+    check '[ $? -eq 1 ]' # one unnamed channel: no montage unless asked for as-is
+    out=$("$ICTAL" detect "$SHARED"/data/chbmit-windows/chb01/ictal/chb01_03_ictal.npy --out "$tmp")
+    check '[ $? -eq 0 ]'
+    check 'grep -q "18 channels at 256 Hz" <<<"$out"'
 else
     echo "SKIP part: ../shared absent"
 fi
