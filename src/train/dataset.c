@@ -67,25 +67,6 @@ int ictal_corpus_add_raw(ictal_corpus *c, const char *set, const char *name,
     return rc < 0 ? ictal_diag_error(d, rc, "%s: cannot add the recording", name) : rc;
 }
 
-/* Reads annotations by their file name: CHB-MIT summaries, Siena seizure lists,
- * PhysioNet .seizures, SzCORE/BIDS TSV. */
-int ictal__read_annotations(const char *path, const char *record, ictal_annotations *a,
-                            ictal_diag *d);
-int ictal__read_annotations(const char *path, const char *record, ictal_annotations *a,
-                            ictal_diag *d)
-{
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    size_t n = strlen(b);
-    if (n >= 12 && strcmp(b + n - 12, "-summary.txt") == 0)
-        return ictal_annot_read_chbmit_summary(path, record, a, d);
-    if (strncmp(b, "Seizures-list-", 14) == 0)
-        return ictal_annot_read_siena(path, record, a, d);
-    if (n >= 9 && strcmp(b + n - 9, ".seizures") == 0)
-        return ictal_annot_read_seizures(path, 0, a, d);
-    return ictal_annot_read_tsv(path, a, d);
-}
-
 /* The seizures of an annotation list as intervals (malloc'd). */
 static int seizures_of(const ictal_annotations *a, ictal_interval **sz, size_t *n_sz)
 {
@@ -204,26 +185,10 @@ static int load_edf(const char *path, int montage, const char *annot_path, const
     if (rc)
         goto done;
     if (annot_path) {
-        rc = ictal__read_annotations(annot_path, record, &ann, d);
+        rc = ictal_annot_read_any(annot_path, record, &ann, d);
     } else {
-        /* the file's own EDF+ annotations: a text that names a seizure marks one */
-        for (size_t i = 0; i < info->n_annotations && rc == 0; i++) {
-            const ictal_edf_annotation *e = &info->annotations[i];
-            char low[64];
-            size_t k = 0;
-            for (; e->text[k] && k + 1 < sizeof low; k++)
-                low[k] = (char)tolower((unsigned char)e->text[k]);
-            low[k] = '\0';
-            if (strstr(low, "seizure") == NULL && strncmp(low, "sz", 2) != 0)
-                continue;
-            ictal_event ev;
-            memset(&ev, 0, sizeof ev);
-            ev.onset_s = e->onset_s;
-            ev.duration_s = e->duration_s > 0 ? e->duration_s : 0;
-            strcpy(ev.event_type, "sz");
-            ev.confidence = NAN;
-            rc = ictal_annotations_add(&ann, &ev);
-        }
+        /* the file's own EDF+ annotations (texts that name a seizure mark one) */
+        rc = info->n_annotations ? ictal_annot_read_edf(path, &ann, d) : 0;
     }
     if (rc == 0)
         rc = seizures_of(&ann, &out->sz, &out->n_sz);
@@ -400,7 +365,7 @@ int ictal_corpus_add_file(ictal_corpus *c, const char *set, const char *path,
     ictal_interval *sz = NULL;
     size_t n_sz = 0;
     if (rc == 0 && annot_path)
-        rc = ictal__read_annotations(annot_path, record, &ann, d);
+        rc = ictal_annot_read_any(annot_path, record, &ann, d);
     if (rc == 0)
         rc = seizures_of(&ann, &sz, &n_sz);
     if (rc == 0) {

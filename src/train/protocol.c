@@ -10,9 +10,6 @@
 #include "ictal/annot.h"
 #include "ictal/train.h"
 
-/* dataset.c */
-int ictal__read_annotations(const char *path, const char *record, ictal_annotations *a,
-                            ictal_diag *d);
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -116,7 +113,7 @@ static int add_patient(ictal_corpus *c, const char *set, const char *dir, const 
         if (strcmp(set, "siena") == 0) {
             ictal_annotations a;
             ictal_annotations_init(&a);
-            if (ictal__read_annotations(annot, files[i], &a, &dd) == ICTAL_ENOENT)
+            if (ictal_annot_read_any(annot, files[i], &a, &dd) == ICTAL_ENOENT)
                 use = NULL;
             ictal_annotations_free(&a);
             ictal_diag_clear(&dd);
