@@ -179,9 +179,67 @@ static void test_excerpt(const char *path)
     ictal_corpus_free(&c);
 }
 
+/* Threshold tuning on held-out detections: the lowest threshold that keeps the seizures
+ * and loses the false alarms wins. */
+static void test_tune(void)
+{
+    ictal_corpus c;
+    ictal_corpus_init(&c);
+    float frames[256];
+    memset(frames, 0, sizeof frames);
+    ictal_signal sig = {frames, 256, 1, 256.0, NULL, 0};
+    ictal_interval sz = {20.0, 40.0};
+    CHECK(ictal_corpus_add(&c, "x", "seizure", "a", &sig, &sz, 1) == 0);
+    CHECK(ictal_corpus_add(&c, "x", "background", "b", &sig, NULL, 0) == 1);
+    /* 60 s of hops: the seizure recording reaches 0.9 inside its seizure; the background
+     * recording has an excursion to 0.72 lasting 5 s */
+    ictal_detection det[2];
+    size_t items[2] = {0, 1};
+    for (int k = 0; k < 2; k++) {
+        ictal_detection_init(&det[k]);
+        det[k].n_hops = 120;
+        det[k].duration_s = 60;
+        det[k].t_s = malloc(120 * sizeof(double));
+        det[k].prob = malloc(120 * sizeof(float));
+        det[k].prob_smooth = malloc(120 * sizeof(float));
+        det[k].any_usable = malloc(120);
+        for (int h = 0; h < 120; h++) {
+            double t = 0.5 * (h + 1);
+            det[k].t_s[h] = t;
+            float p = 0.1f;
+            if (k == 0 && t > 22 && t < 38)
+                p = 0.9f;
+            if (k == 1 && t > 30 && t < 35)
+                p = 0.72f;
+            det[k].prob[h] = det[k].prob_smooth[h] = p;
+            det[k].any_usable[h] = 1;
+        }
+    }
+    ictal_postproc post;
+    ictal_postproc_default(&post);
+    post.min_duration_s = 2.0f;
+    float ratio = post.threshold_off / post.threshold_on;
+    ictal_tune_threshold(&c, items, det, 2, 0.5f, &post);
+    /* 0.75 is the lowest grid value above the background's 0.72 and below 0.9 */
+    CHECK_NEAR(post.threshold_on, 0.75, 1e-6);
+    CHECK_NEAR(post.threshold_off / post.threshold_on, ratio, 1e-6);
+    /* a shorter excursion than the minimum duration costs nothing: the lowest wins */
+    for (int h = 0; h < 120; h++)
+        if (det[1].prob_smooth[h] > 0.5f && det[1].t_s[h] > 31)
+            det[1].prob_smooth[h] = 0.1f;
+    ictal_postproc_default(&post);
+    post.min_duration_s = 2.0f;
+    ictal_tune_threshold(&c, items, det, 2, 0.5f, &post);
+    CHECK_NEAR(post.threshold_on, 0.30, 1e-6);
+    for (int k = 0; k < 2; k++)
+        ictal_detection_free(&det[k]);
+    ictal_corpus_free(&c);
+}
+
 int main(void)
 {
     test_hop_labels();
+    test_tune();
     test_auc();
     test_folds();
     const char *excerpt = test_shared_path("data/chbmit-continuous/chb05_06_excerpt.edf");
