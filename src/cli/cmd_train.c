@@ -45,6 +45,7 @@ static void usage(FILE *out)
             "  --no-tune           keep the default threshold (else tuned on training data)\n"
             "  --threshold X       fix the alarm threshold (no tuning; off = 0.7 X)\n"
             "  --smooth S, --min-duration S   post-processing written into the model\n"
+            "                      (default 2 s and 1.5 s)\n"
             "  --window S          feature window in seconds (default 4; hops of 0.5 s)\n"
             "  --features SET      all, or relative: without the absolute amplitude features\n"
             "                      (log line length, variance, band powers, Teager energy),\n"
@@ -166,7 +167,8 @@ int ictal_cmd_train(int argc, char **argv)
     const char *out_path = NULL, *report_path = NULL, *init_path = NULL, *patient = NULL;
     const char *cv_arg = NULL;
     int montage = ICTAL_TRAIN_MONTAGE_AUTO, mode_patient = 0, quiet = 0, neg_stride = -1;
-    double threshold = -1, smooth_s = -1, min_duration_s = -1, window_s = -1;
+    /* smoothing and minimum duration chosen by leave-one-patient-out (docs/results.md) */
+    double threshold = -1, smooth_s = 2.0, min_duration_s = 1.5, window_s = -1;
     int top_k = 2, relative = 1;
     double hard_weight = 1.0;
     const char *evaluate_path = NULL;
