@@ -182,8 +182,8 @@ typedef void (*ictal_alarm_fn)(void *user, const ictal_alarm *ev);
 /*
  * Configuration. Start from ictal_config_init(), then set n_channels, rate_hz and
  * (optionally) labels and model. Post-processing fields left negative take the
- * model's defaults; window_s / hop_s are the model's when a model is given (and must
- * then be left at their defaults or equal the model's).
+ * model's defaults; a model's window and hop replace window_s / hop_s (the features
+ * must be the ones it was trained on).
  */
 typedef struct ictal_config {
     int n_channels;              /* 1..ICTAL_MAX_CHANNELS */
@@ -261,8 +261,10 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
  */
 void ictal_detector_reset(ictal_detector *det, double t0_s);
 
-/* Dequeues the oldest pending alarm record into ev: returns 1, or 0 when there is none. The
- * queue holds ICTAL_ALARM_QUEUE events; older ones are dropped (counted in stats). */
+/* Dequeues the oldest pending alarm record into ev: returns 1, or 0 when there is none.
+ * Records are queued whether or not on_alarm is set; the queue holds ICTAL_ALARM_QUEUE
+ * and drops the oldest beyond that (counted in stats: expected when only the callback is
+ * used). */
 int ictal_detector_poll_alarm(ictal_detector *det, ictal_alarm *ev);
 
 /* The last completed hop, or NULL before the first one. Valid until the next push. */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -510,9 +511,9 @@ static int detect_file(const char *path, const options *o, json_t *summary_json)
         }
     }
     if (!o->quiet) {
-        printf("%s: %.1f s, %d channels at %g Hz%s, %zu seizure%s detected, %.1f%% of hops "
+        printf("%s: %.1f s, %d channel%s at %g Hz%s, %zu seizure%s detected, %.1f%% of hops "
                "without usable channel, %.3f s CPU (%.0fx real time) -> %s\n",
-               path, duration_s, m.n_channels, rate,
+               path, duration_s, m.n_channels, m.n_channels == 1 ? "" : "s", rate,
                in && in->n_gaps ? " (EDF+D, reset at each gap)" : "", st.n, st.n == 1 ? "" : "s",
                st.hops ? 100.0 * (double)st.artifact_hops / (double)st.hops : 0.0, cpu_s,
                cpu_s > 0 ? duration_s / cpu_s : 0.0, out_path);
@@ -641,6 +642,14 @@ int ictal_cmd_detect(int argc, char **argv)
     }
     o.model = &model;
     o.progress = ictal_cli_stdout_is_tty() && !o.quiet;
+    if (mkdir(o.out_dir, 0777) != 0) {
+        struct stat sb;
+        if (stat(o.out_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "ictal detect: cannot create the output folder %s\n", o.out_dir);
+            free(bytes);
+            return ICTAL_EXIT_IO;
+        }
+    }
 
     int worst = ICTAL_EXIT_OK;
     for (int i = 0; i < n_files; i++) {
