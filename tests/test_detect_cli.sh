@@ -88,8 +88,8 @@ else
     bad "firmware C array does not compile: $(cat "$tmp/cc.txt")"
 fi
 out=$("$ICTAL" model info "$SRC/models/default.ictalmodel"); check '[ $? -eq 0 ]'
-check 'grep -q "logistic model, feature set 1" <<<"$out"'
-check 'grep -q "cross-validation" <<<"$out"'
+check 'grep -q "model, feature set 1" <<<"$out"'
+check 'grep -q "models/README.md" <<<"$out"'
 "$ICTAL" model info "$SRC/models/default.ictalmodel" --json | jq -e '.n_features == 22' >/dev/null
 check '[ $? -eq 0 ]'
 

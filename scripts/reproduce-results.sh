@@ -1,0 +1,18 @@
+#!/bin/bash
+# Retrains the default model and regenerates every report of docs/results.md, from the
+# repository root, with the data in ../shared/data. Deterministic: a second run gives the
+# same model bytes and the same reports. About 5 minutes on one core.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+I=${ICTAL:-build/ictal}
+D=${ICTAL_DATA:-../shared/data}
+run() { echo "+ $*" >&2; "$@"; }
+run $I train -q --data "$D" --out models/default.ictalmodel
+ICTAL=$I scripts/embed-default-model.sh
+run $I train --data "$D" --cv lopo --report docs/results/lopo-double-banana.md
+run $I train --data "$D" --cv lopo --montage wearable --report docs/results/lopo-wearable.md
+run $I train --data "$D" --sets bonn --cv kfold --folds 10 --features all --report docs/results/bonn-10fold.md
+run $I train --data "$D" --cv lopo --features all --agg max --report docs/results/lopo-all-features.md
+run $I train -q --data "$D" --evaluate models/default.ictalmodel --report docs/results/default-model.md
+run $I train -q --data "$D" --montage wearable --evaluate models/default.ictalmodel --report docs/results/default-model-wearable.md
+echo "rebuild (the default model is compiled in), then check docs/results.md against docs/results/" >&2
