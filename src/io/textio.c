@@ -31,7 +31,7 @@ int ictal__read_file(const char *path, size_t max_bytes, char **out, size_t *len
                 free(buf);
                 fclose(f);
                 return ictal_diag_error(d, ICTAL_ERANGE,
-                                        "file larger than %zu bytes: not an annotation file",
+                                        "file larger than %zu bytes, more than this format allows",
                                         max_bytes);
             }
             size_t ncap = cap * 2 > max_bytes ? max_bytes : cap * 2;
