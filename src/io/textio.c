@@ -135,6 +135,24 @@ int ictal__starts_with_words(const char *s, size_t n, const char *prefix, const 
     return 1;
 }
 
+int ictal__key_value(const char *s, size_t n, const char *key, const char **v, size_t *vn)
+{
+    const char *rest;
+    if (!ictal__starts_with_words(s, n, key, &rest))
+        return 0;
+    size_t rn = n - (size_t)(rest - s);
+    while (rn > 0 && (*rest == ' ' || *rest == '\t')) {
+        rest++;
+        rn--;
+    }
+    if (rn == 0 || *rest != ':')
+        return 0;
+    *v = rest + 1;
+    *vn = rn - 1;
+    ictal__trim(v, vn);
+    return 1;
+}
+
 static int digits(const char *s, size_t n, size_t *i, int max_digits, int *value)
 {
     int v = 0, k = 0;

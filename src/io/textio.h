@@ -34,6 +34,10 @@ void ictal__trim(const char **s, size_t *n);
  * in s as one space; *rest is set past the prefix. */
 int ictal__starts_with_words(const char *s, size_t n, const char *prefix, const char **rest);
 
+/* Matches a "Key: value" line (key as in ictal__starts_with_words, blanks allowed before
+ * the colon); sets v[0..vn) to the trimmed value. Returns 0 when s is not that key. */
+int ictal__key_value(const char *s, size_t n, const char *key, const char **v, size_t *vn);
+
 /* A clock time "h:mm:ss", "hh.mm.ss" (hours 0..max_hour, minutes and seconds 0..59,
  * blanks around it allowed) to seconds; -1 when s[0..n) is not one. */
 int64_t ictal__parse_clock(const char *s, size_t n, int max_hour);
