@@ -508,12 +508,32 @@ static int check_annotation_signal(ictal_edf *r, const uint8_t *h, int s, int64_
     return 0;
 }
 
+/* Parses the digital minimum or maximum of signal s (field at per-signal start k) and
+ * checks it fits the sample width: 16 bits for EDF, 24 for BDF. */
+static int digital_field(const uint8_t *h, int ns, int64_t k, int s, const char *name,
+                         int is_bdf, int64_t *out, ictal_diag *d)
+{
+    int64_t lo = is_bdf ? -8388608 : -32768, hi = is_bdf ? 8388607 : 32767;
+    int64_t o = sig_field(ns, k, 8, s);
+    if (parse_int(h + o, 8, out)) {
+        loc(d, name, o, s, -1);
+        return ictal_diag_error(d, ICTAL_EFORMAT, "expected an integer, found '%.8s'",
+                                (const char *)h + o);
+    }
+    if (*out < lo || *out > hi) {
+        loc(d, name, o, s, -1);
+        return ictal_diag_error(d, ICTAL_ERANGE, "%lld outside the %s range %lld..%lld",
+                                (long long)*out, is_bdf ? "24-bit" : "16-bit", (long long)lo,
+                                (long long)hi);
+    }
+    return 0;
+}
+
 static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
 {
     ictal_edf_info *in = &r->info;
     int ns = in->n_signals, rc;
     int is_bdf = in->format == ICTAL_EDF_FORMAT_BDF;
-    int64_t dig_lo = is_bdf ? -8388608 : -32768, dig_hi = is_bdf ? 8388607 : 32767;
     int64_t pos = 0;
     int n_annot = 0;
     char raw[128];
@@ -571,30 +591,11 @@ static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
                 return rc;
         }
         int64_t dmin, dmax, spr;
-        o = sig_field(ns, 120, 8, s);
-        if (parse_int(h + o, 8, &dmin)) {
-            loc(d, "digital minimum", o, s, -1);
-            return ictal_diag_error(d, ICTAL_EFORMAT, "expected an integer, found '%.8s'",
-                                    (const char *)h + o);
-        }
-        if (dmin < dig_lo || dmin > dig_hi) {
-            loc(d, "digital minimum", o, s, -1);
-            return ictal_diag_error(d, ICTAL_ERANGE, "%lld outside the %s range %lld..%lld",
-                                    (long long)dmin, is_bdf ? "24-bit" : "16-bit",
-                                    (long long)dig_lo, (long long)dig_hi);
-        }
+        if ((rc = digital_field(h, ns, 120, s, "digital minimum", is_bdf, &dmin, d)))
+            return rc;
         o = sig_field(ns, 128, 8, s);
-        if (parse_int(h + o, 8, &dmax)) {
-            loc(d, "digital maximum", o, s, -1);
-            return ictal_diag_error(d, ICTAL_EFORMAT, "expected an integer, found '%.8s'",
-                                    (const char *)h + o);
-        }
-        if (dmax < dig_lo || dmax > dig_hi) {
-            loc(d, "digital maximum", o, s, -1);
-            return ictal_diag_error(d, ICTAL_ERANGE, "%lld outside the %s range %lld..%lld",
-                                    (long long)dmax, is_bdf ? "24-bit" : "16-bit",
-                                    (long long)dig_lo, (long long)dig_hi);
-        }
+        if ((rc = digital_field(h, ns, 128, s, "digital maximum", is_bdf, &dmax, d)))
+            return rc;
         if (dmin >= dmax && !g->is_annotation) {
             loc(d, "digital maximum", o, s, -1);
             return ictal_diag_error(d, ICTAL_EFORMAT,
