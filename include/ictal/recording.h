@@ -108,6 +108,7 @@ int64_t ictal_recording_read(ictal_recording *r, float *frames_uv, int64_t max_f
 /* Goes back to the first frame. */
 int ictal_recording_rewind(ictal_recording *r, ictal_diag *d);
 
+/* Closes the file and frees r (r may be NULL). */
 void ictal_recording_close(ictal_recording *r);
 
 /* The 23 CHB-MIT channel labels in file order (FP1-F7 ... T8-P8), the default labels

@@ -28,7 +28,9 @@
  * The implementation works on sorted intervals, never on one sample at a time, and
  * gives the reference's counts exactly (the same int() and round-half-even rules).
  *
- * Part of ictal-score. Results own their latency arrays: init/free pairs.
+ * Part of ictal-score. Results and datasets own their arrays: init before use, free
+ * after (free leaves them initialised, ready for reuse). No global state; distinct
+ * objects may be used on distinct threads.
  */
 #ifndef ICTAL_SCORE_H
 #define ICTAL_SCORE_H
