@@ -28,8 +28,8 @@
  * input gets ICTAL_EFORMAT (or ICTAL_ETRUNC, ICTAL_ERANGE) with the field, byte offset,
  * record and signal filled in. docs/edf.md lists every error and warning.
  *
- * Memory and I/O. The reader keeps the header, one record start time per record (for
- * EDF+D and seeking) and the annotations; data records are read on demand with
+ * Memory and I/O. The reader keeps the header, one record start time per record (EDF+D
+ * only: contiguous records start at rec * record_duration_s) and the annotations; data records are read on demand with
  * positioned reads (never the whole file). A reader is not thread-safe: use one per
  * thread (there is no global state, unlike EDFlib's table of 64 files).
  *

@@ -164,7 +164,7 @@ void ictal_score_dataset_free(ictal_score_dataset *ds);
  * Scores every ref_dir/sub-<id>/.../<name>_events.tsv against the file at the same
  * relative path under hyp_dir (missing: no detections). A file that cannot be read or parsed
  * stops the run with its diagnostic in d. Subjects without any events file are left
- * out (the reference would divide by zero).
+ * out with a warning (the reference would divide by zero).
  */
 int ictal_score_dataset_run(const char *ref_dir, const char *hyp_dir,
                             const ictal_score_params *p, ictal_score_dataset *ds,
