@@ -1360,11 +1360,11 @@ static int read_bulk(ictal_edf *r, int64_t first, int64_t nrec, const int *signa
     const ictal_edf_info *in = &r->info;
     if (n_sel < 0 || first < 0 || nrec < 0 || (signals == NULL && n_sel != in->n_data_signals))
         return ictal_diag_error(d, ICTAL_EINVAL, "bad record range or signal selection");
-    if (first + nrec > in->n_records) {
-        loc(d, NULL, -1, -1, first + nrec - 1);
-        return ictal_diag_error(d, ICTAL_ENOENT, "records %lld..%lld asked, the file has %lld",
-                                (long long)first, (long long)(first + nrec - 1),
-                                (long long)in->n_records);
+    if (nrec > in->n_records - first) { /* not first + nrec: that may overflow */
+        loc(d, NULL, -1, -1, first < in->n_records ? in->n_records : first);
+        return ictal_diag_error(d, ICTAL_ENOENT,
+                                "%lld records from record %lld asked, the file has %lld",
+                                (long long)nrec, (long long)first, (long long)in->n_records);
     }
     enum { SEL_STACK = 64 };
     int sel_stack[SEL_STACK];
