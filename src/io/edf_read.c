@@ -508,6 +508,20 @@ static int check_annotation_signal(ictal_edf *r, const uint8_t *h, int s, int64_
     return 0;
 }
 
+/* Reads the text field of signal s (at per-signal start k, w bytes) into out (w + 1
+ * bytes): trimmed, with bytes outside printable ASCII warned about and replaced. */
+static int text_field(ictal_edf *r, const uint8_t *h, int ns, int64_t k, int w, int s,
+                      const char *name, char *out, ictal_diag *d)
+{
+    int64_t o = sig_field(ns, k, w, s);
+    int rc = check_ascii(r, h + o, w, name, o, s, d);
+    if (rc != 0)
+        return rc;
+    field_copy(h + o, w, out);
+    sanitize_ascii(out);
+    return 0;
+}
+
 /* Parses the digital minimum or maximum of signal s (field at per-signal start k) and
  * checks it fits the sample width: 16 bits for EDF, 24 for BDF. */
 static int digital_field(const uint8_t *h, int ns, int64_t k, int s, const char *name,
@@ -542,16 +556,9 @@ static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
         ictal_edf_signal *g = &r->sig[s];
         int64_t o;
         int comma = 0;
-        o = sig_field(ns, 0, 16, s);
-        if ((rc = check_ascii(r, h + o, 16, "label", o, s, d)))
+        if ((rc = text_field(r, h, ns, 0, 16, s, "label", g->label, d)) ||
+            (rc = text_field(r, h, ns, 16, 80, s, "transducer type", g->transducer, d)))
             return rc;
-        field_copy(h + o, 16, g->label);
-        sanitize_ascii(g->label);
-        o = sig_field(ns, 16, 80, s);
-        if ((rc = check_ascii(r, h + o, 80, "transducer type", o, s, d)))
-            return rc;
-        field_copy(h + o, 80, g->transducer);
-        sanitize_ascii(g->transducer);
         o = sig_field(ns, 96, 8, s);
         field_copy(h + o, 8, raw);
         g->uv_per_unit = uv_per_unit(raw);
@@ -560,11 +567,8 @@ static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
         field_copy(h + o, 8, g->dimension);
         if (sanitize_ascii(g->dimension) && g->uv_per_unit == 1.0 && strchr(raw, 'V'))
             strcpy(g->dimension, "uV"); /* "µV" in Latin-1 or UTF-8 */
-        o = sig_field(ns, 136, 80, s);
-        if ((rc = check_ascii(r, h + o, 80, "prefiltering", o, s, d)))
+        if ((rc = text_field(r, h, ns, 136, 80, s, "prefiltering", g->prefilter, d)))
             return rc;
-        field_copy(h + o, 80, g->prefilter);
-        sanitize_ascii(g->prefilter);
         o = sig_field(ns, 224, 32, s);
         if ((rc = check_ascii(r, h + o, 32, "reserved (signal)", o, s, d)))
             return rc;
