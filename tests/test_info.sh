@@ -27,6 +27,8 @@ check 'grep -q "warnings     none" <<<"$out"'
 "$ICTAL" info --bogus "$SRC/data/chb05_06_excerpt.edf" >/dev/null 2>&1; check '[ $? -eq 2 ]'
 "$ICTAL" info "$tmp/missing.edf" >/dev/null 2>&1; check '[ $? -eq 3 ]'
 "$ICTAL" info --help | grep -q "usage: ictal info"; check '[ $? -eq 0 ]'
+# The version is the build's (CMakeLists.txt project()).
+"$ICTAL" --version | grep -Eqx "ictal [0-9]+\.[0-9]+\.[0-9]+"; check '[ $? -eq 0 ]'
 
 # A deviation: record count -1 is a warning, an error with --strict.
 cp "$FIX/edf/subsecond_starttime.edf" "$tmp/minus1.edf"

@@ -6,7 +6,11 @@
 
 #include "ictal/error.h"
 
-#define ICTAL_VERSION_STRING "0.1.0"
+/* The version comes from the build (project() in CMakeLists.txt), as ictal.pc's and
+ * libictal's soname do, so that they cannot disagree. */
+#ifndef ICTAL_VERSION_STRING
+#error "ICTAL_VERSION_STRING is defined by the build (CMakeLists.txt)"
+#endif
 
 enum {
     ICTAL_EXIT_OK = 0,
