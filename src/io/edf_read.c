@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "io/edf_internal.h"
+#include "io/textio.h"
 
 #define EDF_MAX_SIGNALS 4096
 #define EDF_MAX_RECORD_BYTES (64 * 1024 * 1024)
@@ -1081,8 +1082,7 @@ int ictal_edf_open(ictal_edf **out, const char *path, const ictal_edf_options *o
     if (r->fd < 0) {
         int e = errno;
         free(r);
-        return ictal_diag_error(d, e == ENOENT ? ICTAL_ENOENT : ICTAL_EIO, "cannot open: %s",
-                                strerror(e));
+        return ictal__open_error(d, e);
     }
     struct stat st;
     if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {

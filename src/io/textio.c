@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+int ictal__open_error(ictal_diag *d, int e)
+{
+    return ictal_diag_error(d, e == ENOENT ? ICTAL_ENOENT : ICTAL_EIO, "cannot open: %s",
+                            e != 0 ? strerror(e) : "unknown reason");
+}
+
 int ictal__read_file(const char *path, size_t max_bytes, char **out, size_t *len,
                      ictal_diag *d)
 {
@@ -14,11 +20,8 @@ int ictal__read_file(const char *path, size_t max_bytes, char **out, size_t *len
     if (d != NULL)
         d->source = path;
     FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        int e = errno;
-        return ictal_diag_error(d, e == ENOENT ? ICTAL_ENOENT : ICTAL_EIO, "cannot open: %s",
-                                strerror(e));
-    }
+    if (f == NULL)
+        return ictal__open_error(d, errno);
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
     if (buf == NULL) {

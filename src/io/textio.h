@@ -1,6 +1,6 @@
 /*
- * Internal helpers for ictal-io's text formats: reading a whole small file, walking its
- * lines, matching keys and parsing clock times. Not a public API (ictal__ prefix).
+ * Internal helpers for ictal-io's file formats: reporting a file that cannot be opened,
+ * reading a whole small file, walking its lines, matching keys and parsing clock times. Not a public API (ictal__ prefix).
  */
 #ifndef ICTAL_IO_TEXTIO_H
 #define ICTAL_IO_TEXTIO_H
@@ -9,6 +9,10 @@
 #include <stdint.h>
 
 #include "ictal/error.h"
+
+/* Records that a file could not be opened, from errno e: ICTAL_ENOENT when it does not
+ * exist, else ICTAL_EIO; the message is "cannot open: <reason>". Returns that code. */
+int ictal__open_error(ictal_diag *d, int e);
 
 /* Reads the whole file (at most max_bytes) into a new NUL-terminated buffer (free()).
  * Errors name the file: ICTAL_ENOENT, ICTAL_EIO, ICTAL_ERANGE (too big), ICTAL_ENOMEM. */
