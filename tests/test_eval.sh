@@ -124,6 +124,8 @@ run 2 "$ICTAL" eval --tolerance-end abc a b
 run 2 "$ICTAL" eval --max-event-duration 0 "$E/ref/$(rel 01)" "$E/hyp/$(rel 01)"
 run 3 "$ICTAL" eval "$TMP/none_events.tsv" "$E/hyp/$(rel 01)"
 expect "missing file named" grep -q "none_events.tsv" "$TMP/err"
+run 3 "$ICTAL" eval "$TMP/none.txt" "$E/hyp/$(rel 01)"   # no format in the name: not found
+expect "missing reference named" grep -q "none.txt: cannot open" "$TMP/err"
 run 3 "$ICTAL" eval --dataset "$TMP/nodir" "$FIX/set1/hyp"
 mkdir -p "$TMP/empty/sub-01"
 run 1 "$ICTAL" eval --dataset "$TMP/empty" "$FIX/set1/hyp"

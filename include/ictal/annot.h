@@ -143,10 +143,12 @@ int ictal_annot_format_needs_record(ictal_annot_format f);
 ictal_annot_format ictal_annot_guess_format(const char *path);
 
 /*
- * Reads an annotation file of the given format (ICTAL_ANNOT_UNKNOWN: guessed).
- * record names the recording for the formats that list several (summary, Siena),
- * else NULL. .seizures files take their sample rate from the file's own note, else
- * 256 Hz (CHB-MIT).
+ * Reads an annotation file of the given format (ICTAL_ANNOT_UNKNOWN: guessed; a file
+ * that cannot be opened then gives ICTAL_ENOENT or ICTAL_EIO, one of no known format
+ * ICTAL_ENOTSUP). record names the recording for the formats that list several
+ * (summary, Siena), else NULL. .seizures files take their sample rate from the file's
+ * own "time resolution" note (as CHB-MIT's have; without one, call
+ * ictal_annot_read_seizures with the rate).
  */
 int ictal_annot_read_format(const char *path, ictal_annot_format format, const char *record,
                             ictal_annotations *a, ictal_diag *d);
