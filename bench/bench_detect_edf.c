@@ -6,8 +6,8 @@
  * and, for the share of reading, ictal_edf_read_frames alone. Also reports the alarm
  * latency on the excerpt (seizure onset at 37 s) with the default model.
  *
- *   build/bench/bench_detect_edf [runs]   (ICTAL = the ictal binary, default build/ictal;
- *                                          ICTAL_SOURCE_DIR = the source tree)
+ *   build/bench/bench_detect_edf [runs [KEEP.edf]]   (ICTAL = the ictal binary, default
+ *       build/ictal; ICTAL_SOURCE_DIR = the source tree; KEEP.edf: also keep the hour)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -190,6 +190,11 @@ int main(int argc, char **argv)
                 printf("  latency on chb05_06_excerpt.edf: no alarm with the default model\n");
         }
         free(mem);
+    }
+    if (argc > 2) {
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", file, argv[2]);
+        if (system(cmd) != 0)
+            return 1;
     }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

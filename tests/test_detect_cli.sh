@@ -48,10 +48,9 @@ n_events=$(jq '.events | length' "$js")
 if [ "$n_events" -gt 0 ]; then check 'grep -q "seizure (ictal detect)" <<<"$info"'; fi
 
 # Same model, same events, whatever the source of the model; the threshold matters.
-"$ICTAL" detect "$rec" --out "$tmp/a" --model "$SRC/models/default.ictalmodel" --quiet 2>/dev/null ||
-    { mkdir -p "$tmp/a" && "$ICTAL" detect "$rec" --out "$tmp/a" --model "$SRC/models/default.ictalmodel" --quiet; }
+"$ICTAL" detect "$rec" --out "$tmp/a" --model "$SRC/models/default.ictalmodel" --quiet
+check '[ $? -eq 0 ]' # the output folder is created
 check 'cmp -s "$tsv" "$tmp/a/chb05_06_excerpt_events.tsv"'
-mkdir -p "$tmp/b"
 "$ICTAL" detect "$rec" --out "$tmp/b" --threshold 1.0 --quiet; check '[ $? -eq 0 ]'
 check '[ "$(cut -f3 "$tmp/b/chb05_06_excerpt_events.tsv" | tail -1)" = "bckg" ]'
 # Montages: wearable (4 channels), a custom list, and one that matches nothing.
@@ -99,6 +98,7 @@ check '[ $? -eq 0 ]'
 "$ICTAL" detect "$rec" --format xml >/dev/null 2>&1; check '[ $? -eq 2 ]'
 "$ICTAL" detect "$rec" --threshold 2 >/dev/null 2>&1; check '[ $? -eq 2 ]'
 "$ICTAL" detect "$tmp/missing.edf" --out "$tmp" >/dev/null 2>&1; check '[ $? -eq 3 ]'
+"$ICTAL" detect "$rec" --out "$SRC/data/chb05_06_excerpt.edf/x" >/dev/null 2>&1; check '[ $? -eq 3 ]'
 head -c 3000 "$rec" >"$tmp/cut.edf"
 "$ICTAL" detect "$tmp/cut.edf" --out "$tmp" >/dev/null 2>&1; rc=$?
 check '[ $rc -eq 1 -o $rc -eq 0 ]' # a cut file: an error or the records that are there
@@ -123,6 +123,25 @@ if [ -d "$SHARED/data" ]; then
         fi
     done < <(find "$SHARED/data" \( -iname '*.edf' -o -iname '*.bdf' \) | sort)
     check '[ $n -ge 30 ]'
+    # Recordings in other formats (ictal/recording.h): the consumer-headset CSVs (the
+    # wearable montage is derived from the Emotiv electrodes), Bonn single-channel text
+    # (as recorded), CHB-MIT NumPy windows.
+    for f in "$SHARED"/data/guinea-bissau-epilepsy/signal-*.csv.gz; do
+        out=$("$ICTAL" detect "$f" --out "$tmp"); rc=$?
+        check '[ $rc -eq 0 ]'
+        check 'grep -q "4 channels at 128 Hz" <<<"$out"'
+    done
+    for set in S Z O N F; do
+        f=$(ls "$SHARED/data/bonn/$set/" | head -1)
+        out=$("$ICTAL" detect "$SHARED/data/bonn/$set/$f" --montage as-is --out "$tmp")
+        check '[ $? -eq 0 ]'
+        check 'grep -q "1 channel at 173.61 Hz" <<<"$out"'
+    done
+    "$ICTAL" detect "$SHARED/data/bonn/S/S001.txt" --out "$tmp" >/dev/null 2>&1
+    check '[ $? -eq 1 ]' # one unnamed channel: no montage unless asked for as-is
+    out=$("$ICTAL" detect "$SHARED"/data/chbmit-windows/chb01/ictal/chb01_03_ictal.npy --out "$tmp")
+    check '[ $? -eq 0 ]'
+    check 'grep -q "18 channels at 256 Hz" <<<"$out"'
 else
     echo "SKIP part: ../shared absent"
 fi

@@ -24,7 +24,7 @@ typedef struct rec {
     float *feat;       /* [hops][nch][NF] when keep is set */
     uint16_t *quality; /* [hops][nch] */
     int *state;
-    float *prob;
+    float *prob, *smooth, *burden;
     int keep, cap;
 } rec;
 
@@ -54,6 +54,8 @@ static void on_hop(void *user, const ictal_hop *h)
                (size_t)h->n_channels * sizeof(uint16_t));
         r->state[r->hops] = h->state;
         r->prob[r->hops] = h->prob;
+        r->smooth[r->hops] = h->prob_smooth;
+        r->burden[r->hops] = h->burden;
     }
     r->hops++;
 }
@@ -78,6 +80,8 @@ static void rec_init(rec *r, int keep, int nch)
         r->quality = calloc((size_t)r->cap * (size_t)nch, sizeof(uint16_t));
         r->state = calloc((size_t)r->cap, sizeof(int));
         r->prob = calloc((size_t)r->cap, sizeof(float));
+        r->smooth = calloc((size_t)r->cap, sizeof(float));
+        r->burden = calloc((size_t)r->cap, sizeof(float));
     }
 }
 
@@ -87,6 +91,8 @@ static void rec_free(rec *r)
     free(r->quality);
     free(r->state);
     free(r->prob);
+    free(r->smooth);
+    free(r->burden);
 }
 
 /* Runs the detector over frames in pushes of `chunk` frames. */
@@ -674,6 +680,39 @@ static void test_no_alarm_from_artefacts(void)
     rec_free(&r);
 }
 
+/* Burden: the share of the last 5 minutes (600 hops) with the smoothed probability at or
+ * above threshold_on, recomputed from the hops themselves. */
+static void test_burden(void)
+{
+    unsigned char mb[4096];
+    size_t ml = du_line_length_model(mb, sizeof mb, 3.8f, 4.0f);
+    ictal_model m;
+    CHECK(ml > 0 && ictal_model_parse(&m, mb, ml, NULL) == 0);
+    /* 6 minutes: the excerpt twice, so that the 5-minute ring wraps. */
+    size_t ns = 2 * (size_t)g_ns;
+    float *fr = malloc(sizeof(float) * (size_t)g_nch * ns);
+    memcpy(fr, g_frames, sizeof(float) * (size_t)g_nch * (size_t)g_ns);
+    memcpy(fr + (size_t)g_nch * (size_t)g_ns, g_frames, sizeof(float) * (size_t)g_nch * (size_t)g_ns);
+    ictal_config cfg;
+    base_config(&cfg, g_nch, &m);
+    rec r;
+    rec_init(&r, 1, g_nch);
+    run(&cfg, fr, g_nch, (int)ns, 4096, &r);
+    CHECK(r.hops > 600);
+    int bad = 0, above = 0;
+    for (int i = 0; i < r.hops && i < r.cap; i++) {
+        int n = 0;
+        for (int j = i; j >= 0 && j > i - 600; j--)
+            n += r.smooth[j] >= m.info.post.threshold_on;
+        above += r.smooth[i] >= m.info.post.threshold_on;
+        bad += fabsf(r.burden[i] - (float)n / 600.0f) > 1e-6f;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(above > 100 && above < r.hops - 100); /* the test sees both states */
+    free(fr);
+    rec_free(&r);
+}
+
 /* --- decisions on crafted probability sequences ---------------------------------------- */
 
 static void test_decisions(void)
@@ -763,6 +802,7 @@ int main(void)
     test_features_reference();
     test_quality();
     test_no_alarm_from_artefacts();
+    test_burden();
     test_decisions();
     free(g_frames);
     return test_summary();

@@ -5,8 +5,9 @@
  *
  *   frames (µV, interleaved, any rate 100..2048 Hz, any chunk size)
  *     -> non-finite samples held and flagged, raw-signal quality checks
- *     -> anti-aliasing lowpass (4 biquads, Butterworth, 45 Hz or 0.4 x input rate)
- *        and fractional resampling to ICTAL_INTERNAL_RATE_HZ (128 Hz)
+ *     -> anti-aliasing lowpass (Butterworth at 45 Hz, or 0.4 x the input rate below
+ *        112.5 Hz; 6th order up to 300 Hz input, 8th above) and Catmull-Rom cubic
+ *        resampling to ICTAL_INTERNAL_RATE_HZ (128 Hz; exact decimation at 256, 512 Hz)
  *     -> high-pass (0.5 Hz), optional 50/60 Hz notch
  *     -> per-channel running sums per hop (IIR band filters, differences, crossings),
  *        combined over the window: the feature matrix, channels x ICTAL_N_FEATURES
@@ -29,7 +30,9 @@
  * the frames were split into pushes (bit for bit, same binary).
  *
  * Times: seconds from the first frame after init (or t0_s given to reset), computed as
- * t0_s + frame_index / rate_hz. A hop's time is the end of its window.
+ * t0_s + frame_index / rate_hz. A hop's time is the end of its window; the hop is
+ * complete once the two input samples after that time have been pushed (the cubic
+ * interpolation's look-ahead, 8 ms at 256 Hz: the only delay besides the filters').
  *
  * Part of libictal: C11 + libm only.
  */
@@ -58,9 +61,11 @@ extern "C" {
 
 /*
  * Features, per channel and window (feature set 1). "L(x)" is log10(1 + x). Powers are
- * mean squares in µV^2 of the high-passed signal at 128 Hz; bands are 4th-order
- * Butterworth band-passes: delta 0.5-4, theta 4-8, alpha 8-13, beta 13-30, gamma
- * 30-45 Hz. Derivatives are first differences at 128 Hz. A window is window_s long and
+ * mean squares in µV^2 of the high-passed signal at 128 Hz; bands: delta 0.5-4 Hz
+ * (2nd-order Butterworth low-pass at 4 Hz after the 0.5 Hz high-pass), theta 4-8,
+ * alpha 8-13, beta 13-30 (2nd-order Butterworth high-pass then low-pass at the edges),
+ * gamma 30-45 (high-pass at 30 Hz; the anti-aliasing bounds it at 45 Hz). Derivatives
+ * are first differences at 128 Hz. A window is window_s long and
  * made of window_s/hop_s hops; each feature is combined from per-hop running sums.
  * The background is an exponential average of the feature over hops with good quality
  * (time constant ICTAL_BACKGROUND_S), started at the first good value, so context
@@ -177,8 +182,8 @@ typedef void (*ictal_alarm_fn)(void *user, const ictal_alarm *ev);
 /*
  * Configuration. Start from ictal_config_init(), then set n_channels, rate_hz and
  * (optionally) labels and model. Post-processing fields left negative take the
- * model's defaults; window_s / hop_s are the model's when a model is given (and must
- * then be left at their defaults or equal the model's).
+ * model's defaults; a model's window and hop replace window_s / hop_s (the features
+ * must be the ones it was trained on).
  */
 typedef struct ictal_config {
     int n_channels;              /* 1..ICTAL_MAX_CHANNELS */
@@ -187,7 +192,7 @@ typedef struct ictal_config {
     const ictal_model *model;    /* NULL: features only, no probabilities or events */
 
     /* Analysis (features-only mode; a model fixes them). Defaults 4 s and 0.5 s.
-     * hop_s * 128 and window_s / hop_s must be whole numbers. */
+     * hop_s: 0.25 to 4 s, a whole number of 1/128 s; window_s: 1 to 16 whole hops. */
     float window_s, hop_s;
 
     /* Front end. */
@@ -256,8 +261,10 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
  */
 void ictal_detector_reset(ictal_detector *det, double t0_s);
 
-/* Dequeues the oldest pending alarm record into ev: returns 1, or 0 when there is none. The
- * queue holds ICTAL_ALARM_QUEUE events; older ones are dropped (counted in stats). */
+/* Dequeues the oldest pending alarm record into ev: returns 1, or 0 when there is none.
+ * Records are queued whether or not on_alarm is set; the queue holds ICTAL_ALARM_QUEUE
+ * and drops the oldest beyond that (counted in stats: expected when only the callback is
+ * used). */
 int ictal_detector_poll_alarm(ictal_detector *det, ictal_alarm *ev);
 
 /* The last completed hop, or NULL before the first one. Valid until the next push. */

@@ -575,11 +575,17 @@ static void start_filters(ictal_detector *det, const float *v)
 static void hop_end(ictal_detector *det);
 
 /* The per-sample kernels. Each takes its state rows as restrict parameters (gcc honours
- * restrict on parameters, not on locals), so that the loops over channels vectorise. */
+ * restrict on parameters, not on locals), so that the loops over channels vectorise.
+ * They are forced inline so that they land in each CPU variant of the push loop. */
+#if defined(__GNUC__)
+#define ICTAL__KERNEL static inline __attribute__((always_inline))
+#else
+#define ICTAL__KERNEL static inline
+#endif
 
 /* High-pass in place, and the slow component (4th-order lowpass at 0.3 Hz) for the
  * DC-jump and drift checks. */
-static void k_highpass(size_t ncp, float *restrict xi, float *restrict h1, float *restrict h2,
+ICTAL__KERNEL void k_highpass(size_t ncp, float *restrict xi, float *restrict h1, float *restrict h2,
                        float *restrict sacc, const ictal__biquad *restrict bq)
 {
     const ictal__biquad hp = *bq;
@@ -596,7 +602,7 @@ static void k_highpass(size_t ncp, float *restrict xi, float *restrict h1, float
 /* The slow component at 32 Hz: the mean of 4 internal samples (a boxcar whose nulls at
  * 32 and 64 Hz keep anything from folding onto DC), then a 4th-order lowpass at 0.3 Hz;
  * its range per hop and per window tells DC jumps and drift. */
-static void k_slow(size_t ncp, float *restrict sacc, float *restrict w0, float *restrict w1,
+ICTAL__KERNEL void k_slow(size_t ncp, float *restrict sacc, float *restrict w0, float *restrict w1,
                    float *restrict w2, float *restrict w3, float *restrict smn,
                    float *restrict smx, const ictal__biquad *restrict bq)
 {
@@ -616,7 +622,7 @@ static void k_slow(size_t ncp, float *restrict sacc, float *restrict w0, float *
     }
 }
 
-static void k_biquad(size_t ncp, float *restrict xi, float *restrict s1, float *restrict s2,
+ICTAL__KERNEL void k_biquad(size_t ncp, float *restrict xi, float *restrict s1, float *restrict s2,
                      const ictal__biquad *restrict bq)
 {
     const ictal__biquad f = *bq;
@@ -630,7 +636,7 @@ static void k_biquad(size_t ncp, float *restrict xi, float *restrict s1, float *
 }
 
 /* Running sums of the high-passed signal: moments, differences, crossings, Teager. */
-static void k_sums(size_t ncp, const float *restrict xi, float *restrict x1, float *restrict x2,
+ICTAL__KERNEL void k_sums(size_t ncp, const float *restrict xi, float *restrict x1, float *restrict x2,
                    float *restrict dx1, float *restrict hm, float *restrict aS1,
                    float *restrict aS2, float *restrict aD1, float *restrict aD,
                    float *restrict aD2, float *restrict aDD, float *restrict aDD2,
@@ -656,7 +662,7 @@ static void k_sums(size_t ncp, const float *restrict xi, float *restrict x1, flo
 }
 
 /* A band edged by the high-pass or the anti-aliasing on one side: one section. */
-static void k_band1(size_t ncp, const float *restrict xi, float *restrict s0, float *restrict s1,
+ICTAL__KERNEL void k_band1(size_t ncp, const float *restrict xi, float *restrict s0, float *restrict s1,
                     float *restrict pw, const ictal__biquad *restrict bq)
 {
     const ictal__biquad f = *bq;
@@ -670,7 +676,7 @@ static void k_band1(size_t ncp, const float *restrict xi, float *restrict s0, fl
 }
 
 /* One band: 2nd-order high-pass then 2nd-order low-pass, power summed. */
-static void k_band(size_t ncp, const float *restrict xi, float *restrict s0, float *restrict s1,
+ICTAL__KERNEL void k_band(size_t ncp, const float *restrict xi, float *restrict s0, float *restrict s1,
                    float *restrict s2, float *restrict s3, float *restrict pw,
                    const ictal__biquad *restrict bh_, const ictal__biquad *restrict bl_)
 {
@@ -688,7 +694,7 @@ static void k_band(size_t ncp, const float *restrict xi, float *restrict s0, flo
 }
 
 /* One internal (128 Hz) sample in det->xi: high-pass, notch, bands, running sums. */
-static void internal_step(ictal_detector *det)
+ICTAL__KERNEL void internal_step(ictal_detector *det)
 {
     const size_t ncp = (size_t)det->ncp;
     float *w = det->slow_s;
@@ -722,17 +728,18 @@ static void internal_step(ictal_detector *det)
 }
 
 /* Raw checks at the input rate (quality rows q0..q4: non-finite, clip, rail, min, max)
- * and the anti-aliasing cascade (state rows a0..a7), one frame, in place in v.
+ * and the first three anti-aliasing sections (state rows a0..a5), one frame, in place
+ * in v.
  * Non-finite (and absurd) samples are held at the last good value. */
-static void k_input(size_t ncp, float *restrict v, float *restrict hold, float *restrict prev,
+ICTAL__KERNEL void k_input(size_t ncp, float *restrict v, float *restrict hold, float *restrict prev,
                     float *restrict run, const float *restrict rail, float *restrict qnan,
                     float *restrict qclip, float *restrict qrail, float *restrict qmin,
                     float *restrict qmax, float *restrict a0, float *restrict a1,
                     float *restrict a2, float *restrict a3, float *restrict a4,
-                    float *restrict a5, float *restrict a6, float *restrict a7, float clip_run,
-                    const ictal__biquad *restrict aa, const int four)
+                    float *restrict a5, float clip_run,
+                    const ictal__biquad *restrict aa)
 {
-    const ictal__biquad f0 = aa[0], f1 = aa[1], f2 = aa[2], f3 = aa[3];
+    const ictal__biquad f0 = aa[0], f1 = aa[1], f2 = aa[2];
     for (size_t c = 0; c < ncp; c++) {
         float x = v[c], h = hold[c];
         int is_bad = !(fabsf(x) <= INPUT_LIMIT_UV); /* NaN compares false */
@@ -759,19 +766,13 @@ static void k_input(size_t ncp, float *restrict v, float *restrict hold, float *
         y = f2.b0 * y_ + a4[c];
         a4[c] = f2.b1 * y_ - f2.a1 * y + a5[c];
         a5[c] = f2.b2 * y_ - f2.a2 * y;
-        if (four) { /* loop-invariant: gcc unswitches it */
-            y_ = f3.b0 * y + a6[c];
-            a6[c] = f3.b1 * y - f3.a1 * y_ + a7[c];
-            a7[c] = f3.b2 * y - f3.a2 * y_;
-            y = y_;
-        }
         v[c] = y;
     }
 }
 
 /* Catmull-Rom interpolation at fraction t between y2 and y1 (y3, y2, y1, v oldest first),
  * then the history shift is left to k_shift. */
-static void k_interp(size_t ncp, float *restrict xi, const float *restrict y3,
+ICTAL__KERNEL void k_interp(size_t ncp, float *restrict xi, const float *restrict y3,
                      const float *restrict y2, const float *restrict y1, const float *restrict v,
                      float t)
 {
@@ -782,7 +783,7 @@ static void k_interp(size_t ncp, float *restrict xi, const float *restrict y3,
     }
 }
 
-static void k_shift(size_t ncp, float *restrict y3, float *restrict y2, float *restrict y1,
+ICTAL__KERNEL void k_shift(size_t ncp, float *restrict y3, float *restrict y2, float *restrict y1,
                     const float *restrict v)
 {
     for (size_t c = 0; c < ncp; c++) {
@@ -818,8 +819,10 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
         float *q = det->qacc, *a = det->aa_s;
         k_input(ncp, v, det->hold, det->prev_raw, det->run, det->rail, q + Q_NAN * ncp,
                 q + Q_CLIP * ncp, q + Q_RAIL * ncp, q + Q_RAWMIN * ncp, q + Q_RAWMAX * ncp, a,
-                a + ncp, a + 2 * ncp, a + 3 * ncp, a + 4 * ncp, a + 5 * ncp, a + 6 * ncp,
-                a + 7 * ncp, det->clip_run, det->aa, det->n_aa == 4);
+                a + ncp, a + 2 * ncp, a + 3 * ncp, a + 4 * ncp, a + 5 * ncp,
+                det->clip_run, det->aa);
+        if (det->n_aa == 4) /* the fourth section above 300 Hz */
+            k_biquad(ncp, v, a + 6 * ncp, a + 7 * ncp, &det->aa[3]);
         /* Internal sample k lies at input position pos = k * ratio (computed from k, not
          * accumulated, so it never drifts). It is interpolated (Catmull-Rom cubic, which
          * passes through the samples: integer ratios such as 256 -> 128 Hz decimate
