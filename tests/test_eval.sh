@@ -126,6 +126,9 @@ run 3 "$ICTAL" eval "$TMP/none_events.tsv" "$E/hyp/$(rel 01)"
 expect "missing file named" grep -q "none_events.tsv" "$TMP/err"
 run 3 "$ICTAL" eval "$TMP/none.txt" "$E/hyp/$(rel 01)"   # no format in the name: not found
 expect "missing reference named" grep -q "none.txt: cannot open" "$TMP/err"
+cp "$E/ref/$(rel 01)" "$TMP/r$(printf '\377')_events.tsv"   # a path that is not UTF-8
+run 0 "$ICTAL" eval --json "$TMP/r$(printf '\377')_events.tsv" "$E/hyp/$(rel 01)"
+expect "non-UTF-8 path kept" jqe --arg p "$TMP/r?_events.tsv" '.reference == $p' "$TMP/out"
 run 3 "$ICTAL" eval --dataset "$TMP/nodir" "$FIX/set1/hyp"
 mkdir -p "$TMP/empty/sub-01"
 run 1 "$ICTAL" eval --dataset "$TMP/empty" "$FIX/set1/hyp"

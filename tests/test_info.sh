@@ -59,6 +59,14 @@ if command -v jq >/dev/null; then
     check '[ "$(jq -r ".files[2].signals[3].label" <<<"$j")" = "Status" ]'
     check '[ "$(jq -r ".files[3].ok" <<<"$j")" = "false" ]'
     check '[ "$(jq -r ".files[3].error.field" <<<"$j")" = "version" ]'
+    # A path that is not UTF-8 still gets its entry (non-ASCII bytes as '?').
+    bad=$(printf 'x\377.edf')
+    cp "$FIX/edf/subsecond_starttime.edf" "$tmp/$bad"
+    j=$("$ICTAL" info --json "$tmp/$bad" "$tmp/missing$bad" 2>/dev/null)
+    check '[ "$(jq -r ".files | length" <<<"$j")" = "2" ]'
+    check '[ "$(jq -r ".files[0].path" <<<"$j")" = "$tmp/x?.edf" ]'
+    check '[ "$(jq -r ".files[1].ok" <<<"$j")" = "false" ]'
+    check 'jq -r ".files[1].error.message" <<<"$j" | grep -q "missingx?.edf: cannot open"'
 else
     echo "jq not installed: JSON checks skipped"
 fi

@@ -214,8 +214,8 @@ static int eval_one(const char *ref_path, const char *hyp_path, const ref_option
     int exit_code = ICTAL_EXIT_OK;
     if (json) {
         json_t *root = json_object();
-        json_object_set_new(root, "reference", json_string(ref_path));
-        json_object_set_new(root, "hypothesis", json_string(hyp_path));
+        json_object_set_new(root, "reference", ictal_cli_json_string(ref_path));
+        json_object_set_new(root, "hypothesis", ictal_cli_json_string(hyp_path));
         json_object_set_new(root, "hypIgnored", json_boolean(r.hyp_ignored));
         json_object_set_new(root, "event", json_counts(&r.event, 1));
         json_object_set_new(root, "sample", json_counts(&r.sample, 1));
@@ -279,14 +279,14 @@ static int eval_dataset(const char *ref_dir, const char *hyp_dir, const ictal_sc
             json_t *o = json_object();
             json_object_set_new(o, "event", json_counts(&ds.subjects[s].event, 1));
             json_object_set_new(o, "sample", json_counts(&ds.subjects[s].sample, 1));
-            json_object_set_new(subjects, ds.subjects[s].name, o);
+            ictal_cli_json_set(subjects, ds.subjects[s].name, o);
         }
         json_object_set_new(root, "subjects", subjects);
         json_t *files = json_object();
         for (size_t i = 0; i < ds.n_files; i++) {
             ictal_score_file *f = &ds.files[i];
             json_t *o = json_object();
-            json_object_set_new(o, "subject", json_string(ds.subjects[f->subject].name));
+            json_object_set_new(o, "subject", ictal_cli_json_string(ds.subjects[f->subject].name));
             json_object_set_new(o, "hypMissing", json_boolean(f->hyp_missing));
             json_object_set_new(o, "hypIgnored", json_boolean(f->result.hyp_ignored));
             json_object_set_new(o, "event", json_counts(&f->result.event, 0));
@@ -301,7 +301,7 @@ static int eval_dataset(const char *ref_dir, const char *hyp_dir, const ictal_sc
             free(tmp);
             json_object_set_new(o, "latency",
                                 json_latency(&ls, f->result.latency_s, f->result.n_latency));
-            json_object_set_new(files, f->path, o);
+            ictal_cli_json_set(files, f->path, o);
         }
         json_object_set_new(root, "per_file", files);
         json_object_set_new(root, "latency", json_latency(&ds.latency, NULL, 0));
