@@ -1,6 +1,7 @@
 /* Helpers shared by the subcommands (see cli.h). */
 #include "cli/cli.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,42 @@ void ictal_cli_warn_stderr(void *user, const ictal_diag *w)
     char buf[1024];
     fprintf(stderr, "ictal %s: warning: %s\n", (const char *)user,
             ictal_diag_format(w, buf, sizeof(buf)));
+}
+
+/* A copy of s with every non-ASCII byte as '?' (free()), or NULL. */
+static char *ascii_copy(const char *s)
+{
+    size_t n = strlen(s);
+    char *t = malloc(n + 1);
+    if (t == NULL)
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        t[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+    return t;
+}
+
+json_t *ictal_cli_json_string(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j != NULL || s == NULL)
+        return j;
+    char *t = ascii_copy(s);
+    j = t ? json_string(t) : NULL;
+    free(t);
+    return j;
+}
+
+int ictal_cli_json_set(json_t *obj, const char *key, json_t *value)
+{
+    if (json_object_set(obj, key, value) == 0) {
+        json_decref(value);
+        return 0;
+    }
+    char *t = ascii_copy(key);
+    int rc = t ? json_object_set(obj, t, value) : -1;
+    free(t);
+    json_decref(value);
+    return rc;
 }
 
 int ictal_cli_stdout_is_tty(void)

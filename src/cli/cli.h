@@ -7,7 +7,11 @@
 #include "ictal/error.h"
 #include "ictal/model.h"
 
-#define ICTAL_VERSION_STRING "0.1.0"
+/* The version comes from the build (project() in CMakeLists.txt), as ictal.pc's and
+ * libictal's soname do, so that they cannot disagree. */
+#ifndef ICTAL_VERSION_STRING
+#error "ICTAL_VERSION_STRING is defined by the build (CMakeLists.txt)"
+#endif
 
 enum {
     ICTAL_EXIT_OK = 0,
@@ -25,6 +29,14 @@ void ictal_cli_print_diag(const char *cmd, const ictal_diag *d);
 /* A warning callback for ictal_diag that prints "ictal CMD: warning: ..." to stderr;
  * user is the command name (const char *). */
 void ictal_cli_warn_stderr(void *user, const ictal_diag *w);
+
+/* JSON text for a string that may not be UTF-8 (a path, a message naming one): the
+ * string itself when it is valid UTF-8, else a copy with every non-ASCII byte as '?'
+ * (jansson refuses invalid UTF-8, and the value would silently go missing). */
+struct json_t;
+struct json_t *ictal_cli_json_string(const char *s);
+/* json_object_set_new with the same treatment of the key. Returns 0 or -1. */
+int ictal_cli_json_set(struct json_t *obj, const char *key, struct json_t *value);
 
 /* Non-zero when stdout is a terminal (progress bars only then). */
 int ictal_cli_stdout_is_tty(void);
