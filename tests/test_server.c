@@ -14,6 +14,21 @@
 static ictal__sim_source src4, src23;
 static test_server srv;
 static char dir[64];
+static int64_t sid_full, sid_gappy, sid_faulty;
+
+/* Downloads a session's recording into dir/name; returns its path, or NULL. */
+static const char *download(int64_t sid, const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
+    char *body = NULL;
+    size_t len = 0;
+    long st = ts_http(&srv, "GET", path, srv.token, NULL, &body, &len);
+    CHECK_EQ_INT(st, 200);
+    const char *out = st == 200 ? ts_save(dir, name, body, len) : NULL;
+    free(body);
+    return out;
+}
 
 static int run(const char *prefix, const char *stream, ictal__fleet_options *o, ictal__fleet_result *r)
 {
@@ -92,6 +107,13 @@ static void test_stream_and_resume(void)
         snprintf(dev, sizeof dev, "faulty-%d", i);
         CHECK_EQ_INT(ts_log_matches(&srv, ts_session_of(&srv, dev), &src4), (int64_t)src4.n_frames);
     }
+    /* The live EDF+ recordings (written as frames came, served while the sessions are
+     * open) hold every frame once, despite resends, drops and reordering. */
+    sid_faulty = ts_session_of(&srv, "faulty-0");
+    const char *p = download(sid, "resume.edf");
+    CHECK(p && ts_edf_matches_log(p, &srv, sid, 0) == (int64_t)src4.n_frames);
+    p = download(sid_faulty, "faulty.edf");
+    CHECK(p && ts_edf_matches_log(p, &srv, sid_faulty, 0) == (int64_t)src4.n_frames);
 }
 
 /* --- rejections -------------------------------------------------------------------- */
@@ -201,6 +223,10 @@ static void test_time_gap(void)
     }
     CHECK_EQ_INT(gaps, 1);
     json_decref(ev);
+    sid_gappy = sid;
+    const char *p = download(sid, "gappy.edf");
+    CHECK(p && ts_edf_matches_log(p, &srv, sid, 1) == (int64_t)src4.n_frames);
+    CHECK(p && strstr(ts_edf_annotations(p), "gap: no data for 5.000 s@25.000/5.000;") != NULL);
     /* The recording is EDF+D with that gap, and every sample. */
     char path[128];
     snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
@@ -294,6 +320,7 @@ static void test_api(ts_hook *hook)
     CHECK_EQ_INT(json_array_size(alarms), 1);
     json_t *a = json_array_get(alarms, 0);
     int64_t aid = json_integer_value(json_object_get(a, "id"));
+    double a_onset = json_number_value(json_object_get(a, "onset_s"));
     CHECK(json_number_value(json_object_get(a, "onset_s")) > 0);
     CHECK_STR(json_string_value(json_object_get(a, "state")), "resolved");
 
@@ -369,8 +396,17 @@ static void test_api(ts_hook *hook)
         CHECK_EQ_INT(in->n_data_signals, 23);
         CHECK_EQ_INT(in->n_gaps, 0);
         CHECK_NEAR(in->duration_s, 181.0, 1e-9);
-        CHECK_EQ_INT(in->n_annotations, 1);
-        CHECK(in->n_annotations == 1 && strstr(in->annotations[0].text, "seizure alarm") != NULL);
+        /* The alarm as raised (at its onset, no duration) and as resolved (onset and
+         * duration), written live as the detector decided. */
+        CHECK_EQ_INT(in->n_annotations, 2);
+        char want[96];
+        snprintf(want, sizeof want, "seizure alarm %lld raised at ", (long long)aid);
+        CHECK(in->n_annotations == 2 && strncmp(in->annotations[0].text, want, strlen(want)) == 0);
+        CHECK(in->n_annotations == 2 && in->annotations[0].duration_s < 0);
+        snprintf(want, sizeof want, "seizure alarm %lld (peak p ", (long long)aid);
+        CHECK(in->n_annotations == 2 && strncmp(in->annotations[1].text, want, strlen(want)) == 0);
+        CHECK(in->n_annotations == 2 && in->annotations[1].duration_s > 0);
+        CHECK_NEAR(in->annotations[0].onset_s, a_onset, 1e-6);
         /* Digital values are the device's int16 samples, exactly. */
         int32_t dig[256];
         size_t nr = 0;
@@ -385,6 +421,9 @@ static void test_api(ts_hook *hook)
         CHECK_EQ_INT(same, 64);
         ictal_edf_close(edf);
     }
+    sid_full = sid;
+    CHECK(ts_edf_matches_log(ts_save(dir, "full.edf", body, len), &srv, sid, 0) ==
+          (int64_t)src23.n_frames);
     free(body);
 }
 
@@ -434,6 +473,12 @@ int main(void)
     test_closed_enrolment();
     test_api(&hook);
     CHECK_EQ_INT(WEXITSTATUS(ts_stop(&srv, SIGTERM)), 0);
+    /* Closed cleanly: the files on disk have their record count and every frame. */
+    char edf_path[400];
+    snprintf(edf_path, sizeof edf_path, "%s/sessions/%lld.edf", srv.dir, (long long)sid_full);
+    CHECK_EQ_INT(ts_edf_matches_log(edf_path, &srv, sid_full, 0), (int64_t)src23.n_frames);
+    snprintf(edf_path, sizeof edf_path, "%s/sessions/%lld.edf", srv.dir, (long long)sid_gappy);
+    CHECK_EQ_INT(ts_edf_matches_log(edf_path, &srv, sid_gappy, 1), (int64_t)src4.n_frames);
     ts_hook_stop(&hook);
     ictal__sim_source_free(&src4);
     ictal__sim_source_free(&src23);

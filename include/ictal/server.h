@@ -17,6 +17,8 @@
 #ifndef ICTAL_SERVER_H
 #define ICTAL_SERVER_H
 
+#include <stddef.h>
+
 #include "ictal/error.h"
 
 #ifdef __cplusplus
@@ -30,7 +32,12 @@ typedef struct ictal_server_options {
     int port;                    /* 0: 8080; -1: any free port (ictal_server_port) */
     const char *data_dir;        /* created when missing; NULL: "ictal-data" */
     const char *web_dir;         /* dashboard files; NULL: look for ../web next to the binary */
-    const char *model_path;      /* detector model; NULL: signal quality only, no alarms */
+    const char *model_path;      /* detector model file (ictal/model.h); NULL: model_data */
+    const void *model_data;      /* the model's bytes, used when model_path is NULL (e.g. a
+                                    copy built into the binary); copied at create, so the
+                                    caller may free them afterwards. NULL with model_path
+                                    NULL: signal quality only, no alarms */
+    size_t model_size;           /* bytes at model_data */
     const char *webhook_url;     /* NULL: no webhooks */
     const char *webhook_secret;  /* HMAC-SHA256 key of the X-Ictal-Signature header */
     int closed_enrolment;        /* non-zero: unknown devices are refused (else the first
