@@ -9,7 +9,9 @@
  *     traces, probabilities and alarms pushed as JSON;
  *   - the HTTP API (/api/..., /metrics) and the dashboard's static files (web/).
  * Data lives in one directory: ictal.db (SQLite, WAL), sessions/<id>.frames (the
- * frame logs), admin.token (the first admin API token, mode 0600).
+ * frame logs: what is acknowledged), sessions/<id>.edf (the recordings as EDF+, written
+ * live, rebuilt from the logs after a crash), admin.token (the first admin API token,
+ * mode 0600).
  * Webhooks are sent from a persistent outbox with libcurl's multi interface, driven
  * by a timer of the same event loop. The one other thread only fdatasync()s session
  * logs, so that the loop never waits on the disk (src/server/syncer.h).
