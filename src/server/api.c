@@ -242,7 +242,9 @@ static void serve_recording(struct lws *wsi, ictal_server *srv, http_pss *p, lon
     ictal_diag d;
     ictal_diag_init(&d);
     int rc = 0;
-    if ((live == NULL || live->rec == NULL) && !ictal__recorder_is_closed(out)) {
+    /* Rebuild when no recorder writes it (one failed, or none yet) and it is not a
+     * cleanly closed file. */
+    if (live ? live->rec == NULL : !ictal__recorder_is_closed(out)) {
         json_t *alarms = ictal__store_session_alarms_json(&srv->store, id);
         ictal__recorder_session rs = {
             id, json_string_value(json_object_get(sess, "device_id")),

@@ -24,7 +24,7 @@ struct ictal__recorder {
     uint32_t filled;       /* samples in rec */
     double rec_start_s;    /* start of the record being filled, or -1: contiguous */
     int64_t expected_us;   /* device time of the next contiguous sample, or INT64_MIN */
-    int64_t header_bytes, record_bytes;
+    double end_s;          /* end of the last record written */
 };
 
 /* A record duration the 8-character header field holds exactly. */
@@ -90,8 +90,6 @@ int ictal__recorder_open(ictal__recorder **out, const char *path, const ictal__r
     r->per_record = per_record;
     r->rec_start_s = -1;
     r->expected_us = INT64_MIN;
-    r->header_bytes = 256 * (int64_t)(n + 2);
-    r->record_bytes = (int64_t)per_record * n * 2 + 160;
     r->rec = malloc((size_t)per_record * (size_t)n * sizeof(float));
     int rc = r->rec ? ictal_edf_writer_open(&r->w, path, sig, n, &o, d)
                     : ictal_diag_error(d, ICTAL_ENOMEM, "out of memory");
@@ -113,9 +111,7 @@ static int flush_record(ictal__recorder *r, int pad, ictal_diag *d)
         for (int ch = 0; ch < r->n_channels; ch++)
             memset(r->rec + (size_t)ch * r->per_record + r->filled, 0,
                    (r->per_record - r->filled) * sizeof(float));
-        double at = (r->rec_start_s >= 0 ? r->rec_start_s
-                                         : (double)ictal_edf_writer_records(r->w) * r->per_record /
-                                               r->rate_hz) +
+        double at = (r->rec_start_s >= 0 ? r->rec_start_s : r->end_s) +
                     (double)r->filled / r->rate_hz;
         ictal_edf_writer_annotate(r->w, at, (double)(r->per_record - r->filled) / r->rate_hz,
                                   "padding (no data)", d);
@@ -124,6 +120,7 @@ static int flush_record(ictal__recorder *r, int pad, ictal_diag *d)
     for (int ch = 0; ch < r->n_channels; ch++)
         ptrs[ch] = r->rec + (size_t)ch * r->per_record;
     int rc = ictal_edf_writer_write_record(r->w, r->rec_start_s, ptrs, d);
+    r->end_s = (r->rec_start_s >= 0 ? r->rec_start_s : r->end_s) + (double)r->per_record / r->rate_hz;
     r->filled = 0;
     r->rec_start_s = -1;
     return rc;
@@ -165,21 +162,6 @@ int ictal__recorder_annotate(ictal__recorder *r, double onset_s, double duration
                              const char *text, ictal_diag *d)
 {
     return ictal_edf_writer_annotate(r->w, onset_s, duration_s, text, d);
-}
-
-int64_t ictal__recorder_records(const ictal__recorder *r)
-{
-    return ictal_edf_writer_records(r->w);
-}
-
-int64_t ictal__recorder_header_bytes(const ictal__recorder *r)
-{
-    return r->header_bytes;
-}
-
-int64_t ictal__recorder_record_bytes(const ictal__recorder *r)
-{
-    return r->record_bytes;
 }
 
 int ictal__recorder_close(ictal__recorder *r, ictal_diag *d)

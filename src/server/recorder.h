@@ -52,11 +52,6 @@ int ictal__recorder_frame(ictal__recorder *r, const ictal_wire_frame *f, const f
 int ictal__recorder_annotate(ictal__recorder *r, double onset_s, double duration_s,
                              const char *text, ictal_diag *d);
 
-/* Records written so far; bytes of the header and of one record. */
-int64_t ictal__recorder_records(const ictal__recorder *r);
-int64_t ictal__recorder_header_bytes(const ictal__recorder *r);
-int64_t ictal__recorder_record_bytes(const ictal__recorder *r);
-
 /* Pads and writes a partial record, patches the record count, closes. NULL is a no-op. */
 int ictal__recorder_close(ictal__recorder *r, ictal_diag *d);
 

@@ -417,6 +417,7 @@ static void record_frame(ictal__stream *st, const ictal_wire_frame *f, const flo
         ictal__recorder_close(st->rec, NULL);
         st->rec = NULL;
         st->rec_failed = 1;
+        unlink(st->edf_path); /* never serve it half-written: downloads rebuild it */
     }
 }
 
