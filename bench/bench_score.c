@@ -18,6 +18,8 @@
 
 #include "ictal/score.h"
 
+#include "bench_util.h"
+
 static uint64_t rng = 0x243F6A8885A308D3ull;
 
 static double urand(void)
@@ -26,13 +28,6 @@ static double urand(void)
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static void add(ictal_annotations *a, double onset, double dur, const char *type)
@@ -70,18 +65,6 @@ static void generate(ictal_annotations *ref, ictal_annotations *hyp)
     if (ref->count == 0)
         add(ref, 0, day, "bckg");
     ictal_annotations_sort(hyp);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 #define SUBJECTS 20

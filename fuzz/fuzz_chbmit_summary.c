@@ -8,18 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
     char record[64] = "chb01_03.edf";
-    const char *nl = memchr(text, '\n', size);
-    size_t k = nl ? (size_t)(nl - text) : 0;
-    if (k > 0 && k < sizeof(record) && memchr(text, '\0', k) == NULL) {
-        memcpy(record, text, k);
-        record[k] = '\0';
-    }
+    fuzz_record_from_first_line(text, size, record, sizeof(record));
     const char *records[] = {record, "chb01_03.edf", "chb08_02", "x_01.edf"};
     for (int r = 0; r < 4; r++) {
         ictal_annotations a;

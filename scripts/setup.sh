@@ -22,3 +22,8 @@ fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
+
+# The dashboard's npm packages (pinned by web/package-lock.json), served by ictal serve.
+if [ ! -d web/node_modules ]; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -47,6 +47,27 @@ static inline int util_write_file(const char *path, const void *data, size_t siz
     return fclose(f) == 0 && w == size ? 0 : -1;
 }
 
+/* Reads every record of every data signal with the bulk reader; returns its status
+ * (0 when there is nothing to read). */
+static inline int util_read_all_float(ictal_edf *r, ictal_diag *d)
+{
+    const ictal_edf_info *in = ictal_edf_get_info(r);
+    if (in->n_data_signals == 0 || in->n_records == 0)
+        return 0;
+    float **out = calloc((size_t)in->n_data_signals, sizeof(float *));
+    if (out == NULL)
+        return ICTAL_ENOMEM;
+    for (int s = 0, k = 0; s < in->n_signals; s++)
+        if (!in->signals[s].is_annotation)
+            out[k++] = malloc((size_t)in->signals[s].samples_per_record *
+                              (size_t)in->n_records * sizeof(float));
+    int rc = ictal_edf_read_float(r, 0, in->n_records, NULL, in->n_data_signals, out, d);
+    for (int k = 0; k < in->n_data_signals; k++)
+        free(out[k]);
+    free(out);
+    return rc;
+}
+
 /* Appends to list every *.edf / *.bdf (any case) below dir, sorted per folder. */
 static inline int util_cmp_str(const void *a, const void *b)
 {

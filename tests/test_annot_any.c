@@ -116,5 +116,12 @@ int main(void)
         unlink(tmpl);
     }
     CHECK_EQ_INT(ictal_annot_guess_format("/nonexistent/file"), ICTAL_ANNOT_UNKNOWN);
+    /* A file that is not there is not found, whatever its name says. */
+    ictal_diag_init(&d);
+    ictal_annotations_init(&a);
+    CHECK_EQ_INT(ictal_annot_read_any("/nonexistent/file", NULL, &a, &d), ICTAL_ENOENT);
+    CHECK_STR(d.source, "/nonexistent/file");
+    CHECK(strstr(d.message, "cannot open") != NULL);
+    ictal_annotations_free(&a);
     return test_summary();
 }

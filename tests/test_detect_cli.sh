@@ -108,6 +108,10 @@ check '[ $rc -eq 1 ]'
 check 'grep -q "magic" <<<"$err"'
 "$ICTAL" model info "$tmp/bad.ictalmodel" >/dev/null 2>&1; check '[ $? -eq 1 ]'
 "$ICTAL" model c-array "$SRC/models/default.ictalmodel" --name "9bad" >/dev/null 2>&1; check '[ $? -eq 2 ]'
+# Without a file: the default model that detect uses; a missing file is exit 3.
+"$ICTAL" model info --json | jq -e '.n_features == 22 and (.file | endswith("default.ictalmodel"))' >/dev/null; check '[ $? -eq 0 ]'
+"$ICTAL" model info "$tmp/no-such.ictalmodel" >/dev/null 2>&1; check '[ $? -eq 3 ]'
+"$ICTAL" detect --model "$tmp/no-such.ictalmodel" "$SRC/data/chb05_06_excerpt.edf" --out "$tmp" >/dev/null 2>&1; check '[ $? -eq 3 ]'
 
 # Every EDF/BDF file under ../shared/data: processed, or refused with a reason; never a
 # crash.

@@ -159,18 +159,7 @@ static void run(const corruption *c)
                     CHECK_MSG(in->n_records == c->records_read, "%s: %lld records read", c->name,
                               (long long)in->n_records);
                 /* Everything that is there can be read. */
-                if (in->n_data_signals > 0 && in->n_records > 0) {
-                    float **out = calloc((size_t)in->n_data_signals, sizeof(float *));
-                    for (int s = 0, k = 0; s < in->n_signals; s++)
-                        if (!in->signals[s].is_annotation)
-                            out[k++] = malloc((size_t)in->signals[s].samples_per_record *
-                                              (size_t)in->n_records * sizeof(float));
-                    CHECK_EQ_INT(ictal_edf_read_float(r, 0, in->n_records, NULL,
-                                                      in->n_data_signals, out, &d), 0);
-                    for (int k = 0; k < in->n_data_signals; k++)
-                        free(out[k]);
-                    free(out);
-                }
+                CHECK_EQ_INT(util_read_all_float(r, &d), 0);
             }
         }
         ictal_edf_close(r);

@@ -145,18 +145,7 @@ int main(void)
             const ictal_edf_info *in = ictal_edf_get_info(r);
             CHECK(in->n_records >= 1);
             /* The bulk reader reads every record of every data signal. */
-            if (in->n_data_signals > 0) {
-                float **out = calloc((size_t)in->n_data_signals, sizeof(float *));
-                for (int s = 0, k = 0; s < in->n_signals; s++)
-                    if (!in->signals[s].is_annotation)
-                        out[k++] = malloc((size_t)in->signals[s].samples_per_record *
-                                          (size_t)in->n_records * sizeof(float));
-                CHECK_EQ_INT(ictal_edf_read_float(r, 0, in->n_records, NULL,
-                                                  in->n_data_signals, out, &d), 0);
-                for (int k = 0; k < in->n_data_signals; k++)
-                    free(out[k]);
-                free(out);
-            }
+            CHECK_EQ_INT(util_read_all_float(r, &d), 0);
             ictal_edf_close(r);
         }
         if (util_compare_with_edflib(files[i], files[i])) {

@@ -310,6 +310,11 @@ static void test_gap_and_crash(void)
         CHECK_NEAR(fa[256 * 12 + 5], a[5], 0.05);
         CHECK_NEAR(fb[128 * 12 + 5], b[5] * 1000, 10000.0 / 4095);
         CHECK_EQ_INT(ictal_edf_read_float(r, 0, 14, NULL, 2, o, &d), ICTAL_ENOENT);
+        CHECK_EQ_INT(d.record, 13); /* the first record the file does not have */
+        /* A range whose end overflows int64 is refused, not wrapped. */
+        CHECK_EQ_INT(ictal_edf_read_float(r, 5, INT64_MAX, NULL, 2, o, &d), ICTAL_ENOENT);
+        CHECK_EQ_INT(ictal_edf_read_float(r, INT64_MAX, 2, NULL, 2, o, &d), ICTAL_ENOENT);
+        CHECK_EQ_INT(d.record, INT64_MAX);
         /* Interleaved frames need one rate; these signals have two. */
         CHECK_EQ_INT(ictal_edf_read_frames(r, 0, 1, NULL, 2, fa, &d), ICTAL_EINVAL);
         int ecg = 1;

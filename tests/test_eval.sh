@@ -124,11 +124,19 @@ run 2 "$ICTAL" eval --tolerance-end abc a b
 run 2 "$ICTAL" eval --max-event-duration 0 "$E/ref/$(rel 01)" "$E/hyp/$(rel 01)"
 run 3 "$ICTAL" eval "$TMP/none_events.tsv" "$E/hyp/$(rel 01)"
 expect "missing file named" grep -q "none_events.tsv" "$TMP/err"
+run 3 "$ICTAL" eval "$TMP/none.txt" "$E/hyp/$(rel 01)"   # no format in the name: not found
+expect "missing reference named" grep -q "none.txt: cannot open" "$TMP/err"
+cp "$E/ref/$(rel 01)" "$TMP/r$(printf '\377')_events.tsv"   # a path that is not UTF-8
+run 0 "$ICTAL" eval --json "$TMP/r$(printf '\377')_events.tsv" "$E/hyp/$(rel 01)"
+expect "non-UTF-8 path kept" jqe --arg p "$TMP/r?_events.tsv" '.reference == $p' "$TMP/out"
 run 3 "$ICTAL" eval --dataset "$TMP/nodir" "$FIX/set1/hyp"
 mkdir -p "$TMP/empty/sub-01"
 run 1 "$ICTAL" eval --dataset "$TMP/empty" "$FIX/set1/hyp"
 expect "empty dataset" grep -q "no sub-\*/\*\*/\*_events.tsv file" "$TMP/err"
 expect "subject without files" grep -q "warning: .*sub-01 has no \*_events.tsv file" "$TMP/err"
+mkdir -p "$TMP/none"   # no subject directory at all
+run 1 "$ICTAL" eval --dataset "$TMP/none" "$FIX/set1/hyp"
+expect "no subject" grep -q "no sub-\*/\*\*/\*_events.tsv file" "$TMP/err"
 printf 'onset\tduration\teventType\tconfidence\tchannels\tdateTime\trecordingDuration\n0\t0.5\tbckg\tn/a\tn/a\tn/a\t0.5\n' >"$TMP/tiny_events.tsv"
 run 1 "$ICTAL" eval "$TMP/tiny_events.tsv" "$TMP/tiny_events.tsv"
 expect "too short a recording" grep -q "shorter than one sample" "$TMP/err"

@@ -27,6 +27,8 @@ check 'grep -q "warnings     none" <<<"$out"'
 "$ICTAL" info --bogus "$SRC/data/chb05_06_excerpt.edf" >/dev/null 2>&1; check '[ $? -eq 2 ]'
 "$ICTAL" info "$tmp/missing.edf" >/dev/null 2>&1; check '[ $? -eq 3 ]'
 "$ICTAL" info --help | grep -q "usage: ictal info"; check '[ $? -eq 0 ]'
+# The version is the build's (CMakeLists.txt project()).
+"$ICTAL" --version | grep -Eqx "ictal [0-9]+\.[0-9]+\.[0-9]+"; check '[ $? -eq 0 ]'
 
 # A deviation: record count -1 is a warning, an error with --strict.
 cp "$FIX/edf/subsecond_starttime.edf" "$tmp/minus1.edf"
@@ -57,6 +59,14 @@ if command -v jq >/dev/null; then
     check '[ "$(jq -r ".files[2].signals[3].label" <<<"$j")" = "Status" ]'
     check '[ "$(jq -r ".files[3].ok" <<<"$j")" = "false" ]'
     check '[ "$(jq -r ".files[3].error.field" <<<"$j")" = "version" ]'
+    # A path that is not UTF-8 still gets its entry (non-ASCII bytes as '?').
+    bad=$(printf 'x\377.edf')
+    cp "$FIX/edf/subsecond_starttime.edf" "$tmp/$bad"
+    j=$("$ICTAL" info --json "$tmp/$bad" "$tmp/missing$bad" 2>/dev/null)
+    check '[ "$(jq -r ".files | length" <<<"$j")" = "2" ]'
+    check '[ "$(jq -r ".files[0].path" <<<"$j")" = "$tmp/x?.edf" ]'
+    check '[ "$(jq -r ".files[1].ok" <<<"$j")" = "false" ]'
+    check 'jq -r ".files[1].error.message" <<<"$j" | grep -q "missingx?.edf: cannot open"'
 else
     echo "jq not installed: JSON checks skipped"
 fi

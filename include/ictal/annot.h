@@ -12,8 +12,11 @@
  *     of the recording).
  * Times are seconds from the start of the recording.
  *
- * Part of ictal-io. Readers allocate (events grow as needed); free with
- * ictal_annotations_free(). Errors and warnings go through ictal_diag (file, line).
+ * Part of ictal-io. An ictal_annotations is caller-owned: ictal_annotations_init()
+ * before first use, ictal_annotations_free() after (which leaves it empty and ready for
+ * reuse). Readers append to it (events grow as needed), so one list can gather several
+ * files. Errors and warnings go through ictal_diag (file, line). No global state: lists
+ * and readers on different threads do not interact.
  */
 #ifndef ICTAL_ANNOT_H
 #define ICTAL_ANNOT_H
@@ -31,17 +34,17 @@ extern "C" {
 #define ICTAL_DATETIME_MAX 40
 
 typedef struct ictal_event {
-    double onset_s;
-    double duration_s;
+    double onset_s;                          /* from the start of the recording */
+    double duration_s;                       /* >= 0 */
     char event_type[ICTAL_EVENT_TYPE_MAX];   /* "sz", "sz_foc_ia", "bckg", or free text */
-    double confidence;                       /* NaN when n/a */
+    double confidence;                       /* detector's confidence, NaN when n/a */
     char channels[ICTAL_EVENT_CHANNELS_MAX]; /* comma-separated labels, "" when n/a */
 } ictal_event;
 
 typedef struct ictal_annotations {
-    ictal_event *events;
+    ictal_event *events;                     /* [count], owned by the list */
     size_t count;
-    size_t capacity;
+    size_t capacity;                         /* allocated events */
     double recording_duration_s;             /* NaN when unknown */
     char date_time[ICTAL_DATETIME_MAX];      /* ISO 8601 start, "" when unknown */
 } ictal_annotations;
@@ -140,10 +143,12 @@ int ictal_annot_format_needs_record(ictal_annot_format f);
 ictal_annot_format ictal_annot_guess_format(const char *path);
 
 /*
- * Reads an annotation file of the given format (ICTAL_ANNOT_UNKNOWN: guessed).
- * record names the recording for the formats that list several (summary, Siena),
- * else NULL. .seizures files take their sample rate from the file's own note, else
- * 256 Hz (CHB-MIT).
+ * Reads an annotation file of the given format (ICTAL_ANNOT_UNKNOWN: guessed; a file
+ * that cannot be opened then gives ICTAL_ENOENT or ICTAL_EIO, one of no known format
+ * ICTAL_ENOTSUP). record names the recording for the formats that list several
+ * (summary, Siena), else NULL. .seizures files take their sample rate from the file's
+ * own "time resolution" note (as CHB-MIT's have; without one, call
+ * ictal_annot_read_seizures with the rate).
  */
 int ictal_annot_read_format(const char *path, ictal_annot_format format, const char *record,
                             ictal_annotations *a, ictal_diag *d);

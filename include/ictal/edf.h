@@ -28,8 +28,8 @@
  * input gets ICTAL_EFORMAT (or ICTAL_ETRUNC, ICTAL_ERANGE) with the field, byte offset,
  * record and signal filled in. docs/edf.md lists every error and warning.
  *
- * Memory and I/O. The reader keeps the header, one record start time per record (for
- * EDF+D and seeking) and the annotations; data records are read on demand with
+ * Memory and I/O. The reader keeps the header, one record start time per record (EDF+D
+ * only: contiguous records start at rec * record_duration_s) and the annotations; data records are read on demand with
  * positioned reads (never the whole file). A reader is not thread-safe: use one per
  * thread (there is no global state, unlike EDFlib's table of 64 files).
  *
@@ -157,6 +157,7 @@ int ictal_edf_open(ictal_edf **out, const char *path, const ictal_edf_options *o
 int ictal_edf_open_memory(ictal_edf **out, const void *data, size_t size,
                           const ictal_edf_options *opt, ictal_diag *d);
 
+/* Frees the reader (r may be NULL). */
 void ictal_edf_close(ictal_edf *r);
 
 /* Valid until ictal_edf_close(). */
@@ -331,7 +332,8 @@ int ictal_edf_writer_annotate(ictal_edf_writer *w, double onset_s, double durati
 int64_t ictal_edf_writer_records(const ictal_edf_writer *w);
 
 /* Flushes a partial record (zero-padded), writes queued annotations, patches the
- * record count, closes the file and frees w. Returns the first error met. */
+ * record count, closes the file and frees w, even on error (w may be NULL: 0). Returns
+ * the first error met. */
 int ictal_edf_writer_close(ictal_edf_writer *w, ictal_diag *d);
 
 #ifdef __cplusplus

@@ -9,6 +9,10 @@
  * standard but can still be read. Set on_warning to be told of each one; set
  * strict to turn every warning into an error.
  *
+ * An ictal_diag is caller-owned plain data (no init/free pair beyond ictal_diag_init:
+ * it holds no allocation) and is used by one thread at a time; the functions here keep
+ * no state of their own, so they are safe to call from any thread.
+ *
  * Part of libictal: C11, no allocation, no global state.
  */
 #ifndef ICTAL_ERROR_H
@@ -76,7 +80,8 @@ struct ictal_diag {
 
 void ictal_diag_init(ictal_diag *d);
 
-/* Clears the location fields (not the caller's settings nor n_warnings). */
+/* Clears code, message and the location fields except source, before a new operation
+ * (the caller's settings, source and n_warnings stay). */
 void ictal_diag_clear(ictal_diag *d);
 
 /*
@@ -87,15 +92,18 @@ void ictal_diag_clear(ictal_diag *d);
 int ictal_diag_error(ictal_diag *d, int code, const char *fmt, ...) ICTAL_PRINTF(3, 4);
 
 /*
- * Reports a warning at the current location. Returns 0, or ICTAL_ESTRICT (and
- * records it as the error) when d->strict is set. d may be NULL.
+ * Reports a warning at the current location: counts it in n_warnings and passes
+ * on_warning a copy of *d holding the message (code 0); *d itself is unchanged. Returns
+ * 0, or ICTAL_ESTRICT (and records it as the error, without calling on_warning) when
+ * d->strict is set. d may be NULL.
  */
 int ictal_diag_warn(ictal_diag *d, const char *fmt, ...) ICTAL_PRINTF(2, 3);
 
 /*
- * Formats a diagnostic for people:
+ * Formats a diagnostic for people, truncated to size bytes (NUL included):
  *   "rec.edf: byte 236, field 'number of data records': expected ... (format error)"
- * Returns buf.
+ * The fields set appear in the order source, line, byte, record, signal, field. Returns
+ * buf.
  */
 const char *ictal_diag_format(const ictal_diag *d, char *buf, size_t size);
 

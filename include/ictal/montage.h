@@ -11,9 +11,11 @@
  * 4-channel wearable temporal chains, or a list given by the user) and reports what it
  * found as-is, what it derived, and what is missing.
  *
- * Part of libictal: C11, no allocation, no global state. A montage is a plain struct
- * that the caller owns (a few KB); building one uses under 3 KB of stack. Build once
- * at start-up; applying it per frame is a few subtractions.
+ * Part of libictal: C11, no allocation, no mutable global state (the built-in montage
+ * tables below are const), so every function is safe on any thread. A montage is a
+ * plain struct that the caller owns (a few KB, nothing to free); building one uses
+ * under 3 KB of stack. Build once at start-up; applying it per frame is a few
+ * subtractions.
  */
 #ifndef ICTAL_MONTAGE_H
 #define ICTAL_MONTAGE_H
@@ -101,7 +103,9 @@ int ictal_label_is_eeg(const char *label);
 int ictal_montage_build(ictal_montage *m, ictal_montage_kind kind, const char *const *labels,
                         int n_inputs, const char *custom);
 
-/* Applies the montage to one frame: out[c] for c < m->n_channels from in[0..n_inputs). */
+/* Applies the montage to one frame: in holds the n_inputs values given to
+ * ictal_montage_build (one per input label, in that order), out receives m->n_channels
+ * values in the same unit (µV in, µV out). in and out must not overlap. */
 void ictal_montage_apply(const ictal_montage *m, const float *in, float *out);
 
 /* Canonical names of the built-in montages' derivations. */

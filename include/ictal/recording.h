@@ -8,9 +8,10 @@
  *   EDF family   EDF, EDF+C/D, BDF, BDF+ through ictal/edf.h. The channels are the data
  *                signals at the rate most EEG-labelled signals share (others, such as
  *                a slower SpO2, are left out); EDF+D gaps are closed up.
- *   NumPy .npy   v1/v2/v3 header, dtype <f8, <f4 or <i2 (also >f8, >f4, >i2), C order,
- *                shape (channels, samples) - the layout of CHB-MIT's windows - or 1-D
- *                (one channel). Values are taken as µV. Labels come from the caller, or
+ *   NumPy .npy   v1/v2/v3 header, dtype <f8, <f4 or <i2 (also >f8, >f4, >i2, <i4, >i4,
+ *                |i1), C or Fortran order, shape (channels, samples) - the layout of
+ *                CHB-MIT's windows - or 1-D (one channel). Values are taken as µV.
+ *                Labels come from the caller, or
  *                default to the CHB-MIT order and 256 Hz when there are 23 channels
  *                ("ch1"... and no rate otherwise: give it).
  *   text         one number per line, one channel (the Bonn segments; 173.61 Hz by
@@ -20,9 +21,9 @@
  *                  - Emotiv EPOC as published on Zenodo (Guinea-Bissau / Nigeria sets):
  *                    a quoted header "","AF3",..., a row-index column, 14 EEG columns,
  *                    then COUNTER, INTERPOLATED, GYRO*, *CQ* columns (not EEG); 128 Hz.
- *                  - Emotiv Pro / EmotivPRO exports: a first metadata line holding
- *                    "sampling rate:eeg_128" (or "sampling:128"), then columns
- *                    "EEG.AF3" ...; the rate from the metadata line.
+ *                  - Emotiv Pro / EmotivPRO exports: columns "EEG.AF3" ..., often
+ *                    after a first metadata line holding "sampling rate:eeg_128" (or
+ *                    "sampling:128"); the rate from that line, else 128 Hz.
  *                  - OpenBCI GUI: "%"-comment lines ("%Sample Rate = 250 Hz"), then
  *                    "Sample Index, EXG Channel 0, ..."; the rate from the comment.
  *                  - BrainFlow (DataFilter.write_file): no header, tab separated,
@@ -108,6 +109,7 @@ int64_t ictal_recording_read(ictal_recording *r, float *frames_uv, int64_t max_f
 /* Goes back to the first frame. */
 int ictal_recording_rewind(ictal_recording *r, ictal_diag *d);
 
+/* Closes the file and frees r (r may be NULL). */
 void ictal_recording_close(ictal_recording *r);
 
 /* The 23 CHB-MIT channel labels in file order (FP1-F7 ... T8-P8), the default labels

@@ -28,7 +28,9 @@
  * The implementation works on sorted intervals, never on one sample at a time, and
  * gives the reference's counts exactly (the same int() and round-half-even rules).
  *
- * Part of ictal-score. Results own their latency arrays: init/free pairs.
+ * Part of ictal-score. Results and datasets own their arrays: init before use, free
+ * after (free leaves them initialised, ready for reuse). No global state; distinct
+ * objects may be used on distinct threads.
  */
 #ifndef ICTAL_SCORE_H
 #define ICTAL_SCORE_H
@@ -162,7 +164,7 @@ void ictal_score_dataset_free(ictal_score_dataset *ds);
  * Scores every ref_dir/sub-<id>/.../<name>_events.tsv against the file at the same
  * relative path under hyp_dir (missing: no detections). A file that cannot be read or parsed
  * stops the run with its diagnostic in d. Subjects without any events file are left
- * out (the reference would divide by zero).
+ * out with a warning (the reference would divide by zero).
  */
 int ictal_score_dataset_run(const char *ref_dir, const char *hyp_dir,
                             const ictal_score_params *p, ictal_score_dataset *ds,

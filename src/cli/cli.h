@@ -5,8 +5,13 @@
 #include <stdio.h>
 
 #include "ictal/error.h"
+#include "ictal/model.h"
 
-#define ICTAL_VERSION_STRING "0.1.0"
+/* The version comes from the build (project() in CMakeLists.txt), as ictal.pc's and
+ * libictal's soname do, so that they cannot disagree. */
+#ifndef ICTAL_VERSION_STRING
+#error "ICTAL_VERSION_STRING is defined by the build (CMakeLists.txt)"
+#endif
 
 enum {
     ICTAL_EXIT_OK = 0,
@@ -25,11 +30,42 @@ void ictal_cli_print_diag(const char *cmd, const ictal_diag *d);
  * user is the command name (const char *). */
 void ictal_cli_warn_stderr(void *user, const ictal_diag *w);
 
+/* JSON text for a string that may not be UTF-8 (a path, a message naming one): the
+ * string itself when it is valid UTF-8, else a copy with every non-ASCII byte as '?'
+ * (jansson refuses invalid UTF-8, and the value would silently go missing). */
+struct json_t;
+struct json_t *ictal_cli_json_string(const char *s);
+/* json_object_set_new with the same treatment of the key. Returns 0 or -1. */
+int ictal_cli_json_set(struct json_t *obj, const char *key, struct json_t *value);
+
 /* Non-zero when stdout is a terminal (progress bars only then). */
 int ictal_cli_stdout_is_tty(void);
 
 /* A one-line progress bar on stderr, redrawn in place: done of total, with a label. */
 void ictal_cli_progress(const char *label, double done, double total);
 void ictal_cli_progress_end(void);
+
+/*
+ * The detector model a command uses: the file given (path non-NULL), else
+ * models/default.ictalmodel of the source tree this binary was built from, else the
+ * copy of that model compiled into the binary (src/cli/default_model.c). The bytes stay
+ * owned by the struct while the model (a view over them) is in use.
+ */
+typedef struct ictal_cli_model {
+    ictal_model model;
+    unsigned char *bytes;  /* owned; NULL for the built-in copy */
+    size_t len;
+    const char *source;    /* file path, or "built-in model" */
+    char default_path[4096];
+} ictal_cli_model;
+
+/* Returns 0, ICTAL_EIO/ICTAL_ENOENT when the file cannot be read, or the parse error;
+ * d says what and where. */
+int ictal_cli_model_load(ictal_cli_model *m, const char *path, ictal_diag *d);
+void ictal_cli_model_free(ictal_cli_model *m);
+
+/* A whole file in memory (at most max_bytes), for the commands' small inputs. */
+int ictal_cli_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *len,
+                        ictal_diag *d);
 
 #endif

@@ -214,8 +214,8 @@ static int eval_one(const char *ref_path, const char *hyp_path, const ref_option
     int exit_code = ICTAL_EXIT_OK;
     if (json) {
         json_t *root = json_object();
-        json_object_set_new(root, "reference", json_string(ref_path));
-        json_object_set_new(root, "hypothesis", json_string(hyp_path));
+        json_object_set_new(root, "reference", ictal_cli_json_string(ref_path));
+        json_object_set_new(root, "hypothesis", ictal_cli_json_string(hyp_path));
         json_object_set_new(root, "hypIgnored", json_boolean(r.hyp_ignored));
         json_object_set_new(root, "event", json_counts(&r.event, 1));
         json_object_set_new(root, "sample", json_counts(&r.sample, 1));
@@ -279,14 +279,14 @@ static int eval_dataset(const char *ref_dir, const char *hyp_dir, const ictal_sc
             json_t *o = json_object();
             json_object_set_new(o, "event", json_counts(&ds.subjects[s].event, 1));
             json_object_set_new(o, "sample", json_counts(&ds.subjects[s].sample, 1));
-            json_object_set_new(subjects, ds.subjects[s].name, o);
+            ictal_cli_json_set(subjects, ds.subjects[s].name, o);
         }
         json_object_set_new(root, "subjects", subjects);
         json_t *files = json_object();
         for (size_t i = 0; i < ds.n_files; i++) {
             ictal_score_file *f = &ds.files[i];
             json_t *o = json_object();
-            json_object_set_new(o, "subject", json_string(ds.subjects[f->subject].name));
+            json_object_set_new(o, "subject", ictal_cli_json_string(ds.subjects[f->subject].name));
             json_object_set_new(o, "hypMissing", json_boolean(f->hyp_missing));
             json_object_set_new(o, "hypIgnored", json_boolean(f->result.hyp_ignored));
             json_object_set_new(o, "event", json_counts(&f->result.event, 0));
@@ -301,7 +301,7 @@ static int eval_dataset(const char *ref_dir, const char *hyp_dir, const ictal_sc
             free(tmp);
             json_object_set_new(o, "latency",
                                 json_latency(&ls, f->result.latency_s, f->result.n_latency));
-            json_object_set_new(files, f->path, o);
+            ictal_cli_json_set(files, f->path, o);
         }
         json_object_set_new(root, "per_file", files);
         json_object_set_new(root, "latency", json_latency(&ds.latency, NULL, 0));
@@ -345,21 +345,6 @@ static int eval_dataset(const char *ref_dir, const char *hyp_dir, const ictal_sc
 
 /* ---- command line ------------------------------------------------------------------------- */
 
-static const struct {
-    const char *name;
-    size_t offset;
-} number_options[] = {
-    {"--tolerance-start", offsetof(ictal_score_params, tolerance_start_s)},
-    {"--tolerance-end", offsetof(ictal_score_params, tolerance_end_s)},
-    {"--min-overlap", offsetof(ictal_score_params, min_overlap)},
-    {"--max-event-duration", offsetof(ictal_score_params, max_event_duration_s)},
-    {"--min-gap", offsetof(ictal_score_params, min_duration_between_events_s)},
-    {"--duration-tolerance", offsetof(ictal_score_params, duration_tolerance_s)},
-    {"--label-rate", offsetof(ictal_score_params, label_rate_hz)},
-    {"--sample-rate", offsetof(ictal_score_params, sample_rate_hz)},
-    {"--event-rate", offsetof(ictal_score_params, event_rate_hz)},
-};
-
 /* Called through the generated command table (cli_commands.h). */
 int ictal_cmd_eval(int argc, char **argv);
 
@@ -367,6 +352,21 @@ int ictal_cmd_eval(int argc, char **argv)
 {
     ictal_score_params p;
     ictal_score_params_default(&p);
+    /* The numeric options, each with the parameter it sets. */
+    const struct {
+        const char *name;
+        double *field;
+    } number_options[] = {
+        {"--tolerance-start", &p.tolerance_start_s},
+        {"--tolerance-end", &p.tolerance_end_s},
+        {"--min-overlap", &p.min_overlap},
+        {"--max-event-duration", &p.max_event_duration_s},
+        {"--min-gap", &p.min_duration_between_events_s},
+        {"--duration-tolerance", &p.duration_tolerance_s},
+        {"--label-rate", &p.label_rate_hz},
+        {"--sample-rate", &p.sample_rate_hz},
+        {"--event-rate", &p.event_rate_hz},
+    };
     int dataset = 0, json = 0, strict = 0;
     ref_options ro = {ICTAL_ANNOT_UNKNOWN, NULL, NAN};
     int needs_record = 0, ref_format_given = 0;
@@ -431,7 +431,7 @@ int ictal_cmd_eval(int argc, char **argv)
                 fprintf(stderr, "ictal eval: %s needs a number\n", number_options[k].name);
                 return ICTAL_EXIT_USAGE;
             }
-            *(double *)((char *)&p + number_options[k].offset) = v;
+            *number_options[k].field = v;
         } else if (n_pos < 2) {
             pos[n_pos++] = a;
         } else {

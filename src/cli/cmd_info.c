@@ -130,7 +130,7 @@ static void print_human(const char *path, const ictal_edf_info *in, const warnin
 static json_t *json_info(const char *path, const ictal_edf_info *in, const warnings *ws)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "path", json_string(path));
+    json_object_set_new(o, "path", ictal_cli_json_string(path));
     json_object_set_new(o, "ok", json_true());
     json_object_set_new(o, "format", json_string(in->format == ICTAL_EDF_FORMAT_BDF ? "BDF" : "EDF"));
     json_object_set_new(o, "variant", json_string(variant_name(in)));
@@ -184,7 +184,7 @@ static json_t *json_info(const char *path, const ictal_edf_info *in, const warni
     json_object_set_new(o, "annotations", anns);
     json_t *w = json_array();
     for (int i = 0; i < ws->n; i++)
-        json_array_append_new(w, json_string(ws->text[i]));
+        json_array_append_new(w, ictal_cli_json_string(ws->text[i]));
     json_object_set_new(o, "warnings", w);
     return o;
 }
@@ -194,12 +194,16 @@ static json_t *json_error(const char *path, const ictal_diag *d)
     char buf[1024];
     json_t *e = json_object();
     json_object_set_new(e, "code", json_string(ictal_strerror(d->code)));
-    json_object_set_new(e, "message", json_string(ictal_diag_format(d, buf, sizeof(buf))));
+    json_object_set_new(e, "message", ictal_cli_json_string(ictal_diag_format(d, buf, sizeof(buf))));
     json_object_set_new(e, "field", d->field ? json_string(d->field) : json_null());
     json_object_set_new(e, "offset", d->offset >= 0 ? json_integer(d->offset) : json_null());
     json_object_set_new(e, "record", d->record >= 0 ? json_integer(d->record) : json_null());
     json_object_set_new(e, "signal", d->signal >= 0 ? json_integer(d->signal) : json_null());
-    return json_pack("{s:s,s:b,s:o}", "path", path, "ok", 0, "error", e);
+    json_t *o = json_object();
+    json_object_set_new(o, "path", ictal_cli_json_string(path));
+    json_object_set_new(o, "ok", json_false());
+    json_object_set_new(o, "error", e);
+    return o;
 }
 
 int ictal_cmd_info(int argc, char **argv)

@@ -114,39 +114,6 @@ static int is_patient(void *user, const ictal_corpus_item *it)
     return strcmp(it->patient, (const char *)user) == 0;
 }
 
-static int read_file(const char *path, unsigned char **bytes, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return ICTAL_EIO;
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *b = malloc(cap);
-    while (b) {
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (n < cap)
-            break;
-        unsigned char *nb = realloc(b, cap * 2);
-        if (nb == NULL) {
-            free(b);
-            b = NULL;
-            break;
-        }
-        b = nb;
-        cap *= 2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (b == NULL)
-        return ICTAL_ENOMEM;
-    if (err) {
-        free(b);
-        return ICTAL_EIO;
-    }
-    *bytes = b;
-    *len = n;
-    return 0;
-}
 
 struct set_sel {
     const ictal_corpus *c;
@@ -421,7 +388,7 @@ int ictal_cmd_train(int argc, char **argv)
     struct progress_ctx prog = {!quiet && ictal_cli_stdout_is_tty()};
 
     if (init_path) {
-        rc = read_file(init_path, &init_bytes, &init_len);
+        rc = ictal_cli_read_file(init_path, 64u << 20, &init_bytes, &init_len, NULL);
         if (rc) {
             fprintf(stderr, "ictal train: %s: cannot read the initial model\n", init_path);
             status = ICTAL_EXIT_IO;
@@ -497,7 +464,7 @@ int ictal_cmd_train(int argc, char **argv)
     if (cv_arg || evaluate_path) {
         char title[512], command[4096] = "ictal";
         if (evaluate_path) {
-            rc = read_file(evaluate_path, &eval_bytes, &eval_len);
+            rc = ictal_cli_read_file(evaluate_path, 64u << 20, &eval_bytes, &eval_len, NULL);
             if (rc) {
                 fprintf(stderr, "ictal train: %s: cannot read the model\n", evaluate_path);
                 status = ICTAL_EXIT_IO;

@@ -1,9 +1,12 @@
 /* Choosing an annotation reader by format name, file name or content (annot.h). */
 #include "ictal/annot.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+#include "textio.h"
 
 static const struct {
     ictal_annot_format format;
@@ -99,11 +102,19 @@ int ictal_annot_read_format(const char *path, ictal_annot_format format, const c
                             ictal_annotations *a, ictal_diag *d)
 {
     if (path == NULL || a == NULL)
-        return ICTAL_EINVAL;
-    if (format == ICTAL_ANNOT_UNKNOWN)
-        format = ictal_annot_guess_format(path);
+        return ictal_diag_error(d, ICTAL_EINVAL, "no path or annotation list");
     if (d != NULL)
         d->source = path;
+    if (format == ICTAL_ANNOT_UNKNOWN) {
+        format = ictal_annot_guess_format(path);
+        if (format == ICTAL_ANNOT_UNKNOWN) {
+            /* A file that cannot be opened is not of an unknown format. */
+            FILE *f = fopen(path, "rb");
+            if (f == NULL)
+                return ictal__open_error(d, errno);
+            fclose(f);
+        }
+    }
     switch (format) {
     case ICTAL_ANNOT_TSV: return ictal_annot_read_tsv(path, a, d);
     case ICTAL_ANNOT_EDF: return ictal_annot_read_edf(path, a, d);

@@ -61,8 +61,8 @@ static double parse_seconds(const char *s, size_t n)
 }
 
 /* Matches "Seizure Start Time:" and "Seizure 12 Start Time:" (which = "start"/"end");
- * *value is set past the colon. */
-static int seizure_key(const char *s, size_t n, const char *which, const char **value)
+ * v[0..vn) is set to the value after the colon. */
+static int seizure_key(const char *s, size_t n, const char *which, const char **v, size_t *vn)
 {
     const char *rest;
     if (!ictal__starts_with_words(s, n, "seizure ", &rest))
@@ -75,44 +75,10 @@ static int seizure_key(const char *s, size_t n, const char *which, const char **
         while (i < rn && (rest[i] == ' ' || rest[i] == '\t'))
             i++;
     }
-    const char *k = rest + i;
-    size_t kn = rn - i;
     char key[16];
     strcpy(key, which);
     strcat(key, " time");
-    const char *after;
-    if (!ictal__starts_with_words(k, kn, key, &after))
-        return 0;
-    size_t an = kn - (size_t)(after - k);
-    while (an > 0 && (*after == ' ' || *after == '\t')) {
-        after++;
-        an--;
-    }
-    if (an == 0 || *after != ':')
-        return 0;
-    after++;
-    while (after < s + n && (*after == ' ' || *after == '\t'))
-        after++;
-    *value = after;
-    return 1;
-}
-
-static int value_after(const char *s, size_t n, const char *key, const char **v, size_t *vn)
-{
-    const char *rest;
-    if (!ictal__starts_with_words(s, n, key, &rest))
-        return 0;
-    size_t rn = n - (size_t)(rest - s);
-    while (rn > 0 && (*rest == ' ' || *rest == '\t')) {
-        rest++;
-        rn--;
-    }
-    if (rn == 0 || *rest != ':')
-        return 0;
-    *v = rest + 1;
-    *vn = rn - 1;
-    ictal__trim(v, vn);
-    return 1;
+    return ictal__key_value(rest + i, rn - i, key, v, vn);
 }
 
 int ictal_annot_parse_chbmit_summary(const char *text, size_t len, const char *source,
@@ -146,7 +112,7 @@ int ictal_annot_parse_chbmit_summary(const char *text, size_t len, const char *s
         int more = ictal__lines_next(&it, &s, &n);
         const char *v;
         size_t vn;
-        if (!more || value_after(s, n, "file name", &v, &vn)) {
+        if (!more || ictal__key_value(s, n, "file name", &v, &vn)) {
             if (in_record)
                 break; /* the block of the record we want has ended */
             if (!more)
@@ -164,8 +130,8 @@ int ictal_annot_parse_chbmit_summary(const char *text, size_t len, const char *s
             d->line = it.line;
             d->offset = it.line_offset;
         }
-        if (value_after(s, n, "file start time", &v, &vn) ||
-            value_after(s, n, "file end time", &v, &vn)) {
+        if (ictal__key_value(s, n, "file start time", &v, &vn) ||
+            ictal__key_value(s, n, "file end time", &v, &vn)) {
             int is_start = ictal__starts_with_words(s, n, "file start", NULL);
             int64_t t = ictal__parse_clock(v, vn, 47);
             if (t < 0)
@@ -178,7 +144,7 @@ int ictal_annot_parse_chbmit_summary(const char *text, size_t len, const char *s
                 t_end = t;
             continue;
         }
-        if (value_after(s, n, "number of seizures in file", &v, &vn)) {
+        if (ictal__key_value(s, n, "number of seizures in file", &v, &vn)) {
             char *endp;
             char num[24];
             size_t k = vn < sizeof(num) - 1 ? vn : sizeof(num) - 1;
@@ -190,12 +156,12 @@ int ictal_annot_parse_chbmit_summary(const char *text, size_t len, const char *s
                                         "number of seizures '%s': expected a count", num);
             continue;
         }
-        if (seizure_key(s, n, "start", &v)) {
-            double t = parse_seconds(v, n - (size_t)(v - s));
+        if (seizure_key(s, n, "start", &v, &vn)) {
+            double t = parse_seconds(v, vn);
             if (t < 0)
                 return ictal_diag_error(d, ICTAL_EFORMAT,
                                         "seizure start '%.*s': expected seconds, as '2996 seconds'",
-                                        (int)(n - (size_t)(v - s) > 40 ? 40 : n - (size_t)(v - s)), v);
+                                        (int)(vn > 40 ? 40 : vn), v);
             if (onset >= 0)
                 return ictal_diag_error(d, ICTAL_EFORMAT,
                                         "a second seizure start before the end of the seizure "
@@ -205,12 +171,12 @@ int ictal_annot_parse_chbmit_summary(const char *text, size_t len, const char *s
             onset_line = it.line;
             continue;
         }
-        if (seizure_key(s, n, "end", &v)) {
-            double t = parse_seconds(v, n - (size_t)(v - s));
+        if (seizure_key(s, n, "end", &v, &vn)) {
+            double t = parse_seconds(v, vn);
             if (t < 0)
                 return ictal_diag_error(d, ICTAL_EFORMAT,
                                         "seizure end '%.*s': expected seconds, as '3036 seconds'",
-                                        (int)(n - (size_t)(v - s) > 40 ? 40 : n - (size_t)(v - s)), v);
+                                        (int)(vn > 40 ? 40 : vn), v);
             if (onset < 0)
                 return ictal_diag_error(d, ICTAL_EFORMAT, "seizure end without a seizure start");
             if (t < onset)

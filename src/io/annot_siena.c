@@ -39,24 +39,6 @@ static void block_reset(block *b, int64_t line)
     b->reg_start = b->reg_end = b->sz_start = b->sz_end = -1;
 }
 
-static int key_value(const char *s, size_t n, const char *key, const char **v, size_t *vn)
-{
-    const char *rest;
-    if (!ictal__starts_with_words(s, n, key, &rest))
-        return 0;
-    size_t rn = n - (size_t)(rest - s);
-    while (rn > 0 && (*rest == ' ' || *rest == '\t')) {
-        rest++;
-        rn--;
-    }
-    if (rn == 0 || *rest != ':')
-        return 0;
-    *v = rest + 1;
-    *vn = rn - 1;
-    ictal__trim(v, vn);
-    return 1;
-}
-
 static int64_t since(int64_t from, int64_t to)
 {
     int64_t x = (to - from) % DAY_S;
@@ -213,7 +195,7 @@ int ictal_annot_parse_siena(const char *text, size_t len, const char *source,
             d->line = it.line;
             d->offset = it.line_offset;
         }
-        if (key_value(s, n, "file name", &v, &vn)) {
+        if (ictal__key_value(s, n, "file name", &v, &vn)) {
             if (vn == 0 || vn >= sizeof(b.file)) {
                 rc = ictal_diag_error(d, ICTAL_EFORMAT, "file name: expected a record name "
                                                         "such as PN00-1.edf");
@@ -225,19 +207,19 @@ int ictal_annot_parse_siena(const char *text, size_t len, const char *source,
         }
         int64_t *slot = NULL;
         const char *what = NULL;
-        if (key_value(s, n, "registration start time", &v, &vn)) {
+        if (ictal__key_value(s, n, "registration start time", &v, &vn)) {
             slot = &b.reg_start;
             what = "registration start time";
-        } else if (key_value(s, n, "registration end time", &v, &vn)) {
+        } else if (ictal__key_value(s, n, "registration end time", &v, &vn)) {
             slot = &b.reg_end;
             what = "registration end time";
-        } else if (key_value(s, n, "seizure start time", &v, &vn) ||
-                   key_value(s, n, "start time", &v, &vn)) {
+        } else if (ictal__key_value(s, n, "seizure start time", &v, &vn) ||
+                   ictal__key_value(s, n, "start time", &v, &vn)) {
             slot = &b.sz_start;
             what = "seizure start time";
             b.sz_start_line = it.line;
-        } else if (key_value(s, n, "seizure end time", &v, &vn) ||
-                   key_value(s, n, "end time", &v, &vn)) {
+        } else if (ictal__key_value(s, n, "seizure end time", &v, &vn) ||
+                   ictal__key_value(s, n, "end time", &v, &vn)) {
             slot = &b.sz_end;
             what = "seizure end time";
             b.sz_end_line = it.line;

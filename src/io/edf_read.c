@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "io/edf_internal.h"
+#include "io/textio.h"
 
 #define EDF_MAX_SIGNALS 4096
 #define EDF_MAX_RECORD_BYTES (64 * 1024 * 1024)
@@ -508,12 +509,46 @@ static int check_annotation_signal(ictal_edf *r, const uint8_t *h, int s, int64_
     return 0;
 }
 
+/* Reads the text field of signal s (at per-signal start k, w bytes) into out (w + 1
+ * bytes): trimmed, with bytes outside printable ASCII warned about and replaced. */
+static int text_field(ictal_edf *r, const uint8_t *h, int ns, int64_t k, int w, int s,
+                      const char *name, char *out, ictal_diag *d)
+{
+    int64_t o = sig_field(ns, k, w, s);
+    int rc = check_ascii(r, h + o, w, name, o, s, d);
+    if (rc != 0)
+        return rc;
+    field_copy(h + o, w, out);
+    sanitize_ascii(out);
+    return 0;
+}
+
+/* Parses the digital minimum or maximum of signal s (field at per-signal start k) and
+ * checks it fits the sample width: 16 bits for EDF, 24 for BDF. */
+static int digital_field(const uint8_t *h, int ns, int64_t k, int s, const char *name,
+                         int is_bdf, int64_t *out, ictal_diag *d)
+{
+    int64_t lo = is_bdf ? -8388608 : -32768, hi = is_bdf ? 8388607 : 32767;
+    int64_t o = sig_field(ns, k, 8, s);
+    if (parse_int(h + o, 8, out)) {
+        loc(d, name, o, s, -1);
+        return ictal_diag_error(d, ICTAL_EFORMAT, "expected an integer, found '%.8s'",
+                                (const char *)h + o);
+    }
+    if (*out < lo || *out > hi) {
+        loc(d, name, o, s, -1);
+        return ictal_diag_error(d, ICTAL_ERANGE, "%lld outside the %s range %lld..%lld",
+                                (long long)*out, is_bdf ? "24-bit" : "16-bit", (long long)lo,
+                                (long long)hi);
+    }
+    return 0;
+}
+
 static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
 {
     ictal_edf_info *in = &r->info;
     int ns = in->n_signals, rc;
     int is_bdf = in->format == ICTAL_EDF_FORMAT_BDF;
-    int64_t dig_lo = is_bdf ? -8388608 : -32768, dig_hi = is_bdf ? 8388607 : 32767;
     int64_t pos = 0;
     int n_annot = 0;
     char raw[128];
@@ -522,16 +557,9 @@ static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
         ictal_edf_signal *g = &r->sig[s];
         int64_t o;
         int comma = 0;
-        o = sig_field(ns, 0, 16, s);
-        if ((rc = check_ascii(r, h + o, 16, "label", o, s, d)))
+        if ((rc = text_field(r, h, ns, 0, 16, s, "label", g->label, d)) ||
+            (rc = text_field(r, h, ns, 16, 80, s, "transducer type", g->transducer, d)))
             return rc;
-        field_copy(h + o, 16, g->label);
-        sanitize_ascii(g->label);
-        o = sig_field(ns, 16, 80, s);
-        if ((rc = check_ascii(r, h + o, 80, "transducer type", o, s, d)))
-            return rc;
-        field_copy(h + o, 80, g->transducer);
-        sanitize_ascii(g->transducer);
         o = sig_field(ns, 96, 8, s);
         field_copy(h + o, 8, raw);
         g->uv_per_unit = uv_per_unit(raw);
@@ -540,11 +568,8 @@ static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
         field_copy(h + o, 8, g->dimension);
         if (sanitize_ascii(g->dimension) && g->uv_per_unit == 1.0 && strchr(raw, 'V'))
             strcpy(g->dimension, "uV"); /* "µV" in Latin-1 or UTF-8 */
-        o = sig_field(ns, 136, 80, s);
-        if ((rc = check_ascii(r, h + o, 80, "prefiltering", o, s, d)))
+        if ((rc = text_field(r, h, ns, 136, 80, s, "prefiltering", g->prefilter, d)))
             return rc;
-        field_copy(h + o, 80, g->prefilter);
-        sanitize_ascii(g->prefilter);
         o = sig_field(ns, 224, 32, s);
         if ((rc = check_ascii(r, h + o, 32, "reserved (signal)", o, s, d)))
             return rc;
@@ -571,30 +596,11 @@ static int parse_signal_headers(ictal_edf *r, const uint8_t *h, ictal_diag *d)
                 return rc;
         }
         int64_t dmin, dmax, spr;
-        o = sig_field(ns, 120, 8, s);
-        if (parse_int(h + o, 8, &dmin)) {
-            loc(d, "digital minimum", o, s, -1);
-            return ictal_diag_error(d, ICTAL_EFORMAT, "expected an integer, found '%.8s'",
-                                    (const char *)h + o);
-        }
-        if (dmin < dig_lo || dmin > dig_hi) {
-            loc(d, "digital minimum", o, s, -1);
-            return ictal_diag_error(d, ICTAL_ERANGE, "%lld outside the %s range %lld..%lld",
-                                    (long long)dmin, is_bdf ? "24-bit" : "16-bit",
-                                    (long long)dig_lo, (long long)dig_hi);
-        }
+        if ((rc = digital_field(h, ns, 120, s, "digital minimum", is_bdf, &dmin, d)))
+            return rc;
         o = sig_field(ns, 128, 8, s);
-        if (parse_int(h + o, 8, &dmax)) {
-            loc(d, "digital maximum", o, s, -1);
-            return ictal_diag_error(d, ICTAL_EFORMAT, "expected an integer, found '%.8s'",
-                                    (const char *)h + o);
-        }
-        if (dmax < dig_lo || dmax > dig_hi) {
-            loc(d, "digital maximum", o, s, -1);
-            return ictal_diag_error(d, ICTAL_ERANGE, "%lld outside the %s range %lld..%lld",
-                                    (long long)dmax, is_bdf ? "24-bit" : "16-bit",
-                                    (long long)dig_lo, (long long)dig_hi);
-        }
+        if ((rc = digital_field(h, ns, 128, s, "digital maximum", is_bdf, &dmax, d)))
+            return rc;
         if (dmin >= dmax && !g->is_annotation) {
             loc(d, "digital maximum", o, s, -1);
             return ictal_diag_error(d, ICTAL_EFORMAT,
@@ -1076,8 +1082,7 @@ int ictal_edf_open(ictal_edf **out, const char *path, const ictal_edf_options *o
     if (r->fd < 0) {
         int e = errno;
         free(r);
-        return ictal_diag_error(d, e == ENOENT ? ICTAL_ENOENT : ICTAL_EIO, "cannot open: %s",
-                                strerror(e));
+        return ictal__open_error(d, e);
     }
     struct stat st;
     if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -1359,11 +1364,11 @@ static int read_bulk(ictal_edf *r, int64_t first, int64_t nrec, const int *signa
     const ictal_edf_info *in = &r->info;
     if (n_sel < 0 || first < 0 || nrec < 0 || (signals == NULL && n_sel != in->n_data_signals))
         return ictal_diag_error(d, ICTAL_EINVAL, "bad record range or signal selection");
-    if (first + nrec > in->n_records) {
-        loc(d, NULL, -1, -1, first + nrec - 1);
-        return ictal_diag_error(d, ICTAL_ENOENT, "records %lld..%lld asked, the file has %lld",
-                                (long long)first, (long long)(first + nrec - 1),
-                                (long long)in->n_records);
+    if (nrec > in->n_records - first) { /* not first + nrec: that may overflow */
+        loc(d, NULL, -1, -1, first < in->n_records ? in->n_records : first);
+        return ictal_diag_error(d, ICTAL_ENOENT,
+                                "%lld records from record %lld asked, the file has %lld",
+                                (long long)nrec, (long long)first, (long long)in->n_records);
     }
     enum { SEL_STACK = 64 };
     int sel_stack[SEL_STACK];

@@ -5,6 +5,7 @@
  * may hold anything, but every row must have as many cells as the header.
  */
 #include "rec_internal.h"
+#include "textio.h"
 
 #include <errno.h>
 #include <math.h>
@@ -422,7 +423,7 @@ int ictal__rec_open_csv(ictal_recording *r, const ictal_recording_options *opt, 
         return ictal_diag_error(d, ICTAL_ENOMEM, "out of memory");
     r->gz = gzopen(r->path, "rb");
     if (r->gz == NULL)
-        return ictal_diag_error(d, ICTAL_ENOENT, "cannot open: %s", strerror(errno));
+        return ictal__open_error(d, errno);
     gzbuffer(r->gz, 1 << 17);
 
     double file_rate = 0;

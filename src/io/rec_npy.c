@@ -9,7 +9,9 @@
  * frames gathers N values from each channel's run.
  */
 #include "rec_internal.h"
+#include "textio.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,7 +308,7 @@ int ictal__rec_open_npy(ictal_recording *r, const ictal_recording_options *opt, 
     r->ops = &npy_ops;
     r->f = fopen(r->path, "rb");
     if (r->f == NULL)
-        return ictal_diag_error(d, ICTAL_ENOENT, "cannot open");
+        return ictal__open_error(d, errno);
     unsigned char pre[12];
     size_t n = fread(pre, 1, sizeof(pre), r->f);
     size_t hlen = 0;

@@ -1,6 +1,7 @@
 /* A uniform source of EEG frames (see include/ictal/recording.h): format detection,
  * labels and the calls every back-end shares. */
 #include "rec_internal.h"
+#include "textio.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -85,11 +86,8 @@ int ictal__rec_apply_option_labels(ictal_recording *r, const ictal_recording_opt
 static int sniff(const char *path, ictal_recording_format *fmt, ictal_diag *d)
 {
     FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        int e = errno;
-        return ictal_diag_error(d, e == ENOENT ? ICTAL_ENOENT : ICTAL_EIO, "cannot open: %s",
-                                strerror(e));
-    }
+    if (f == NULL)
+        return ictal__open_error(d, errno);
     unsigned char b[8] = {0};
     size_t n = fread(b, 1, sizeof(b), f);
     fclose(f);

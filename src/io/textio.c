@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+int ictal__open_error(ictal_diag *d, int e)
+{
+    return ictal_diag_error(d, e == ENOENT ? ICTAL_ENOENT : ICTAL_EIO, "cannot open: %s",
+                            e != 0 ? strerror(e) : "unknown reason");
+}
+
 int ictal__read_file(const char *path, size_t max_bytes, char **out, size_t *len,
                      ictal_diag *d)
 {
@@ -14,11 +20,8 @@ int ictal__read_file(const char *path, size_t max_bytes, char **out, size_t *len
     if (d != NULL)
         d->source = path;
     FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        int e = errno;
-        return ictal_diag_error(d, e == ENOENT ? ICTAL_ENOENT : ICTAL_EIO, "cannot open: %s",
-                                strerror(e));
-    }
+    if (f == NULL)
+        return ictal__open_error(d, errno);
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
     if (buf == NULL) {
@@ -31,7 +34,7 @@ int ictal__read_file(const char *path, size_t max_bytes, char **out, size_t *len
                 free(buf);
                 fclose(f);
                 return ictal_diag_error(d, ICTAL_ERANGE,
-                                        "file larger than %zu bytes: not an annotation file",
+                                        "file larger than %zu bytes, more than this format allows",
                                         max_bytes);
             }
             size_t ncap = cap * 2 > max_bytes ? max_bytes : cap * 2;
@@ -132,6 +135,24 @@ int ictal__starts_with_words(const char *s, size_t n, const char *prefix, const 
     }
     if (rest != NULL)
         *rest = s + i;
+    return 1;
+}
+
+int ictal__key_value(const char *s, size_t n, const char *key, const char **v, size_t *vn)
+{
+    const char *rest;
+    if (!ictal__starts_with_words(s, n, key, &rest))
+        return 0;
+    size_t rn = n - (size_t)(rest - s);
+    while (rn > 0 && (*rest == ' ' || *rest == '\t')) {
+        rest++;
+        rn--;
+    }
+    if (rn == 0 || *rest != ':')
+        return 0;
+    *v = rest + 1;
+    *vn = rn - 1;
+    ictal__trim(v, vn);
     return 1;
 }
 

@@ -1,6 +1,6 @@
 /*
- * Internal helpers for ictal-io's text formats: reading a whole small file, walking its
- * lines, matching keys and parsing clock times. Not a public API (ictal__ prefix).
+ * Internal helpers for ictal-io's file formats: reporting a file that cannot be opened,
+ * reading a whole small file, walking its lines, matching keys and parsing clock times. Not a public API (ictal__ prefix).
  */
 #ifndef ICTAL_IO_TEXTIO_H
 #define ICTAL_IO_TEXTIO_H
@@ -9,6 +9,10 @@
 #include <stdint.h>
 
 #include "ictal/error.h"
+
+/* Records that a file could not be opened, from errno e: ICTAL_ENOENT when it does not
+ * exist, else ICTAL_EIO; the message is "cannot open: <reason>". Returns that code. */
+int ictal__open_error(ictal_diag *d, int e);
 
 /* Reads the whole file (at most max_bytes) into a new NUL-terminated buffer (free()).
  * Errors name the file: ICTAL_ENOENT, ICTAL_EIO, ICTAL_ERANGE (too big), ICTAL_ENOMEM. */
@@ -33,6 +37,10 @@ void ictal__trim(const char **s, size_t *n);
 /* Non-zero if s[0..n) starts with prefix, ignoring case and treating any run of blanks
  * in s as one space; *rest is set past the prefix. */
 int ictal__starts_with_words(const char *s, size_t n, const char *prefix, const char **rest);
+
+/* Matches a "Key: value" line (key as in ictal__starts_with_words, blanks allowed before
+ * the colon); sets v[0..vn) to the trimmed value. Returns 0 when s is not that key. */
+int ictal__key_value(const char *s, size_t n, const char *key, const char **v, size_t *vn);
 
 /* A clock time "h:mm:ss", "hh.mm.ss" (hours 0..max_hour, minutes and seconds 0..59,
  * blanks around it allowed) to seconds; -1 when s[0..n) is not one. */

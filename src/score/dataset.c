@@ -218,7 +218,8 @@ int ictal_score_dataset_run(const char *ref_dir, const char *hyp_dir,
     closedir(dir);
     if (rc != 0)
         goto fail;
-    qsort(subjects.v, subjects.n, sizeof(char *), cmp_str);
+    if (subjects.n > 1) /* an empty reference directory leaves subjects.v NULL */
+        qsort(subjects.v, subjects.n, sizeof(char *), cmp_str);
 
     ds->subjects = calloc(subjects.n ? subjects.n : 1, sizeof(*ds->subjects));
     if (ds->subjects == NULL) {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's first command (scripts/run.sh): the server starts, simulated devices
+# replay the bundled seizure, and an alarm is raised live (--once stops there).
+set -uo pipefail
+src=${ICTAL_SOURCE_DIR:?}
+command -v curl >/dev/null && command -v jq >/dev/null || { echo "SKIP: curl or jq missing"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+port=$((20000 + RANDOM % 20000))
+out=$(ICTAL=${ICTAL:?} PORT=$port DATA=$tmp SPEED=8 TIMEOUT=120 bash "$src/scripts/run.sh" --once 2>&1)
+rc=$?
+echo "$out"
+fail=0
+check() { if eval "$1"; then :; else echo "FAILED: $1"; fail=$((fail + 1)); fi; }
+check '[ $rc -eq 0 ]'
+check 'grep -q "dashboard: http://127.0.0.1:$port/#token=" <<<"$out"'
+check 'grep -Eq "ALARM [0-9]+: device chb05-[0-9]" <<<"$out"'
+check 'grep -q "seizure detected live" <<<"$out"'
+# The alarm is stored: the server is gone, the database stays.
+check '[ -f "$tmp/ictal.db" ]'
+[ $fail -eq 0 ] && echo "5 passed, 0 failed" || echo "$((5 - fail)) passed, $fail failed"
+[ $fail -eq 0 ]
