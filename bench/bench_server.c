@@ -1,8 +1,9 @@
 /*
  * bench_server: N simulated 4-channel 256 Hz devices streaming at real time into
  * `ictal serve` on 127.0.0.1, plus one dashboard. Reports, per N: the server's CPU
- * use (percent of one core), its resident memory per stream, the frames stored, and
- * the alarm push latency (detector decision to the dashboard socket) p50 / p99 from
+ * use (percent of one core), its resident memory per stream, the frames stored (as a
+ * share of real time when streaming stops; then, after the devices drain, every frame
+ * sent counted in the session logs: all stored, once), and the alarm push latency (detector decision to the dashboard socket) p50 / p99 from
  * the server's /metrics. Every device streams the first 4 channels' worth of the
  * bundled CHB-MIT excerpt (FP1-F3, F3-C3, FP2-F4, F4-C4), whose seizure raises an
  * alarm (test model) about 25 s in. Device i starts spread * i / N seconds into the
@@ -15,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <libwebsockets.h>
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include "server/fleet.h"
+#include "server/seslog.h"
 
 static double now_s(void)
 {
@@ -175,7 +178,72 @@ static double spread_s = 20;
 
 typedef struct result {
     double cpu_pct, kb_per_stream, p50_ms, p99_ms, realtime_pct;
+    uint64_t sent, stored, unacked;
+    int bad_logs;
 } result;
+
+/* Samples the server's CPU time, RSS and stored frames when streaming stops (the
+ * fleet then drains: its devices send nothing new and wait for their acks). */
+typedef struct sampler {
+    pid_t pid;
+    int port;
+    const char *token;
+    double at_s, t1, cpu1, frames1;
+    long rss1;
+} sampler;
+
+static void *sampler_main(void *arg)
+{
+    sampler *sa = arg;
+    while (now_s() < sa->at_s)
+        usleep(10000);
+    sa->t1 = now_s();
+    sa->cpu1 = proc_cpu_s(sa->pid);
+    sa->rss1 = proc_rss_kb(sa->pid);
+    char *m = get_metrics(sa->port, sa->token);
+    sa->frames1 = metric(m, "ictal_frames_total ");
+    free(m);
+    return NULL;
+}
+
+/* Counts the frames of every session log in dir/sessions; a log whose sequence numbers
+ * are not exactly 0, 1, 2, ... (a frame missing or stored twice) counts as bad. */
+typedef struct log_count {
+    uint64_t frames;
+    int bad;
+} log_count;
+
+static int count_cb(void *user, const ictal_wire_frame *f)
+{
+    log_count *c = user;
+    if (f->seq != c->frames)
+        c->bad = 1;
+    c->frames++;
+    return 0;
+}
+
+static uint64_t count_stored(const char *dir, int *bad_logs)
+{
+    char sessions[128];
+    snprintf(sessions, sizeof sessions, "%s/sessions", dir);
+    DIR *dd = opendir(sessions);
+    uint64_t total = 0;
+    *bad_logs = 0;
+    for (struct dirent *e; dd && (e = readdir(dd)) != NULL;) {
+        size_t n = strlen(e->d_name);
+        if (n < 8 || strcmp(e->d_name + n - 7, ".frames") != 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", sessions, e->d_name);
+        log_count c = {0, 0};
+        if (ictal__seslog_walk(path, count_cb, &c, NULL) != 0 || c.bad)
+            (*bad_logs)++;
+        total += c.frames;
+    }
+    if (dd)
+        closedir(dd);
+    return total;
+}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -233,6 +301,9 @@ static int run_one(const char *ictal, const char *src_dir, const ictal__sim_sour
     pthread_create(&th, NULL, dash_main, &d);
     long rss0 = proc_rss_kb(pid);
     double cpu0 = proc_cpu_s(pid), t0 = now_s();
+    sampler sa = {pid, port, token, t0 + seconds, 0, 0, 0, 0};
+    pthread_t sth;
+    pthread_create(&sth, NULL, sampler_main, &sa);
 
     ictal__fleet_options o;
     memset(&o, 0, sizeof o);
@@ -243,14 +314,15 @@ static int run_one(const char *ictal, const char *src_dir, const ictal__sim_sour
     o.speed = 1;
     o.spread_s = spread_s;
     o.timeout_s = seconds;
+    o.drain_s = 10;
     o.quiet = 1;
     ictal__fleet_result r;
     ictal__fleet_run(src, &o, &r);
-    double cpu1 = proc_cpu_s(pid), t1 = now_s();
-    long rss1 = proc_rss_kb(pid);
+    pthread_join(sth, NULL);
+    double cpu1 = sa.cpu1, t1 = sa.t1, frames = sa.frames1;
+    long rss1 = sa.rss1;
     usleep(300000);
     char *m = get_metrics(port, token);
-    double frames = metric(m, "ictal_frames_total ");
     double conns_max = n;
     double alarms = metric(m, "ictal_alarms_total ");
     double p50 = metric(m, "ictal_alarm_push_recent_seconds{quantile=\"0.5\"} ");
@@ -274,6 +346,16 @@ static int run_one(const char *ictal, const char *src_dir, const ictal__sim_sour
     pthread_join(th, NULL);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
+    /* After the drain: every distinct frame the devices sent is in a log, once. */
+    res->sent = r.frames_distinct;
+    res->unacked = r.frames_unacked;
+    res->stored = count_stored(dir, &res->bad_logs);
+    printf("run %d devices %5d  after drain: frames sent %llu, stored %llu (%s), unacked %llu,"
+           " logs out of sequence %d\n",
+           run, n, (unsigned long long)res->sent, (unsigned long long)res->stored,
+           res->stored == res->sent ? "all, once" : "MISMATCH", (unsigned long long)res->unacked,
+           res->bad_logs);
+    fflush(stdout);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
@@ -330,20 +412,27 @@ int main(int argc, char **argv)
     for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         int n = atoi(t);
         double cpu[9], kb[9], p50[9], p99[9], rt[9];
+        uint64_t sent = 0, stored = 0;
+        int exact = 0;
         for (int r = 0; r < runs; r++) {
-            result res = {0, 0, -1, -1, 0};
+            result res = {0, 0, -1, -1, 0, 0, 0, 0, 0};
             run_one(ictal, src_dir, &src, n, seconds, r + 1, &res);
             cpu[r] = res.cpu_pct;
             kb[r] = res.kb_per_stream;
             p50[r] = res.p50_ms;
             p99[r] = res.p99_ms;
             rt[r] = res.realtime_pct;
+            sent += res.sent;
+            stored += res.stored;
+            exact += res.sent == res.stored && res.bad_logs == 0;
         }
         double mc = median(cpu, runs);
         printf("median of %d: devices %5d  server CPU %5.1f %% of a core (%.1f %% per 100 streams)"
                "  %5.1f KB/stream  %5.1f %% of real time stored  alarm push p50 %.2f ms p99 %.2f ms",
                runs, n, mc, 100.0 * mc / n, median(kb, runs), median(rt, runs), median(p50, runs),
                median(p99, runs));
+        printf("  after drain: %llu of %llu frames sent stored exactly once (%d of %d runs)",
+               (unsigned long long)stored, (unsigned long long)sent, exact, runs);
         if (base_n)
             printf("  CPU ratio vs %d devices %.2f for %.1fx the streams", base_n, mc / base_cpu,
                    (double)n / base_n);

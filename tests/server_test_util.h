@@ -1,7 +1,8 @@
 /*
  * Helpers for the tests that run the real server (`ictal serve`, env ICTAL) on
  * 127.0.0.1: start and stop it, HTTP calls with libcurl, a webhook receiver that
- * checks signatures, and a check that a session's frame log is exactly a source.
+ * checks signatures, a check that a session's frame log is exactly a source, and one
+ * that a stored EDF+ recording is exactly its frame log (ictal's reader and EDFlib).
  */
 #ifndef ICTAL_SERVER_TEST_UTIL_H
 #define ICTAL_SERVER_TEST_UTIL_H
@@ -9,6 +10,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <edflib.h>
+
+#include "ictal/edf.h"
 #include "server/fleet.h"
 #include "server/seslog.h"
 #include "server/store.h"
@@ -199,6 +204,174 @@ static int64_t ts_log_matches(const test_server *s, int64_t session_id, const ic
     if (ictal__seslog_walk(path, ts_cmp_cb, &c, NULL) != 0 || c.mismatches)
         return -1;
     return (int64_t)c.next;
+}
+
+/* --- the EDF+ recording is exactly the frame log ------------------------------------ */
+
+typedef struct ts_frames {
+    size_t n, cap;
+    int n_channels;
+    uint32_t spf;
+    int64_t *time_us;
+    int16_t *samples;  /* frame-major, as on the wire: n * spf * n_channels */
+    int bad;
+} ts_frames;
+
+static inline int ts_frames_cb(void *user, const ictal_wire_frame *f)
+{
+    ts_frames *c = user;
+    if (c->n == 0) {
+        c->n_channels = f->n_channels;
+        c->spf = f->n_samples;
+    }
+    if (f->format != ICTAL_WIRE_INT16 || f->n_samples != c->spf || f->n_channels != c->n_channels) {
+        c->bad = 1;
+        return 1;
+    }
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 256;
+        c->time_us = realloc(c->time_us, c->cap * sizeof *c->time_us);
+        c->samples = realloc(c->samples, c->cap * c->spf * (size_t)c->n_channels * sizeof *c->samples);
+    }
+    c->time_us[c->n] = f->device_time_us;
+    int16_t *dst = c->samples + c->n * c->spf * (size_t)c->n_channels;
+    for (size_t i = 0; i < (size_t)c->spf * (size_t)c->n_channels; i++)
+        dst[i] = (int16_t)(f->payload[2 * i] | (f->payload[2 * i + 1] << 8));
+    c->n++;
+    return 0;
+}
+
+/*
+ * Checks the EDF+ file edf_path against the session's frame log: one record per frame,
+ * each starting at the frame's device time (from the first frame's), holding exactly
+ * its int16 samples; read with ictal's reader and with EDFlib (which only says EDF+D
+ * files are EDF+D). Returns the records
+ * matched (= frames in the log) or -1, saying why on stderr. n_gaps: the gaps expected.
+ */
+static inline int64_t ts_edf_matches_log(const char *edf_path, const test_server *s, int64_t session_id,
+                                  size_t n_gaps)
+{
+    char log[400];
+    snprintf(log, sizeof log, "%s/sessions/%lld.frames", s->dir, (long long)session_id);
+    ts_frames fr;
+    memset(&fr, 0, sizeof fr);
+    int64_t result = -1;
+    int32_t *dig = NULL;
+    int *edfdig = NULL;
+    ictal_edf *edf = NULL;
+    ictal_diag d;
+    ictal_diag_init(&d);
+    if (ictal__seslog_walk(log, ts_frames_cb, &fr, NULL) != 0 || fr.bad || fr.n == 0) {
+        fprintf(stderr, "%s: unreadable or not uniform int16\n", log);
+        goto done;
+    }
+    size_t per_ch = fr.n * fr.spf;
+    dig = malloc(per_ch * sizeof *dig);
+    edfdig = malloc(per_ch * sizeof *edfdig);
+    if (ictal_edf_open(&edf, edf_path, NULL, &d) != 0) {
+        fprintf(stderr, "%s: %s\n", edf_path, d.message);
+        goto done;
+    }
+    const ictal_edf_info *in = ictal_edf_get_info(edf);
+    if (in->n_records != (int64_t)fr.n || in->header_n_records != (int64_t)fr.n ||
+        in->n_data_signals != fr.n_channels || in->n_gaps != n_gaps || in->truncated_bytes != 0) {
+        fprintf(stderr, "%s: %lld records (header %lld), %d signals, %zu gaps; the log has %zu frames of %d channels\n",
+                edf_path, (long long)in->n_records, (long long)in->header_n_records,
+                in->n_data_signals, in->n_gaps, fr.n, fr.n_channels);
+        goto done;
+    }
+    for (size_t k = 0; k < fr.n; k++) {
+        double t = 0;
+        ictal_edf_record_start(edf, (int64_t)k, &t);
+        if (fabs(t - (double)(fr.time_us[k] - fr.time_us[0]) * 1e-6) > 1e-6) {
+            fprintf(stderr, "%s: record %zu starts at %.6f s, its frame at %.6f s\n", edf_path, k,
+                    t, (double)(fr.time_us[k] - fr.time_us[0]) * 1e-6);
+            goto done;
+        }
+    }
+    for (int c = 0; c < fr.n_channels; c++) {
+        size_t nr = 0;
+        if (ictal_edf_read_digital(edf, c, 0, per_ch, dig, &nr, &d) != 0 || nr != per_ch)
+            goto done;
+        for (size_t i = 0; i < per_ch; i++)
+            if (dig[i] != fr.samples[i * (size_t)fr.n_channels + (size_t)c]) {
+                fprintf(stderr, "%s: signal %d sample %zu: %d, sent %d\n", edf_path, c, i,
+                        (int)dig[i], (int)fr.samples[i * (size_t)fr.n_channels + (size_t)c]);
+                goto done;
+            }
+    }
+    /* EDFlib, the reference reader: it refuses a file whose size and header disagree.
+     * It does not read EDF+D, but says that it is one. */
+    struct edf_hdr_struct h;
+    int erc = edfopen_file_readonly(edf_path, &h, EDFLIB_READ_ALL_ANNOTATIONS);
+    if (n_gaps > 0) {
+        if (erc == 0)
+            edfclose_file(h.handle);
+        if (erc == 0 || h.filetype != EDFLIB_FILE_IS_DISCONTINUOUS) {
+            fprintf(stderr, "%s: EDFlib does not see EDF+D (%d)\n", edf_path, h.filetype);
+            goto done;
+        }
+        result = (int64_t)fr.n;
+        goto done;
+    }
+    if (erc != 0) {
+        fprintf(stderr, "%s: EDFlib refuses it (error %d)\n", edf_path, h.filetype);
+        goto done;
+    }
+    int ok = h.filetype == EDFLIB_FILETYPE_EDFPLUS && h.edfsignals == fr.n_channels &&
+             h.datarecords_in_file == (long long)fr.n &&
+             h.annotations_in_file == (long long)in->n_annotations;
+    for (int c = 0; ok && c < fr.n_channels; c++) {
+        edfseek(h.handle, c, 0, EDFSEEK_SET);
+        ok = edfread_digital_samples(h.handle, c, (int)per_ch, edfdig) == (int)per_ch;
+        for (size_t i = 0; ok && i < per_ch; i++)
+            ok = edfdig[i] == fr.samples[i * (size_t)fr.n_channels + (size_t)c];
+    }
+    edfclose_file(h.handle);
+    if (!ok) {
+        fprintf(stderr, "%s: EDFlib reads other records, annotations or samples\n", edf_path);
+        goto done;
+    }
+    result = (int64_t)fr.n;
+done:
+    if (edf)
+        ictal_edf_close(edf);
+    free(dig);
+    free(edfdig);
+    free(fr.time_us);
+    free(fr.samples);
+    return result;
+}
+
+/* Writes a downloaded body to dir/name; returns the path (static buffer). */
+static inline const char *ts_save(const char *dir, const char *name, const void *body, size_t len)
+{
+    static char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        return path;
+    fwrite(body, 1, len, f);
+    fclose(f);
+    return path;
+}
+
+/* Texts of the annotations of an EDF file (';'-joined, in a static buffer). */
+static inline const char *ts_edf_annotations(const char *edf_path)
+{
+    static char buf[4096];
+    buf[0] = 0;
+    ictal_edf *edf = NULL;
+    if (ictal_edf_open(&edf, edf_path, NULL, NULL) != 0)
+        return buf;
+    const ictal_edf_info *in = ictal_edf_get_info(edf);
+    for (size_t i = 0; i < in->n_annotations; i++) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof buf - n, "%s@%.3f/%.3f;", in->annotations[i].text,
+                 in->annotations[i].onset_s, in->annotations[i].duration_s);
+    }
+    ictal_edf_close(edf);
+    return buf;
 }
 
 /* --- a webhook receiver ------------------------------------------------------------ */

@@ -3,17 +3,34 @@
  * hello, frames and acks; resume after a dropped connection with no loss and no
  * duplicate; faults (drops, stalls, reordering); every rejection; alarms from the
  * detector, acknowledged over the API, delivered as signed webhooks with retries;
- * the recording as EDF+. Uses the bundled data/chb05_06_excerpt.edf (CHB-MIT).
+ * the recording as EDF+ (written live, exactly the frame log); the model passed as
+ * bytes. Uses the bundled data/chb05_06_excerpt.edf (CHB-MIT).
  */
 #define _GNU_SOURCE /* strcasestr in the webhook receiver */
 #include "server_test_model.h"
 #include "server_test_util.h"
 
 #include "ictal/edf.h"
+#include "ictal/server.h"
 
 static ictal__sim_source src4, src23;
 static test_server srv;
 static char dir[64];
+static int64_t sid_full, sid_gappy, sid_faulty;
+
+/* Downloads a session's recording into dir/name; returns its path, or NULL. */
+static const char *download(int64_t sid, const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
+    char *body = NULL;
+    size_t len = 0;
+    long st = ts_http(&srv, "GET", path, srv.token, NULL, &body, &len);
+    CHECK_EQ_INT(st, 200);
+    const char *out = st == 200 ? ts_save(dir, name, body, len) : NULL;
+    free(body);
+    return out;
+}
 
 static int run(const char *prefix, const char *stream, ictal__fleet_options *o, ictal__fleet_result *r)
 {
@@ -24,6 +41,9 @@ static int run(const char *prefix, const char *stream, ictal__fleet_options *o, 
     o->quiet = 1;
     if (o->timeout_s == 0)
         o->timeout_s = 60;
+    /* One device clock across runs (a device resuming keeps its clock): 2024-11-24. */
+    if (o->start_time_us == 0)
+        o->start_time_us = 1732406400000000;
     return ictal__fleet_run(&src4, o, r);
 }
 
@@ -95,6 +115,13 @@ static void test_stream_and_resume(void)
         snprintf(dev, sizeof dev, "faulty-%d", i);
         CHECK_EQ_INT(ts_log_matches(&srv, ts_session_of(&srv, dev), &src4), (int64_t)src4.n_frames);
     }
+    /* The live EDF+ recordings (written as frames came, served while the sessions are
+     * open) hold every frame once, despite resends, drops and reordering. */
+    sid_faulty = ts_session_of(&srv, "faulty-0");
+    const char *p = download(sid, "resume.edf");
+    CHECK(p && ts_edf_matches_log(p, &srv, sid, 0) == (int64_t)src4.n_frames);
+    p = download(sid_faulty, "faulty.edf");
+    CHECK(p && ts_edf_matches_log(p, &srv, sid_faulty, 0) == (int64_t)src4.n_frames);
 }
 
 /* --- rejections -------------------------------------------------------------------- */
@@ -204,6 +231,10 @@ static void test_time_gap(void)
     }
     CHECK_EQ_INT(gaps, 1);
     json_decref(ev);
+    sid_gappy = sid;
+    const char *p = download(sid, "gappy.edf");
+    CHECK(p && ts_edf_matches_log(p, &srv, sid, 1) == (int64_t)src4.n_frames);
+    CHECK(p && strstr(ts_edf_annotations(p), "gap: no data for 5.000 s@25.000/5.000;") != NULL);
     /* The recording is EDF+D with that gap, and every sample. */
     char path[128];
     snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
@@ -297,6 +328,7 @@ static void test_api(ts_hook *hook)
     CHECK_EQ_INT(json_array_size(alarms), 1);
     json_t *a = json_array_get(alarms, 0);
     int64_t aid = json_integer_value(json_object_get(a, "id"));
+    double a_onset = json_number_value(json_object_get(a, "onset_s"));
     CHECK(json_number_value(json_object_get(a, "onset_s")) > 0);
     CHECK_STR(json_string_value(json_object_get(a, "state")), "resolved");
 
@@ -372,8 +404,17 @@ static void test_api(ts_hook *hook)
         CHECK_EQ_INT(in->n_data_signals, 23);
         CHECK_EQ_INT(in->n_gaps, 0);
         CHECK_NEAR(in->duration_s, 181.0, 1e-9);
-        CHECK_EQ_INT(in->n_annotations, 1);
-        CHECK(in->n_annotations == 1 && strstr(in->annotations[0].text, "seizure alarm") != NULL);
+        /* The alarm as raised (at its onset, no duration) and as resolved (onset and
+         * duration), written live as the detector decided. */
+        CHECK_EQ_INT(in->n_annotations, 2);
+        char want[96];
+        snprintf(want, sizeof want, "seizure alarm %lld raised at ", (long long)aid);
+        CHECK(in->n_annotations == 2 && strncmp(in->annotations[0].text, want, strlen(want)) == 0);
+        CHECK(in->n_annotations == 2 && in->annotations[0].duration_s < 0);
+        snprintf(want, sizeof want, "seizure alarm %lld (peak p ", (long long)aid);
+        CHECK(in->n_annotations == 2 && strncmp(in->annotations[1].text, want, strlen(want)) == 0);
+        CHECK(in->n_annotations == 2 && in->annotations[1].duration_s > 0);
+        CHECK_NEAR(in->annotations[0].onset_s, a_onset, 1e-6);
         /* Digital values are the device's int16 samples, exactly. */
         int32_t dig[256];
         size_t nr = 0;
@@ -388,7 +429,122 @@ static void test_api(ts_hook *hook)
         CHECK_EQ_INT(same, 64);
         ictal_edf_close(edf);
     }
+    sid_full = sid;
+    CHECK(ts_edf_matches_log(ts_save(dir, "full.edf", body, len), &srv, sid, 0) ==
+          (int64_t)src23.n_frames);
     free(body);
+}
+
+static void *serve_main(void *arg)
+{
+    ictal_server_run(arg);
+    return NULL;
+}
+
+/* Starts a server with opt in dir, returns /api/health's detector_model (or -1). */
+static int health_model(ictal_server_options *opt, const char *data_dir)
+{
+    opt->port = -1;
+    opt->data_dir = data_dir;
+    opt->quiet = 1;
+    ictal_server *server = NULL;
+    ictal_diag d;
+    ictal_diag_init(&d);
+    if (ictal_server_create(&server, opt, &d) != 0) {
+        fprintf(stderr, "create: %s\n", d.message);
+        return -1;
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, serve_main, server);
+    test_server s;
+    memset(&s, 0, sizeof s);
+    s.port = ictal_server_port(server);
+    char *body = NULL;
+    long st = 0;
+    for (int i = 0; i < 100 && st != 200; i++) {
+        free(body);
+        body = NULL;
+        st = ts_http(&s, "GET", "/api/health", NULL, NULL, &body, NULL);
+        if (st != 200)
+            ts_sleep_ms(20);
+    }
+    json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+    int has = json_is_boolean(json_object_get(j, "detector_model"))
+                  ? json_is_true(json_object_get(j, "detector_model"))
+                  : -1;
+    json_decref(j);
+    free(body);
+    ictal_server_stop(server);
+    pthread_join(t, NULL);
+    ictal_server_destroy(server);
+    return has;
+}
+
+/*
+ * ictal_server_options.model_data: the detector model passed as bytes (as `ictal serve`
+ * does with the model built into the binary) instead of a file, in a server run in a
+ * thread of this process; /api/health says whether it has a model. Bad bytes are
+ * refused at create with the model parser's message.
+ */
+static void test_model_data(void)
+{
+    char sub[96];
+    unsigned char model[4096];
+    size_t n = server_test_model(model, sizeof model);
+    CHECK(n > 0);
+
+    ictal_server_options opt;
+    ictal_server_options_init(&opt);
+    snprintf(sub, sizeof sub, "%s/none", dir);
+    CHECK_EQ_INT(health_model(&opt, sub), 0);
+
+    /* The bytes are copied: the caller's buffer may change once create returns. */
+    unsigned char *copy = malloc(n);
+    memcpy(copy, model, n);
+    ictal_server_options_init(&opt);
+    opt.model_data = copy;
+    opt.model_size = n;
+    snprintf(sub, sizeof sub, "%s/bytes", dir);
+    ictal_server *server = NULL;
+    opt.port = -1;
+    opt.data_dir = sub;
+    opt.quiet = 1;
+    CHECK_EQ_INT(ictal_server_create(&server, &opt, NULL), 0);
+    memset(copy, 0, n);
+    free(copy);
+    if (server)
+        ictal_server_destroy(server);
+    opt.model_data = model;
+    CHECK_EQ_INT(health_model(&opt, sub), 1);
+
+    /* model_path wins over model_data. */
+    ictal_server_options_init(&opt);
+    opt.model_path = ts_model_path();
+    opt.model_data = "not a model";
+    opt.model_size = 11;
+    snprintf(sub, sizeof sub, "%s/path", dir);
+    CHECK_EQ_INT(health_model(&opt, sub), 1);
+
+    /* Bad bytes: refused, with a message naming the source. */
+    ictal_server_options_init(&opt);
+    unsigned char bad[64];
+    memcpy(bad, model, sizeof bad);
+    opt.model_data = bad;
+    opt.model_size = sizeof bad;
+    opt.port = -1;
+    snprintf(sub, sizeof sub, "%s/bad", dir);
+    opt.data_dir = sub;
+    opt.quiet = 1;
+    ictal_diag d;
+    ictal_diag_init(&d);
+    server = NULL;
+    CHECK(ictal_server_create(&server, &opt, &d) < 0);
+    CHECK(server == NULL);
+    CHECK(d.message[0] != 0);
+    CHECK_STR(d.source ? d.source : "", "model_data");
+    opt.model_size = 0;
+    CHECK(ictal_server_create(&server, &opt, NULL) == ICTAL_EINVAL);
+
 }
 
 int main(void)
@@ -436,7 +592,14 @@ int main(void)
     test_rate_limit();
     test_closed_enrolment();
     test_api(&hook);
+    test_model_data();
     CHECK_EQ_INT(WEXITSTATUS(ts_stop(&srv, SIGTERM)), 0);
+    /* Closed cleanly: the files on disk have their record count and every frame. */
+    char edf_path[400];
+    snprintf(edf_path, sizeof edf_path, "%s/sessions/%lld.edf", srv.dir, (long long)sid_full);
+    CHECK_EQ_INT(ts_edf_matches_log(edf_path, &srv, sid_full, 0), (int64_t)src23.n_frames);
+    snprintf(edf_path, sizeof edf_path, "%s/sessions/%lld.edf", srv.dir, (long long)sid_gappy);
+    CHECK_EQ_INT(ts_edf_matches_log(edf_path, &srv, sid_gappy, 1), (int64_t)src4.n_frames);
     ts_hook_stop(&hook);
     ictal__sim_source_free(&src4);
     ictal__sim_source_free(&src23);

@@ -9,13 +9,17 @@
  *     traces, probabilities and alarms pushed as JSON;
  *   - the HTTP API (/api/..., /metrics) and the dashboard's static files (web/).
  * Data lives in one directory: ictal.db (SQLite, WAL), sessions/<id>.frames (the
- * frame logs), admin.token (the first admin API token, mode 0600).
+ * frame logs: what is acknowledged), sessions/<id>.edf (the recordings as EDF+, written
+ * live, rebuilt from the logs after a crash), admin.token (the first admin API token,
+ * mode 0600).
  * Webhooks are sent from a persistent outbox with libcurl's multi interface, driven
  * by a timer of the same event loop. The one other thread only fdatasync()s session
  * logs, so that the loop never waits on the disk (src/server/syncer.h).
  */
 #ifndef ICTAL_SERVER_H
 #define ICTAL_SERVER_H
+
+#include <stddef.h>
 
 #include "ictal/error.h"
 
@@ -30,7 +34,12 @@ typedef struct ictal_server_options {
     int port;                    /* 0: 8080; -1: any free port (ictal_server_port) */
     const char *data_dir;        /* created when missing; NULL: "ictal-data" */
     const char *web_dir;         /* dashboard files; NULL: look for ../web next to the binary */
-    const char *model_path;      /* detector model; NULL: signal quality only, no alarms */
+    const char *model_path;      /* detector model file (ictal/model.h); NULL: model_data */
+    const void *model_data;      /* the model's bytes, used when model_path is NULL (e.g. a
+                                    copy built into the binary); copied at create, so the
+                                    caller may free them afterwards. NULL with model_path
+                                    NULL: signal quality only, no alarms */
+    size_t model_size;           /* bytes at model_data */
     const char *webhook_url;     /* NULL: no webhooks */
     const char *webhook_secret;  /* HMAC-SHA256 key of the X-Ictal-Signature header */
     int closed_enrolment;        /* non-zero: unknown devices are refused (else the first

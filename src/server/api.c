@@ -3,8 +3,8 @@
 
 #include <unistd.h>
 
-#include "server/export.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +21,6 @@ typedef struct http_pss {
     int status;
     const char *ctype;
     int headers_sent;
-    int serving_file; /* lws sends the file itself; -1: that failed, close */
 } http_pss;
 
 size_t ictal__http_pss_size(void)
@@ -218,7 +217,13 @@ char *ictal__metrics_text(ictal_server *srv)
     return b;
 }
 
-/* Writes the session's EDF+ from its frame log and sends it as a file. */
+/*
+ * Sends the session's EDF+ recording (recorder.h). A live session's file is sent up to
+ * its last complete record, with the header's record count set to match. A file that
+ * no recorder holds and whose header still says -1 records was cut short by a crash
+ * (or never written): it is rebuilt from the frame log first, with the alarms of the
+ * database as annotations.
+ */
 static void serve_recording(struct lws *wsi, ictal_server *srv, http_pss *p, long long id)
 {
     json_t *sess = ictal__store_session_json(&srv->store, id);
@@ -226,33 +231,45 @@ static void serve_recording(struct lws *wsi, ictal_server *srv, http_pss *p, lon
         respond_error(wsi, p, 404, "no such session");
         return;
     }
-    /* Everything acknowledged so far is in the log: make sure it is on disk. */
-    for (ictal__stream *st = srv->streams; st; st = st->next)
+    const ictal__stream *live = NULL;
+    for (const ictal__stream *st = srv->streams; st; st = st->next)
         if (st->session_id == id)
-            ictal__seslog_sync(&st->log);
+            live = st;
     char log_path[1200], tmp[1200], out[1200];
     snprintf(log_path, sizeof log_path, "%s/sessions/%lld.frames", srv->data_dir, id);
     snprintf(tmp, sizeof tmp, "%s/sessions/%lld.edf.tmp", srv->data_dir, id);
     snprintf(out, sizeof out, "%s/sessions/%lld.edf", srv->data_dir, id);
-    json_t *alarms = ictal__store_session_alarms_json(&srv->store, id);
     ictal_diag d;
     ictal_diag_init(&d);
-    int rc = ictal__export_edf(log_path, tmp, sess, alarms, &d);
-    json_decref(alarms);
+    int rc = 0;
+    /* Rebuild when no recorder writes it (one failed, or none yet) and it is not a
+     * cleanly closed file. */
+    if (live ? live->rec == NULL : !ictal__recorder_is_closed(out)) {
+        json_t *alarms = ictal__store_session_alarms_json(&srv->store, id);
+        ictal__recorder_session rs = {
+            id, json_string_value(json_object_get(sess, "device_id")),
+            json_object_get(sess, "labels"), json_number_value(json_object_get(sess, "rate_hz")),
+            json_integer_value(json_object_get(sess, "start_time_us"))};
+        rc = ictal__recorder_rebuild(log_path, tmp, &rs, alarms, &d);
+        json_decref(alarms);
+        if (rc == 0 && rename(tmp, out) != 0)
+            rc = ictal_diag_error(&d, ICTAL_EIO, "rename: %s", strerror(errno));
+        if (rc != 0)
+            unlink(tmp);
+    }
     json_decref(sess);
-    if (rc == 0 && rename(tmp, out) != 0)
-        rc = ICTAL_EIO;
+    unsigned char *body = NULL;
+    size_t len = 0;
+    if (rc == 0)
+        rc = ictal__recorder_snapshot(out, &body, &len, &d);
     if (rc != 0) {
-        unlink(tmp);
         char msg[300];
         snprintf(msg, sizeof msg, "cannot write the recording: %s", d.message[0] ? d.message : ictal_strerror(rc));
         respond_error(wsi, p, rc == ICTAL_ENOENT ? 404 : 500, msg);
         return;
     }
-    p->serving_file = 1;
-    int n = lws_serve_http_file(wsi, out, "application/octet-stream", NULL, 0);
-    if (n < 0)
-        p->serving_file = -1;
+    respond(wsi, p, 200, "application/octet-stream", (char *)body);
+    p->resp_len = len;
 }
 
 /* Routes a complete request. */
@@ -421,7 +438,7 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (post && content_len > 0)
             return 0; /* wait for the body */
         route(wsi, srv, p);
-        return p->serving_file < 0 ? -1 : 0;
+        return 0;
     }
     case LWS_CALLBACK_HTTP_BODY:
         if (p->body_too_big || len == 0)

@@ -206,6 +206,7 @@ struct fleet {
     simdev *devs;
     char stream_id[80];
     int finished;
+    int64_t drain_until_us;     /* non-zero: draining (no new frames) until then */
     uint64_t acked_total;
     uint32_t rng;
     int64_t started_us;
@@ -236,6 +237,8 @@ static int can_send(const simdev *dv, int64_t now)
         return 1;
     if (dv->next_send >= s->n_frames || now < dv->stall_until_us)
         return 0;
+    if (dv->fl->drain_until_us && dv->next_send >= dv->max_sent_plus1)
+        return 0; /* draining: only resends */
     if ((int64_t)dv->next_send - dv->acked > WINDOW_FRAMES)
         return 0;
     return now >= frame_due_us(dv, dv->next_send);
@@ -478,7 +481,18 @@ static void fleet_tick(lws_sorted_usec_list_t *sul)
         if (can_send(dv, now))
             lws_callback_on_writable(dv->wsi);
     }
-    if (active == 0 || (fl->opt.timeout_s > 0 && now - fl->started_us > (int64_t)(fl->opt.timeout_s * 1e6)) ||
+    int timed_out = fl->opt.timeout_s > 0 && now - fl->started_us > (int64_t)(fl->opt.timeout_s * 1e6);
+    if (timed_out && fl->opt.drain_s > 0 && active > 0) {
+        if (fl->drain_until_us == 0)
+            fl->drain_until_us = now + (int64_t)(fl->opt.drain_s * 1e6);
+        int pending = 0;
+        for (int i = 0; i < fl->opt.n_devices; i++) {
+            const simdev *dv = &fl->devs[i];
+            pending += !dv->failed && dv->acked + 1 < (int64_t)dv->max_sent_plus1;
+        }
+        timed_out = pending == 0 || now >= fl->drain_until_us;
+    }
+    if (active == 0 || timed_out ||
         (fl->opt.stop_after_frames && fl->acked_total >= fl->opt.stop_after_frames)) {
         fl->finished = 1;
         lws_cancel_service(fl->ctx); /* wake lws_service, which has nothing else to wait for */
@@ -569,8 +583,13 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
     }
     lws_sul_cancel(&fl.sul);
     int failed = 0;
-    for (int i = 0; i < fl.opt.n_devices; i++)
-        failed += fl.devs[i].failed;
+    for (int i = 0; i < fl.opt.n_devices; i++) {
+        const simdev *dv = &fl.devs[i];
+        failed += dv->failed;
+        res->frames_distinct += dv->max_sent_plus1;
+        if (dv->acked + 1 < (int64_t)dv->max_sent_plus1)
+            res->frames_unacked += dv->max_sent_plus1 - (uint64_t)(dv->acked + 1);
+    }
     /* Destroying the context closes the connections (callbacks still see dv). */
     lws_context_destroy(fl.ctx);
     for (int i = 0; i < fl.opt.n_devices; i++)

@@ -51,6 +51,9 @@ typedef struct ictal__fleet_options {
     double speed;              /* x real time; <= 0: as fast as acks allow */
     int64_t start_time_us;     /* device time of the first sample; 0: now */
     double timeout_s;          /* give up after; 0: no limit */
+    double drain_s;            /* at the timeout, send no new frame and wait up to drain_s
+                                  for every frame sent to be acknowledged (resending what a
+                                  reconnect needs), then stop; 0: stop at once */
     /* Faults. */
     double drop_every_s;       /* close each connection after this long (0: never) */
     double reconnect_delay_s;  /* wait before reconnecting; 0: 0.2 */
@@ -71,6 +74,8 @@ typedef struct ictal__fleet_options {
 typedef struct ictal__fleet_result {
     int devices_done;          /* devices whose every frame was acknowledged */
     uint64_t frames_sent, frames_resent, acks, reconnects, gaps, welcomes;
+    uint64_t frames_distinct;  /* distinct sequence numbers sent, over all devices */
+    uint64_t frames_unacked;   /* of those, not acknowledged when the run ended */
     int64_t last_welcome_ack;  /* device 0: ack in its last welcome */
     int64_t last_ack;          /* device 0: highest ack */
     int last_close_code;       /* device 0: close status sent by the server, or 0 */

@@ -246,6 +246,10 @@ static void stream_free(ictal__stream *st)
     if (st->srv->syncer)
         st->log.dirty = 0; /* the syncer has it */
     ictal__seslog_close(&st->log);
+    ictal_diag d;
+    ictal_diag_init(&d);
+    if (ictal__recorder_close(st->rec, &d) != 0)
+        ictal__log(st->srv, "device %s: closing %s: %s", st->device_id, st->edf_path, d.message);
     ictal__analysis_destroy(st->an);
     json_decref(st->labels);
     free(st);
@@ -328,6 +332,23 @@ static void on_event(void *user, const ictal__event_info *ev)
         ictal__log(srv, "device %s: storing alarm failed: %s", st->device_id, ictal_strerror(rc));
         return;
     }
+    /* Into the recording, also on a replay after a restart (that rewrites the file). */
+    if (ev->kind == 1) {
+        st->open_event = ev->id;
+        st->open_alarm_id = alarm_id;
+    } else if (alarm_id == 0 && st->open_event == ev->id) {
+        alarm_id = st->open_alarm_id; /* resolved already: the replay's resolve */
+    }
+    if (st->rec && alarm_id > 0) {
+        char text[96];
+        ictal__recorder_alarm_text(text, sizeof text, alarm_id, ev->kind == 1, ev->alarm_s,
+                                   ev->peak_prob);
+        ictal_diag d;
+        ictal_diag_init(&d);
+        if (ictal__recorder_annotate(st->rec, ev->onset_s,
+                                     ev->kind == 1 ? -1 : ev->offset_s - ev->onset_s, text, &d) != 0)
+            ictal__log(srv, "device %s: annotation not recorded: %s", st->device_id, d.message);
+    }
     if (!created)
         return;
     if (ev->kind == 1)
@@ -373,6 +394,33 @@ static void push_samples(ictal__stream *st, const float *dev_uv, uint32_t n, dou
     json_decref(j);
 }
 
+/* Appends one stored frame to the session's EDF+ (opened at its first frame). A write
+ * error stops the recording of this session, not the stream: the log still has it all
+ * and the download rebuilds the file from it. */
+static void record_frame(ictal__stream *st, const ictal_wire_frame *f, const float *uv)
+{
+    if (st->rec_failed)
+        return;
+    ictal_diag d;
+    ictal_diag_init(&d);
+    int rc = 0;
+    if (st->rec == NULL) {
+        ictal__recorder_session s = {st->session_id, st->device_id, st->labels, st->rate_hz,
+                                     st->start_time_us};
+        rc = ictal__recorder_open(&st->rec, st->edf_path, &s, f, &d);
+    }
+    if (rc == 0)
+        rc = ictal__recorder_frame(st->rec, f, uv, &d);
+    if (rc != 0) {
+        ictal__log(st->srv, "device %s: recording to %s stopped: %s", st->device_id,
+                   st->edf_path, d.message[0] ? d.message : ictal_strerror(rc));
+        ictal__recorder_close(st->rec, NULL);
+        st->rec = NULL;
+        st->rec_failed = 1;
+        unlink(st->edf_path); /* never serve it half-written: downloads rebuild it */
+    }
+}
+
 /* Runs one stored frame through the analysis (live and on restart replay). */
 static void analyse_frame(ictal__stream *st, const ictal_wire_frame *f, int64_t expected_time_us)
 {
@@ -393,6 +441,7 @@ static void analyse_frame(ictal__stream *st, const ictal_wire_frame *f, int64_t 
         }
     }
     ictal_wire_decode_uv(f, srv->decode_uv);
+    record_frame(st, f, srv->decode_uv);
     ictal__analysis_push(st->an, srv->decode_uv, f->n_samples);
     if (!st->replaying && any_subscriber(srv, st->device_id))
         push_samples(st, srv->decode_uv, f->n_samples, t_s);
@@ -482,6 +531,8 @@ static int stream_open(ictal_server *srv, const char *device_id, const char *str
         snprintf(st->log_path, sizeof st->log_path, "%s/sessions/%lld.frames", srv->data_dir,
                  (long long)session_id);
         rc = ictal__seslog_open(&st->log, st->log_path, rate_hz, d);
+        snprintf(st->edf_path, sizeof st->edf_path, "%s/sessions/%lld.edf", srv->data_dir,
+                 (long long)session_id);
     }
     if (rc != 0) {
         st->log.fd = -1;
@@ -491,7 +542,10 @@ static int stream_open(ictal_server *srv, const char *device_id, const char *str
     st->synced_seq = -2;
     if (!created && st->log.frames > 0) {
         /* Resuming after a restart: rebuild the detector's state from the log. Alarms
-         * it raises again are already stored (same session and detector event id). */
+         * it raises again are already stored (same session and detector event id).
+         * The EDF+ file is rewritten from the log on the way (the recorder opens at the
+         * first frame, truncating), so whatever the crash left in it (a record short, a
+         * torn one, a stale header) is replaced by exactly what the log holds. */
         int64_t t0 = ictal__mono_us();
         st->replaying = 1;
         replay_ctx r = {st, INT64_MIN};
@@ -1155,6 +1209,32 @@ static int find_web_dir(char *out, size_t size)
     return ICTAL_ENOENT;
 }
 
+/* Parses a model from bytes the server owns from now on (the model views them). */
+static int adopt_model(ictal_server *srv, unsigned char *buf, size_t n, ictal_diag *d)
+{
+    int rc = ictal_model_parse(&srv->model, buf, n, d);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    srv->model_bytes = buf;
+    srv->have_model = 1;
+    return 0;
+}
+
+static int load_model_bytes(ictal_server *srv, const void *data, size_t n, ictal_diag *d)
+{
+    if (n == 0 || n > (64u << 20))
+        return ictal_diag_error(d, ICTAL_EINVAL, "model_data: %zu bytes (1 byte to 64 MB)", n);
+    unsigned char *buf = malloc(n);
+    if (buf == NULL)
+        return ictal_diag_error(d, ICTAL_ENOMEM, "out of memory");
+    memcpy(buf, data, n);
+    if (d && d->source == NULL)
+        d->source = "model_data";
+    return adopt_model(srv, buf, n, d);
+}
+
 static int load_model(ictal_server *srv, const char *path, ictal_diag *d)
 {
     FILE *f = fopen(path, "rb");
@@ -1181,14 +1261,7 @@ static int load_model(ictal_server *srv, const char *path, ictal_diag *d)
     fclose(f);
     if (d)
         d->source = path;
-    int rc = ictal_model_parse(&srv->model, buf, n, d);
-    if (rc != 0) {
-        free(buf);
-        return rc;
-    }
-    srv->model_bytes = buf;
-    srv->have_model = 1;
-    return 0;
+    return adopt_model(srv, buf, n, d);
 }
 
 static int write_admin_token(ictal_server *srv, ictal_diag *d)
@@ -1243,6 +1316,8 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
         rc = ictal_diag_error(d, ICTAL_EIO, "cannot create %s: %s", sess, strerror(errno));
     if (rc == 0 && opt->model_path)
         rc = load_model(srv, opt->model_path, d);
+    else if (rc == 0 && opt->model_data)
+        rc = load_model_bytes(srv, opt->model_data, opt->model_size, d);
     if (rc == 0)
         rc = ictal__store_open(&srv->store, db, d);
     if (rc == 0)

@@ -12,6 +12,7 @@
 #include "ictal/server.h"
 #include "ictal/wire.h"
 #include "server/analysis.h"
+#include "server/recorder.h"
 #include "server/seslog.h"
 #include "server/store.h"
 #include "server/syncer.h"
@@ -56,6 +57,11 @@ typedef struct ictal__stream {
     json_t *labels;
     char log_path[4096];
     ictal__seslog log;
+    char edf_path[4096];        /* sessions/<id>.edf, written live (recorder.h) */
+    ictal__recorder *rec;       /* NULL until the first frame, or after a write failed */
+    int rec_failed;
+    uint32_t open_event;        /* detector event of the last alarm raised ... */
+    int64_t open_alarm_id;      /* ... and its alarm row (for the resolve annotation) */
     ictal__analysis *an;
     int64_t start_time_us;
     struct lws *wsi;            /* the device connection, or NULL */
