@@ -23,7 +23,7 @@ port=${PORT:-8080}
 data=${DATA:-$(mktemp -d /tmp/ictal-run-XXXXXX)}
 url="http://127.0.0.1:$port"
 
-"$ICTAL" serve --listen "127.0.0.1:$port" --data "$data" --model models/default.ictalmodel \
+"$ICTAL" serve --listen "127.0.0.1:$port" --data "$data" \
   >"$data/serve.log" 2>&1 &
 server=$!
 replay=

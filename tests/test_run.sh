@@ -18,5 +18,9 @@ check 'grep -Eq "ALARM [0-9]+: device chb05-[0-9]" <<<"$out"'
 check 'grep -q "seizure detected live" <<<"$out"'
 # The alarm is stored: the server is gone, the database stays.
 check '[ -f "$tmp/ictal.db" ]'
-[ $fail -eq 0 ] && echo "5 passed, 0 failed" || echo "$((5 - fail)) passed, $fail failed"
+# ictal serve's model: a missing file is an I/O error (exit 3) before anything starts.
+"${ICTAL:?}" serve --listen 127.0.0.1:0 --data "$tmp/d2" --model "$tmp/no-such.ictalmodel" >/dev/null 2>&1
+check '[ $? -eq 3 ]'
+check '[ ! -e "$tmp/d2/ictal.db" ]'
+[ $fail -eq 0 ] && echo "7 passed, 0 failed" || echo "$((7 - fail)) passed, $fail failed"
 [ $fail -eq 0 ]

@@ -36,8 +36,9 @@ static void usage(FILE *out)
             "  --data DIR           data directory (default ./ictal-data): ictal.db,\n"
             "                       sessions/, admin.token\n"
             "  --web DIR            dashboard files (default: web/ of the source tree)\n"
-            "  --model FILE         detector model (docs/model-format.md); without one the\n"
-            "                       server records and checks signal quality but raises no alarm\n"
+            "  --model FILE         detector model (docs/model-format.md); default: the model\n"
+            "                       of `ictal detect` (models/default.ictalmodel or the built-in\n"
+            "                       copy); `none`: record and check signal quality, no alarms\n"
             "  --webhook URL        POST alarm events there (signed, retried from an outbox)\n"
             "  --webhook-secret S   HMAC-SHA256 key (or env ICTAL_WEBHOOK_SECRET)\n"
             "  --tls-cert FILE --tls-key FILE   serve https:// and wss:// (PEM files)\n"
@@ -122,8 +123,28 @@ int ictal_cmd_serve(int argc, char **argv)
     opt.host = host;
     ictal_diag d;
     ictal_diag_init(&d);
+    /* The model: --model FILE, else the one `ictal detect` uses; --model none: no alarms. */
+    ictal_cli_model model = {0};
+    int rc;
+    if (opt.model_path != NULL && strcmp(opt.model_path, "none") == 0) {
+        opt.model_path = NULL;
+    } else {
+        rc = ictal_cli_model_load(&model, opt.model_path, &d);
+        if (rc != 0) {
+            ictal_cli_print_diag("serve", &d);
+            return ictal_cli_exit_code(rc);
+        }
+        if (opt.model_path == NULL) {
+            extern const unsigned int ictal_default_model_len;
+            extern const unsigned char ictal_default_model[];
+            opt.model_data = model.bytes ? model.bytes : ictal_default_model;
+            opt.model_size = model.bytes ? model.len : ictal_default_model_len;
+        }
+    }
     ictal_server *srv = NULL;
-    int rc = ictal_server_create(&srv, &opt, &d);
+    ictal_diag_init(&d);
+    rc = ictal_server_create(&srv, &opt, &d);
+    ictal_cli_model_free(&model); /* the server keeps its own copy */
     if (rc != 0) {
         ictal_cli_print_diag("serve", &d);
         return ictal_cli_exit_code(rc);
