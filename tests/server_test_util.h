@@ -26,6 +26,7 @@
 #include <edflib.h>
 
 #include "ictal/edf.h"
+#include "server/analysis.h"
 #include "server/fleet.h"
 #include "server/seslog.h"
 #include "server/store.h"
@@ -205,6 +206,7 @@ static int64_t ts_log_matches(const test_server *s, int64_t session_id, const ic
         return -1;
     return (int64_t)c.next;
 }
+
 
 /* --- the EDF+ recording is exactly the frame log ------------------------------------ */
 
@@ -512,6 +514,120 @@ static const char *ts_source_edf(void)
 static const char *ts_model_path(void)
 {
     return test_fixture_path("server/linelength.model");
+}
+
+/* --- the session's hop log is what libictal yields over its frame log ---------------- */
+
+typedef struct ts_hops {
+    ictal__analysis *an;
+    json_t *hops;      /* [t_s, prob, burden] per hop, as the API gives them */
+    float *uv;
+    size_t uv_cap;
+    int64_t start_us, expected_us;
+    double rate_hz;
+    int bad;
+} ts_hops;
+
+static inline void ts_hops_on_hop(void *user, const ictal__hop_info *h)
+{
+    ts_hops *c = user;
+    json_t *e = json_array();
+    json_array_append_new(e, json_real((float)h->t_s));
+    json_array_append_new(e, isnan(h->prob) ? json_null() : json_real(h->prob));
+    json_array_append_new(e, isnan(h->burden) ? json_null() : json_real(h->burden));
+    json_array_append_new(c->hops, e);
+}
+
+static inline int ts_hops_cb(void *user, const ictal_wire_frame *f)
+{
+    ts_hops *c = user;
+    size_t need = (size_t)f->n_samples * f->n_channels;
+    if (need > c->uv_cap) {
+        float *nu = realloc(c->uv, need * sizeof *nu);
+        if (nu == NULL) {
+            c->bad = 1;
+            return 1;
+        }
+        c->uv = nu;
+        c->uv_cap = need;
+    }
+    if (c->start_us == INT64_MIN)
+        c->start_us = f->device_time_us;
+    /* A jump in device time restarts the detector, as the server does. */
+    int64_t tol_us = (int64_t)(2e6 / c->rate_hz) + 20000;
+    if (c->expected_us != INT64_MIN && f->device_time_us > c->expected_us + tol_us)
+        ictal__analysis_reset(c->an, (double)(f->device_time_us - c->start_us) * 1e-6);
+    c->expected_us = f->device_time_us + (int64_t)((double)f->n_samples * 1e6 / c->rate_hz);
+    ictal_wire_decode_uv(f, c->uv);
+    if (ictal__analysis_push(c->an, c->uv, f->n_samples) != 0)
+        c->bad = 1;
+    return 0;
+}
+
+/* The hops a fresh detector (the test model) produces over a session's frame log, or
+ * NULL. labels: the session's channel labels. */
+static inline json_t *ts_hops_expected(const test_server *s, int64_t session_id, json_t *labels,
+                                       double rate_hz)
+{
+    FILE *f = fopen(ts_model_path(), "rb");
+    static unsigned char bytes[1 << 16];
+    size_t n = f ? fread(bytes, 1, sizeof bytes, f) : 0;
+    if (f)
+        fclose(f);
+    ictal_model m;
+    if (n == 0 || ictal_model_parse(&m, bytes, n, NULL) != 0)
+        return NULL;
+    const char *lab[ICTAL__ANALYSIS_MAX_CHANNELS];
+    int nc = (int)json_array_size(labels);
+    for (int c = 0; c < nc && c < ICTAL__ANALYSIS_MAX_CHANNELS; c++)
+        lab[c] = json_string_value(json_array_get(labels, (size_t)c));
+    ts_hops c = {NULL, json_array(), NULL, 0, INT64_MIN, INT64_MIN, rate_hz, 0};
+    ictal__analysis_cb cb = {ts_hops_on_hop, NULL, &c};
+    char path[400];
+    snprintf(path, sizeof path, "%s/sessions/%lld.frames", s->dir, (long long)session_id);
+    if (ictal__analysis_create(&c.an, nc, lab, rate_hz, &m, &cb, NULL) != 0 ||
+        ictal__seslog_walk(path, ts_hops_cb, &c, NULL) != 0)
+        c.bad = 1;
+    ictal__analysis_destroy(c.an);
+    free(c.uv);
+    if (c.bad) {
+        json_decref(c.hops);
+        return NULL;
+    }
+    return c.hops;
+}
+
+/* Checks GET /api/sessions/{id}/history (undecimated) against ts_hops_expected: the
+ * same hops, once each, in order, with the same values. Returns the hop count or -1. */
+static inline int64_t ts_history_matches(const test_server *s, int64_t session_id)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/api/sessions/%lld", (long long)session_id);
+    json_t *sess = ts_get_json(s, path);
+    snprintf(path, sizeof path, "/api/sessions/%lld/history?max_points=100000",
+             (long long)session_id);
+    json_t *h = ts_get_json(s, path);
+    json_t *want = sess ? ts_hops_expected(s, session_id, json_object_get(sess, "labels"),
+                                           json_real_value(json_object_get(sess, "rate_hz")))
+                        : NULL;
+    json_t *got = json_object_get(h, "points");
+    int64_t n = -1;
+    if (want && got && json_array_size(want) == json_array_size(got) &&
+        json_integer_value(json_object_get(h, "hops")) == (json_int_t)json_array_size(want)) {
+        n = (int64_t)json_array_size(want);
+        for (size_t i = 0; i < json_array_size(want); i++)
+            for (size_t k = 0; k < 3; k++) {
+                json_t *ja = json_array_get(json_array_get(want, i), k);
+                json_t *jb = json_array_get(json_array_get(got, i), k);
+                double a = json_number_value(ja), b = json_number_value(jb);
+                if (json_is_null(ja) != json_is_null(jb) || !(fabs(a - b) <= 1e-6 * (1 + fabs(a))))
+                    n = -1;
+            }
+    }
+    json_decref(sess);
+    json_decref(h);
+    json_decref(want);
+    return n;
 }
 
 #endif

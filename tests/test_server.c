@@ -332,6 +332,48 @@ static void test_api(ts_hook *hook)
     CHECK(json_number_value(json_object_get(a, "onset_s")) > 0);
     CHECK_STR(json_string_value(json_object_get(a, "state")), "resolved");
 
+    /* The session's timeline: one point per hop, the values libictal yields over the
+     * frame log, the same as the live history; decimation keeps the alarm's peak. */
+    int64_t full_sid = ts_session_of(&srv, "full-0");
+    int64_t n_hops = ts_history_matches(&srv, full_sid);
+    CHECK(n_hops > 100);
+    json_t *live = ts_get_json(&srv, "/api/devices/full-0/history");
+    CHECK_EQ_INT((int64_t)json_array_size(live), n_hops);
+    json_decref(live);
+    char hp[160];
+    snprintf(hp, sizeof hp, "/api/sessions/%lld/history?max_points=7", (long long)full_sid);
+    json_t *h7 = ts_get_json(&srv, hp);
+    json_t *pts = json_object_get(h7, "points");
+    CHECK_EQ_INT(json_array_size(pts), 7);
+    CHECK_EQ_INT(json_integer_value(json_object_get(h7, "hops")), n_hops);
+    double peak = 0;
+    for (size_t i = 0; i < json_array_size(pts); i++)
+        peak = fmax(peak, json_number_value(json_array_get(json_array_get(pts, i), 1)));
+    snprintf(hp, sizeof hp, "/api/sessions/%lld/history?max_points=100000", (long long)full_sid);
+    json_t *hall = ts_get_json(&srv, hp);
+    double peak_all = 0;
+    for (size_t i = 0; i < json_array_size(json_object_get(hall, "points")); i++)
+        peak_all = fmax(peak_all, json_number_value(json_array_get(
+                                      json_array_get(json_object_get(hall, "points"), i), 1)));
+    json_decref(hall);
+    CHECK_NEAR(peak, peak_all, 1e-9);
+    CHECK(peak >= json_number_value(json_object_get(a, "peak_prob")) - 1e-6);
+    CHECK(json_number_value(json_object_get(h7, "threshold")) > 0);
+    json_decref(h7);
+    /* A window: only its hops. */
+    snprintf(hp, sizeof hp, "/api/sessions/%lld/history?from=%.3f&to=%.3f", (long long)full_sid,
+             a_onset - 10, a_onset + 10);
+    json_t *hw = ts_get_json(&srv, hp);
+    pts = json_object_get(hw, "points");
+    CHECK(json_array_size(pts) > 10 && (int64_t)json_array_size(pts) < n_hops);
+    for (size_t i = 0; i < json_array_size(pts); i++) {
+        double t = json_number_value(json_array_get(json_array_get(pts, i), 0));
+        CHECK(t >= a_onset - 10.001 && t <= a_onset + 10.001);
+    }
+    json_decref(hw);
+    CHECK_EQ_INT(ts_http(&srv, "GET", "/api/sessions/999999/history", srv.token, NULL, NULL, NULL), 404);
+    CHECK_EQ_INT(ts_http(&srv, "GET", hp, NULL, NULL, NULL, NULL), 401);
+
     /* Roles: a viewer cannot acknowledge, a clinician can, once. */
     char req[128], vtok[128] = "", ctok[128] = "";
     st = ts_http(&srv, "POST", "/api/tokens", srv.token, "{\"name\":\"screen\",\"role\":\"viewer\"}", &body, NULL);

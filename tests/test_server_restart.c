@@ -63,6 +63,9 @@ int main(void)
     json_t *want = session_alarms(&ref, "rs-0");
     CHECK(json_array_size(want) >= 1);
     int64_t ref_sid = ts_session_of(&ref, "rs-0");
+    /* The uninterrupted run's timeline: one point per hop, as libictal computes them. */
+    int64_t ref_hops = ts_history_matches(&ref, ref_sid);
+    CHECK(ref_hops > 100);
     ts_stop(&ref, SIGTERM);
     char ref_edf[400], ref_ann[4096];
     snprintf(ref_edf, sizeof ref_edf, "%s/sessions/%lld.edf", da, (long long)ref_sid);
@@ -164,6 +167,8 @@ int main(void)
         CHECK_NEAR(json_number_value(json_object_get(a, "offset_s")),
                    json_number_value(json_object_get(b, "offset_s")), 1e-9);
     }
+    /* The timeline, rebuilt by the replay of the log: every hop once, as uninterrupted. */
+    CHECK_EQ_INT(ts_history_matches(&s, sid), ref_hops);
 
     /* The recording: all 181 s, no gap. */
     char path[128];
@@ -235,6 +240,8 @@ int main(void)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     ts_stop(&s2, SIGKILL);
     CHECK_EQ_INT(ts_start(&s2, db, args), 0);
+    /* A past session's timeline survives a kill -9 after it ended. */
+    CHECK_EQ_INT(ts_history_matches(&s2, sid), ref_hops);
     char *body2 = NULL;
     size_t len2 = 0;
     CHECK_EQ_INT(ts_http(&s2, "GET", path, s2.token, NULL, &body2, &len2), 200);

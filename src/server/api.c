@@ -1,5 +1,6 @@
 /* The HTTP API: /api/... and /metrics (server.h, docs/api.md). */
 #include "server/server_internal.h"
+#include "server/hoplog.h"
 
 #include <unistd.h>
 
@@ -272,6 +273,48 @@ static void serve_recording(struct lws *wsi, ictal_server *srv, http_pss *p, lon
     p->resp_len = len;
 }
 
+static double arg_double(struct lws *wsi, const char *name_eq, double def)
+{
+    char buf[64];
+    const char *v = arg(wsi, name_eq, buf, sizeof buf);
+    if (v == NULL)
+        return def;
+    char *end;
+    double x = strtod(v, &end);
+    return end != v && isfinite(x) ? x : def;
+}
+
+/* GET /api/sessions/{id}/history[?from=&to=&max_points=]: the session's hops from its
+ * hop log (hoplog.h), decimated keeping each bucket's highest probability. */
+static void serve_session_history(struct lws *wsi, ictal_server *srv, http_pss *p, long long id)
+{
+    json_t *sess = ictal__store_session_json(&srv->store, id);
+    if (sess == NULL) {
+        respond_error(wsi, p, 404, "no such session");
+        return;
+    }
+    json_decref(sess);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/sessions/%lld.hops", srv->data_dir, id);
+    double from_s = arg_double(wsi, "from=", -INFINITY), to_s = arg_double(wsi, "to=", INFINITY);
+    int max_points = arg_int(wsi, "max_points=", 2000, 1, 100000);
+    size_t hops;
+    int rc;
+    json_t *pts = ictal__hoplog_json(path, from_s, to_s, (size_t)max_points, &hops, &rc);
+    if (pts == NULL && rc == ICTAL_ENOENT)
+        pts = json_array(); /* a session without a hop log (before hop logs existed) */
+    if (pts == NULL) {
+        respond_error(wsi, p, 500, "cannot read the session's hop log");
+        return;
+    }
+    respond_json(wsi, p, 200,
+                 json_pack("{s:I, s:I, s:o, s:o}", "session_id", (json_int_t)id, "hops",
+                           (json_int_t)hops, "threshold",
+                           srv->have_model ? json_real(srv->model.info.post.threshold_on)
+                                           : json_null(),
+                           "points", pts));
+}
+
 /* Routes a complete request. */
 static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
 {
@@ -307,6 +350,9 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
         } else if (sscanf(u, "/api/sessions/%lld%63s", &id, tail) == 2 &&
                    strcmp(tail, "/recording.edf") == 0) {
             serve_recording(wsi, srv, p, id);
+        } else if (sscanf(u, "/api/sessions/%lld%63s", &id, tail) == 2 &&
+                   strcmp(tail, "/history") == 0) {
+            serve_session_history(wsi, srv, p, id);
         } else if (sscanf(u, "/api/sessions/%lld%63s", &id, tail) >= 1 && tail[0] == 0) {
             json_t *s = ictal__store_session_json(&srv->store, id);
             if (s)

@@ -2,6 +2,7 @@
 #include "server/server_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+
+#include "server/hoplog.h"
 
 const double ictal__lat_bounds_s[ICTAL__LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                         0.05,  0.1,    0.25,  1.0};
@@ -185,12 +188,18 @@ static void stream_sync_log(ictal__stream *st)
         if (st->srv->syncer == NULL) {
             if (ictal__seslog_sync(&st->log) == 0)
                 st->durable_seq = st->log.last_seq;
+            if (st->hops_fd >= 0)
+                fdatasync(st->hops_fd);
         } else if (!st->sync_pending) {
             int fd = dup(st->log.fd);
             if (fd >= 0) {
                 st->log.dirty = 0;
                 st->sync_pending = 1;
                 ictal__syncer_push(st->srv->syncer, fd, st->session_id, st->log.last_seq);
+                /* The hop log rides along; INT64_MIN: its completion acks nothing. */
+                int hfd = st->hops_fd >= 0 ? dup(st->hops_fd) : -1;
+                if (hfd >= 0)
+                    ictal__syncer_push(st->srv->syncer, hfd, st->session_id, INT64_MIN);
             }
         }
     }
@@ -217,6 +226,8 @@ static void syncs_done(ictal_server *srv)
             for (ictal__stream *st = srv->streams; st; st = st->next) {
                 if (st->session_id != sid[i])
                     continue;
+                if (seq[i] == INT64_MIN)
+                    break; /* the hop log's sync (stream_sync_log) */
                 st->sync_pending = 0;
                 if (seq[i] > st->durable_seq) {
                     st->durable_seq = seq[i];
@@ -246,6 +257,8 @@ static void stream_free(ictal__stream *st)
     if (st->srv->syncer)
         st->log.dirty = 0; /* the syncer has it */
     ictal__seslog_close(&st->log);
+    if (st->hops_fd >= 0)
+        close(st->hops_fd);
     ictal_diag d;
     ictal_diag_init(&d);
     if (ictal__recorder_close(st->rec, &d) != 0)
@@ -287,6 +300,17 @@ static void on_hop(void *user, const ictal__hop_info *h)
     st->hist_head = (st->hist_head + 1) % ICTAL__HISTORY_HOPS;
     if (st->hist_n < ICTAL__HISTORY_HOPS)
         st->hist_n++;
+    if (st->hops_fd >= 0) {
+        /* One small write per hop, into the page cache: the syncer makes it durable. */
+        unsigned char b[ICTAL__HOPLOG_ENTRY];
+        ictal__hoplog_encode(b, (float)h->t_s, h->prob, h->burden);
+        if (write(st->hops_fd, b, sizeof b) != (ssize_t)sizeof b) {
+            ictal__log(st->srv, "device %s: writing %s failed: %s; its timeline stops here",
+                       st->device_id, st->hops_path, strerror(errno));
+            close(st->hops_fd);
+            st->hops_fd = -1;
+        }
+    }
     if (st->replaying || !any_subscriber(st->srv, st->device_id))
         return;
     json_t *q = json_array();
@@ -518,6 +542,7 @@ static int stream_open(ictal_server *srv, const char *device_id, const char *str
     st->labels = json_incref(labels);
     st->start_time_us = stored_start;
     st->log.fd = -1;
+    st->hops_fd = -1;
     st->bucket_us = ictal__mono_us();
     st->bucket_samples = rate_hz * srv->opt.max_speed * 60.0;
     st->bucket_frames = srv->opt.max_frames_per_s * 60.0;
@@ -533,6 +558,15 @@ static int stream_open(ictal_server *srv, const char *device_id, const char *str
         rc = ictal__seslog_open(&st->log, st->log_path, rate_hz, d);
         snprintf(st->edf_path, sizeof st->edf_path, "%s/sessions/%lld.edf", srv->data_dir,
                  (long long)session_id);
+    }
+    if (rc == 0) {
+        /* Truncated: a resumed session's hops are all rewritten by the replay below. */
+        snprintf(st->hops_path, sizeof st->hops_path, "%s/sessions/%lld.hops", srv->data_dir,
+                 (long long)session_id);
+        st->hops_fd = open(st->hops_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        if (st->hops_fd < 0)
+            rc = ictal_diag_error(d, ICTAL_EIO, "cannot create %s: %s", st->hops_path,
+                                  strerror(errno));
     }
     if (rc != 0) {
         st->log.fd = -1;

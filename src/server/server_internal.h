@@ -59,6 +59,8 @@ typedef struct ictal__stream {
     ictal__seslog log;
     char edf_path[4096];        /* sessions/<id>.edf, written live (recorder.h) */
     ictal__recorder *rec;       /* NULL until the first frame, or after a write failed */
+    char hops_path[4096];       /* sessions/<id>.hops (hoplog.h) */
+    int hops_fd;                /* -1 after a write failed */
     int rec_failed;
     uint32_t open_event;        /* detector event of the last alarm raised ... */
     int64_t open_alarm_id;      /* ... and its alarm row (for the resolve annotation) */
