@@ -293,17 +293,67 @@ async function loadSessions() {
       const tr = document.createElement('tr');
       const start = new Date(s.start_time_us / 1000).toISOString().replace('T', ' ').slice(0, 19);
       tr.innerHTML = `<td>${s.id}</td><td class="dev"></td><td>${start}</td><td>${Math.round(s.duration_s)} s</td><td>${s.alarms}</td><td><a href="#">EDF+</a></td>`;
+      tr.dataset.sessionId = s.id;
       tr.querySelector('.dev').textContent = s.device_id;
-      tr.querySelector('a').onclick = async (e) => {
-        e.preventDefault();
-        const blob = await api(`/api/sessions/${s.id}/recording.edf`);
-        const a = document.createElement('a');
-        a.href = URL.createObjectURL(blob);
-        a.download = `session-${s.id}.edf`;
-        a.click();
-      };
+      tr.querySelector('a').onclick = (e) => { e.preventDefault(); e.stopPropagation(); downloadEdf(s.id); };
+      tr.onclick = () => reviewSession(s);
       tb.appendChild(tr);
     }
+  } catch (e) { console.warn(e); }
+}
+
+async function downloadEdf(id) {
+  const blob = await api(`/api/sessions/${id}/recording.edf`);
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = `session-${id}.edf`;
+  a.click();
+}
+
+// Review of a past session: its whole timeline from the server's hop log, decimated
+// there to about one point per pixel (each point the peak of its span), its alarms.
+const review = { plot: null, alarms: [] };
+function shadeReview(u) {
+  const { ctx } = u, top = u.bbox.top, h = u.bbox.height;
+  ctx.save();
+  ctx.fillStyle = 'rgba(179, 38, 30, 0.15)';
+  for (const a of review.alarms) {
+    const x0 = u.valToPos(a.onset_s, 'x', true), x1 = u.valToPos(a.offset_s ?? u.scales.x.max, 'x', true);
+    ctx.fillRect(x0, top, Math.max(2, x1 - x0), h);
+  }
+  ctx.restore();
+}
+
+async function reviewSession(s) {
+  try {
+    const [h, alarms] = await Promise.all([
+      api(`/api/sessions/${s.id}/history?max_points=1100`),
+      api(`/api/alarms?device=${encodeURIComponent(s.device_id)}&limit=1000`)]);
+    review.alarms = alarms.filter((a) => a.session_id === s.id).sort((a, b) => a.onset_s - b.onset_s);
+    $('#review').hidden = false;
+    $('#review-title').textContent = `Session ${s.id} · ${s.device_id}`;
+    $('#review-meta').textContent = `${h.hops} hops · ${Math.round(s.duration_s)} s · ${review.alarms.length} alarm(s)`;
+    const pts = h.points;
+    const data = [pts.map((q) => q[0]), pts.map((q) => q[1]), pts.map((q) => q[2]), pts.map(() => h.threshold)];
+    if (review.plot) review.plot.destroy();
+    review.plot = new uPlot({
+      width: 1100, height: 200,
+      scales: { x: { time: false }, y: { range: [0, 1] } },
+      axes: [{ label: 'session time (s)' }, { label: 'probability / burden' }],
+      series: [{}, { label: 'seizure probability (peak per point)', stroke: '#b3261e', width: 1.5 },
+        { label: 'burden (5 min)', stroke: '#1d4f91', width: 1 },
+        { label: 'threshold', stroke: '#888', dash: [4, 4], width: 1 }],
+      hooks: { drawClear: [shadeReview] },
+    }, data, $('#review-timeline'));
+    const ul = $('#review-alarms');
+    ul.replaceChildren();
+    for (const a of review.alarms) {
+      const li = document.createElement('li');
+      li.dataset.alarmId = a.id;
+      li.textContent = `alarm ${a.id}: ${a.onset_s.toFixed(1)}–${a.offset_s != null ? a.offset_s.toFixed(1) : '…'} s, peak p ${a.peak_prob.toFixed(2)}, ${a.acked_by ? `acknowledged by ${a.acked_by}` : a.state}`;
+      ul.appendChild(li);
+    }
+    $('#review-edf').onclick = (e) => { e.preventDefault(); downloadEdf(s.id); };
   } catch (e) { console.warn(e); }
 }
 

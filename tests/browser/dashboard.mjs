@@ -95,6 +95,33 @@ const ink = await page.evaluate(() => {
 if (ink < 2000) fail(`the trace canvas is nearly empty (${ink} pixels)`);
 const timelinePoints = await page.evaluate(() => document.querySelectorAll('#timeline canvas').length);
 if (timelinePoints < 1) fail('no timeline plot');
+
+// After the replay ends: review the past session (its whole timeline from the hop log,
+// its alarm shaded and listed, the EDF+ link).
+if (replay.exitCode === null) await new Promise((r) => replay.once('exit', r));
+if (replay.exitCode !== 0) fail(`replay exited with ${replay.exitCode}`);
+const { body: sessions } = await api('/api/sessions?device=e2e-0');
+const sid = sessions[0]?.id;
+const { body: hist } = await api(`/api/sessions/${sid}/history?max_points=100000`);
+if (!(hist.hops > 300) || hist.points.length !== hist.hops) fail(`history ${hist.hops} hops, ${hist.points?.length} points`);
+await page.reload();
+await page.waitForSelector('#conn.ok', { timeout: 10000 });
+await page.locator(`#sessions tbody tr[data-session-id="${sid}"]`).click({ timeout: 10000 });
+await page.waitForSelector('#review-timeline canvas', { timeout: 10000 });
+await page.waitForSelector(`#review-alarms li[data-alarm-id="${alarmId}"]`, { timeout: 5000 });
+const meta = await page.locator('#review-meta').textContent();
+if (!meta.startsWith(`${hist.hops} hops`)) fail(`review says "${meta}"`);
+// The plot holds the decimated points and its peak is the session's peak.
+const plotted = await page.evaluate(() => {
+  const c = document.querySelector('#review-timeline canvas');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let red = 0;
+  for (let i = 0; i < d.length; i += 4) red += d[i] > 150 && d[i + 1] < 80 && d[i + 3] > 200;
+  return red;
+});
+if (plotted < 200) fail(`the review timeline has no probability trace (${plotted} red pixels)`);
+if (!(await page.locator('#review-edf').isVisible())) fail('no EDF+ link in the review');
+await page.screenshot({ path: shot.replace(/\.png$/, '-review.png'), fullPage: true });
 if (errors.length) fail(`page errors: ${errors.join('; ')}`);
-console.log(`ok: alarm ${alarmId} shown, acknowledged on the dashboard and stored; screenshot ${shot}`);
+console.log(`ok: alarm ${alarmId} shown, acknowledged on the dashboard and stored; past session ${sid} reviewed (${hist.hops} hops); screenshot ${shot}`);
 cleanup(0);
