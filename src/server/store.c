@@ -2,6 +2,7 @@
 #include "server/store.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,54 @@ static int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : ICTAL_EIO;
 }
 
+/* Prepares sql and binds one argument per letter of types to ?1, ?2, ... in order:
+ * t text (NULL binds NULL), j json_t * (NULL binds NULL), d double, i int, l int64_t,
+ * b blob (const void *, int bytes). NULL when prepare fails (prep reports why). */
+static sqlite3_stmt *prep_bindv(ictal__store *s, const char *sql, const char *types, va_list ap)
+{
+    sqlite3_stmt *st = prep(s, sql);
+    if (st == NULL)
+        return NULL;
+    for (int i = 1; *types; types++, i++) {
+        switch (*types) {
+        case 't': bind_text(st, i, va_arg(ap, const char *)); break;
+        case 'j': bind_json(st, i, va_arg(ap, json_t *)); break;
+        case 'd': sqlite3_bind_double(st, i, va_arg(ap, double)); break;
+        case 'i': sqlite3_bind_int(st, i, va_arg(ap, int)); break;
+        case 'l': sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
+        case 'b': {
+            const void *p = va_arg(ap, const void *);
+            sqlite3_bind_blob(st, i, p, va_arg(ap, int), SQLITE_TRANSIENT);
+            break;
+        }
+        default:
+            fprintf(stderr, "ictal serve: bad bind type '%c': %s\n", *types, sql);
+            sqlite3_finalize(st);
+            return NULL;
+        }
+    }
+    return st;
+}
+
+static sqlite3_stmt *prep_bind(ictal__store *s, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    sqlite3_stmt *st = prep_bindv(s, sql, types, ap);
+    va_end(ap);
+    return st;
+}
+
+/* prep_bind + step_done: a statement that returns no row. */
+static int exec_bound(ictal__store *s, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    sqlite3_stmt *st = prep_bindv(s, sql, types, ap);
+    va_end(ap);
+    return step_done(st);
+}
+
 /* The value of column i as JSON (numbers, text; JSON text for the json columns). */
 static json_t *col_json(sqlite3_stmt *st, int i)
 {
@@ -216,6 +265,16 @@ static json_t *row_json(sqlite3_stmt *st)
     int n = sqlite3_column_count(st);
     for (int i = 0; i < n; i++)
         json_object_set_new(o, sqlite3_column_name(st, i), col_json(st, i));
+    return o;
+}
+
+/* The first row as a JSON object, NULL when there is none; finalizes st. */
+static json_t *row1_json(sqlite3_stmt *st)
+{
+    json_t *o = NULL;
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        o = row_json(st);
+    sqlite3_finalize(st);
     return o;
 }
 
@@ -311,10 +370,10 @@ void ictal__store_close(ictal__store *s)
 
 int ictal__store_device_auth(ictal__store *s, const char *device_id, const char *token)
 {
-    sqlite3_stmt *st = prep(s, "SELECT token_salt, token_hash FROM devices WHERE id = ?1");
+    sqlite3_stmt *st = prep_bind(s, "SELECT token_salt, token_hash FROM devices WHERE id = ?1", "t",
+                                 device_id);
     if (st == NULL)
         return ICTAL_EIO;
-    bind_text(st, 1, device_id);
     int rc = ICTAL_ENOENT;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16 &&
         sqlite3_column_bytes(st, 1) == 32) {
@@ -332,15 +391,9 @@ int ictal__store_device_add(ictal__store *s, const char *device_id, const char *
     if (ictal__random_bytes(salt, sizeof salt) != 0)
         return ICTAL_EIO;
     salted_hash(salt, token, h);
-    sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO devices(id, token_salt, token_hash, created_at)"
-                               " VALUES (?1, ?2, ?3, ?4)");
-    if (st == NULL)
-        return ICTAL_EIO;
-    bind_text(st, 1, device_id);
-    sqlite3_bind_blob(st, 2, salt, 16, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 3, h, 32, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 4, ictal__now_s());
-    if (step_done(st) != 0)
+    if (exec_bound(s, "INSERT OR IGNORE INTO devices(id, token_salt, token_hash, created_at)"
+                      " VALUES (?1, ?2, ?3, ?4)",
+                   "tbbd", device_id, salt, 16, h, 32, ictal__now_s()) != 0)
         return ICTAL_EIO;
     return sqlite3_changes(s->db) == 1 ? 0 : ICTAL_ESTATE;
 }
@@ -348,16 +401,9 @@ int ictal__store_device_add(ictal__store *s, const char *device_id, const char *
 int ictal__store_device_seen(ictal__store *s, const char *device_id, const char *firmware,
                              json_t *labels, double rate_hz)
 {
-    sqlite3_stmt *st = prep(s, "UPDATE devices SET firmware = ?2, labels = ?3, rate_hz = ?4,"
-                               " last_seen_at = ?5 WHERE id = ?1");
-    if (st == NULL)
-        return ICTAL_EIO;
-    bind_text(st, 1, device_id);
-    bind_text(st, 2, firmware);
-    bind_json(st, 3, labels);
-    sqlite3_bind_double(st, 4, rate_hz);
-    sqlite3_bind_double(st, 5, ictal__now_s());
-    return step_done(st);
+    return exec_bound(s, "UPDATE devices SET firmware = ?2, labels = ?3, rate_hz = ?4,"
+                         " last_seen_at = ?5 WHERE id = ?1",
+                      "ttjdd", device_id, firmware, labels, rate_hz, ictal__now_s());
 }
 
 json_t *ictal__store_devices_json(ictal__store *s)
@@ -374,33 +420,22 @@ int ictal__store_session_get(ictal__store *s, const char *device_id, const char 
                              json_t *labels, double rate_hz, int64_t start_time_us,
                              int64_t *session_id, int *created)
 {
-    sqlite3_stmt *st = prep(s, "SELECT id FROM sessions WHERE device_id = ?1 AND stream_id = ?2");
+    sqlite3_stmt *st = prep_bind(s, "SELECT id FROM sessions WHERE device_id = ?1 AND stream_id = ?2",
+                                 "tt", device_id, stream_id);
     if (st == NULL)
         return ICTAL_EIO;
-    bind_text(st, 1, device_id);
-    bind_text(st, 2, stream_id);
     if (sqlite3_step(st) == SQLITE_ROW) {
         *session_id = sqlite3_column_int64(st, 0);
         *created = 0;
         sqlite3_finalize(st);
         /* A resumed session is open again. */
-        st = prep(s, "UPDATE sessions SET ended_at = NULL WHERE id = ?1");
-        if (st)
-            sqlite3_bind_int64(st, 1, *session_id);
-        return step_done(st);
+        return exec_bound(s, "UPDATE sessions SET ended_at = NULL WHERE id = ?1", "l", *session_id);
     }
     sqlite3_finalize(st);
-    st = prep(s, "INSERT INTO sessions(device_id, stream_id, labels, rate_hz, start_time_us,"
-                 " started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-    if (st == NULL)
-        return ICTAL_EIO;
-    bind_text(st, 1, device_id);
-    bind_text(st, 2, stream_id);
-    bind_json(st, 3, labels);
-    sqlite3_bind_double(st, 4, rate_hz);
-    sqlite3_bind_int64(st, 5, start_time_us);
-    sqlite3_bind_double(st, 6, ictal__now_s());
-    if (step_done(st) != 0)
+    if (exec_bound(s, "INSERT INTO sessions(device_id, stream_id, labels, rate_hz, start_time_us,"
+                      " started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                   "ttjdld", device_id, stream_id, labels, rate_hz, start_time_us,
+                   ictal__now_s()) != 0)
         return ICTAL_EIO;
     *session_id = sqlite3_last_insert_rowid(s->db);
     *created = 1;
@@ -409,48 +444,28 @@ int ictal__store_session_get(ictal__store *s, const char *device_id, const char 
 
 int ictal__store_session_end_others(ictal__store *s, const char *device_id, int64_t keep_id)
 {
-    sqlite3_stmt *st = prep(s, "UPDATE sessions SET ended_at = ?3 WHERE device_id = ?1 AND"
-                               " id != ?2 AND ended_at IS NULL");
-    if (st == NULL)
-        return ICTAL_EIO;
-    bind_text(st, 1, device_id);
-    sqlite3_bind_int64(st, 2, keep_id);
-    sqlite3_bind_double(st, 3, ictal__now_s());
-    return step_done(st);
+    return exec_bound(s, "UPDATE sessions SET ended_at = ?3 WHERE device_id = ?1 AND"
+                         " id != ?2 AND ended_at IS NULL",
+                      "tld", device_id, keep_id, ictal__now_s());
 }
 
 int ictal__store_session_progress(ictal__store *s, int64_t session_id, int64_t last_seq,
                                   uint64_t frames, uint64_t samples)
 {
-    sqlite3_stmt *st = prep(s, "UPDATE sessions SET last_seq = ?2, frames = ?3, samples = ?4"
-                               " WHERE id = ?1");
-    if (st == NULL)
-        return ICTAL_EIO;
-    sqlite3_bind_int64(st, 1, session_id);
-    sqlite3_bind_int64(st, 2, last_seq);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)frames);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)samples);
-    return step_done(st);
+    return exec_bound(s, "UPDATE sessions SET last_seq = ?2, frames = ?3, samples = ?4 WHERE id = ?1",
+                      "llll", session_id, last_seq, (int64_t)frames, (int64_t)samples);
 }
 
 int ictal__store_session_end(ictal__store *s, int64_t session_id)
 {
-    sqlite3_stmt *st = prep(s, "UPDATE sessions SET ended_at = ?2 WHERE id = ?1");
-    if (st == NULL)
-        return ICTAL_EIO;
-    sqlite3_bind_int64(st, 1, session_id);
-    sqlite3_bind_double(st, 2, ictal__now_s());
-    return step_done(st);
+    return exec_bound(s, "UPDATE sessions SET ended_at = ?2 WHERE id = ?1", "ld", session_id,
+                      ictal__now_s());
 }
 
 int ictal__store_session_start(ictal__store *s, int64_t session_id, int64_t start_time_us)
 {
-    sqlite3_stmt *st = prep(s, "UPDATE sessions SET start_time_us = ?2 WHERE id = ?1");
-    if (st == NULL)
-        return ICTAL_EIO;
-    sqlite3_bind_int64(st, 1, session_id);
-    sqlite3_bind_int64(st, 2, start_time_us);
-    return step_done(st);
+    return exec_bound(s, "UPDATE sessions SET start_time_us = ?2 WHERE id = ?1", "ll", session_id,
+                      start_time_us);
 }
 
 #define SESSION_COLS                                                                             \
@@ -460,26 +475,14 @@ int ictal__store_session_start(ictal__store *s, int64_t session_id, int64_t star
 
 json_t *ictal__store_session_json(ictal__store *s, int64_t session_id)
 {
-    sqlite3_stmt *st = prep(s, SESSION_COLS " WHERE id = ?1");
-    if (st == NULL)
-        return NULL;
-    sqlite3_bind_int64(st, 1, session_id);
-    json_t *o = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        o = row_json(st);
-    sqlite3_finalize(st);
-    return o;
+    return row1_json(prep_bind(s, SESSION_COLS " WHERE id = ?1", "l", session_id));
 }
 
 json_t *ictal__store_sessions_json(ictal__store *s, const char *device_id, int limit)
 {
-    sqlite3_stmt *st = prep(s, SESSION_COLS " WHERE ?1 IS NULL OR device_id = ?1"
-                                            " ORDER BY id DESC LIMIT ?2");
-    if (st == NULL)
-        return json_array();
-    bind_text(st, 1, device_id);
-    sqlite3_bind_int(st, 2, limit);
-    return rows_json(st);
+    return rows_json(prep_bind(s, SESSION_COLS " WHERE ?1 IS NULL OR device_id = ?1"
+                                                " ORDER BY id DESC LIMIT ?2",
+                               "ti", device_id, limit));
 }
 
 /* --- events ---------------------------------------------------------------------------- */
@@ -487,33 +490,21 @@ json_t *ictal__store_sessions_json(ictal__store *s, const char *device_id, int l
 int ictal__store_event(ictal__store *s, const char *device_id, int64_t session_id,
                        const char *kind, json_t *detail)
 {
-    sqlite3_stmt *st = prep(s, "INSERT INTO events(at, device_id, session_id, kind, detail)"
-                               " VALUES (?1, ?2, ?3, ?4, ?5)");
-    if (st == NULL)
-        return ICTAL_EIO;
-    sqlite3_bind_double(st, 1, ictal__now_s());
-    bind_text(st, 2, device_id);
-    if (session_id > 0)
-        sqlite3_bind_int64(st, 3, session_id);
-    else
+    sqlite3_stmt *st = prep_bind(s, "INSERT INTO events(at, device_id, session_id, kind, detail)"
+                                    " VALUES (?1, ?2, ?3, ?4, ?5)",
+                                 "dtltj", ictal__now_s(), device_id, session_id, kind, detail);
+    if (st && session_id <= 0) /* a device-level event has no session */
         sqlite3_bind_null(st, 3);
-    bind_text(st, 4, kind);
-    bind_json(st, 5, detail);
     return step_done(st);
 }
 
 json_t *ictal__store_events_json(ictal__store *s, const char *device_id, int64_t since_id,
                                  int limit)
 {
-    sqlite3_stmt *st = prep(s, "SELECT id, at, device_id, session_id, kind, detail FROM events"
-                               " WHERE (?1 IS NULL OR device_id = ?1) AND id > ?2"
-                               " ORDER BY id DESC LIMIT ?3");
-    if (st == NULL)
-        return json_array();
-    bind_text(st, 1, device_id);
-    sqlite3_bind_int64(st, 2, since_id);
-    sqlite3_bind_int(st, 3, limit);
-    return rows_json(st);
+    return rows_json(prep_bind(s, "SELECT id, at, device_id, session_id, kind, detail FROM events"
+                                  " WHERE (?1 IS NULL OR device_id = ?1) AND id > ?2"
+                                  " ORDER BY id DESC LIMIT ?3",
+                               "tli", device_id, since_id, limit));
 }
 
 /* --- alarms -------------------------------------------------------------------------- */
@@ -526,36 +517,19 @@ json_t *ictal__store_events_json(ictal__store *s, const char *device_id, int64_t
 
 json_t *ictal__store_alarm_json(ictal__store *s, int64_t alarm_id)
 {
-    sqlite3_stmt *st = prep(s, ALARM_COLS " WHERE id = ?1");
-    if (st == NULL)
-        return NULL;
-    sqlite3_bind_int64(st, 1, alarm_id);
-    json_t *o = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        o = row_json(st);
-    sqlite3_finalize(st);
-    return o;
+    return row1_json(prep_bind(s, ALARM_COLS " WHERE id = ?1", "l", alarm_id));
 }
 
 json_t *ictal__store_alarms_json(ictal__store *s, const char *device_id, int only_open, int limit)
 {
-    sqlite3_stmt *st = prep(s, ALARM_COLS " WHERE (?1 IS NULL OR device_id = ?1) AND"
-                                          " (?2 = 0 OR acked_at IS NULL) ORDER BY id DESC LIMIT ?3");
-    if (st == NULL)
-        return json_array();
-    bind_text(st, 1, device_id);
-    sqlite3_bind_int(st, 2, only_open);
-    sqlite3_bind_int(st, 3, limit);
-    return rows_json(st);
+    return rows_json(prep_bind(s, ALARM_COLS " WHERE (?1 IS NULL OR device_id = ?1) AND"
+                                             " (?2 = 0 OR acked_at IS NULL) ORDER BY id DESC LIMIT ?3",
+                               "tii", device_id, only_open, limit));
 }
 
 json_t *ictal__store_session_alarms_json(ictal__store *s, int64_t session_id)
 {
-    sqlite3_stmt *st = prep(s, ALARM_COLS " WHERE session_id = ?1 ORDER BY id");
-    if (st == NULL)
-        return json_array();
-    sqlite3_bind_int64(st, 1, session_id);
-    return rows_json(st);
+    return rows_json(prep_bind(s, ALARM_COLS " WHERE session_id = ?1 ORDER BY id", "l", session_id));
 }
 
 json_t *ictal__store_open_alarm_counts(ictal__store *s)
@@ -588,18 +562,11 @@ static int outbox_add(ictal__store *s, int64_t alarm_id, const char *type, const
     double now = ictal__now_s();
     json_t *body = json_pack("{s:s, s:s, s:f, s:o}", "event_id", event_id, "type", type,
                              "created_at", now, "alarm", alarm);
-    sqlite3_stmt *st = prep(s, "INSERT INTO webhook_outbox(event_id, url, body, created_at,"
-                               " next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?4)");
-    if (st == NULL) {
-        json_decref(body);
-        return ICTAL_EIO;
-    }
-    bind_text(st, 1, event_id);
-    bind_text(st, 2, url);
-    bind_json(st, 3, body);
-    sqlite3_bind_double(st, 4, now);
+    int rc = exec_bound(s, "INSERT INTO webhook_outbox(event_id, url, body, created_at,"
+                           " next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+                        "ttjd", event_id, url, body, now);
     json_decref(body);
-    return step_done(st);
+    return rc;
 }
 
 int ictal__store_alarm_raise(ictal__store *s, const ictal__alarm_in *a, const char *webhook_url,
@@ -610,32 +577,22 @@ int ictal__store_alarm_raise(ictal__store *s, const ictal__alarm_in *a, const ch
         return ICTAL_EIO;
     if (exec1(s, "BEGIN IMMEDIATE;") != 0)
         return ICTAL_EIO;
-    sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO alarms(uuid, session_id, device_id,"
-                               " detector_event_id, onset_s, alarm_s, peak_prob, channels, raised_at)"
-                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-    int rc = ICTAL_EIO;
-    if (st) {
-        bind_text(st, 1, uuid);
-        sqlite3_bind_int64(st, 2, a->session_id);
-        bind_text(st, 3, a->device_id);
-        sqlite3_bind_int64(st, 4, a->detector_event_id);
-        sqlite3_bind_double(st, 5, a->onset_s);
-        sqlite3_bind_double(st, 6, a->alarm_s);
-        sqlite3_bind_double(st, 7, a->peak_prob);
-        bind_json(st, 8, a->channels);
-        sqlite3_bind_double(st, 9, ictal__now_s());
-        rc = step_done(st);
-    }
+    int rc = exec_bound(s, "INSERT OR IGNORE INTO alarms(uuid, session_id, device_id,"
+                           " detector_event_id, onset_s, alarm_s, peak_prob, channels, raised_at)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        "tltldddjd", uuid, a->session_id, a->device_id,
+                        (int64_t)a->detector_event_id, a->onset_s, a->alarm_s, a->peak_prob,
+                        a->channels, ictal__now_s());
     *created = rc == 0 && sqlite3_changes(s->db) == 1;
     if (rc == 0 && *created) {
         *alarm_id = sqlite3_last_insert_rowid(s->db);
         rc = outbox_add(s, *alarm_id, "alarm.raised", webhook_url);
     } else if (rc == 0) {
-        st = prep(s, "SELECT id FROM alarms WHERE session_id = ?1 AND detector_event_id = ?2");
+        sqlite3_stmt *st = prep_bind(s, "SELECT id FROM alarms WHERE session_id = ?1 AND"
+                                        " detector_event_id = ?2",
+                                     "ll", a->session_id, (int64_t)a->detector_event_id);
         rc = ICTAL_EIO;
         if (st) {
-            sqlite3_bind_int64(st, 1, a->session_id);
-            sqlite3_bind_int64(st, 2, a->detector_event_id);
             if (sqlite3_step(st) == SQLITE_ROW) {
                 *alarm_id = sqlite3_column_int64(st, 0);
                 rc = 0;
@@ -653,16 +610,13 @@ int ictal__store_alarm_resolve(ictal__store *s, int64_t session_id, uint32_t det
 {
     if (exec1(s, "BEGIN IMMEDIATE;") != 0)
         return ICTAL_EIO;
-    sqlite3_stmt *st = prep(s, "UPDATE alarms SET offset_s = ?3, peak_prob = MAX(peak_prob, ?4),"
-                               " resolved_at = ?5 WHERE session_id = ?1 AND detector_event_id = ?2"
-                               " AND resolved_at IS NULL RETURNING id");
+    sqlite3_stmt *st = prep_bind(s, "UPDATE alarms SET offset_s = ?3, peak_prob = MAX(peak_prob, ?4),"
+                                    " resolved_at = ?5 WHERE session_id = ?1 AND detector_event_id = ?2"
+                                    " AND resolved_at IS NULL RETURNING id",
+                                 "llddd", session_id, (int64_t)detector_event_id, offset_s, peak_prob,
+                                 ictal__now_s());
     int rc = ICTAL_EIO;
     if (st) {
-        sqlite3_bind_int64(st, 1, session_id);
-        sqlite3_bind_int64(st, 2, detector_event_id);
-        sqlite3_bind_double(st, 3, offset_s);
-        sqlite3_bind_double(st, 4, peak_prob);
-        sqlite3_bind_double(st, 5, ictal__now_s());
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
             *alarm_id = sqlite3_column_int64(st, 0);
@@ -684,24 +638,16 @@ int ictal__store_alarm_ack(ictal__store *s, int64_t alarm_id, const char *by, co
     if (exec1(s, "BEGIN IMMEDIATE;") != 0)
         return ICTAL_EIO;
     int rc = ICTAL_EIO;
-    sqlite3_stmt *st = prep(s, "SELECT acked_at IS NOT NULL FROM alarms WHERE id = ?1");
+    sqlite3_stmt *st = prep_bind(s, "SELECT acked_at IS NOT NULL FROM alarms WHERE id = ?1", "l",
+                                 alarm_id);
     if (st) {
-        sqlite3_bind_int64(st, 1, alarm_id);
         int r = sqlite3_step(st);
         rc = r == SQLITE_ROW ? (sqlite3_column_int(st, 0) ? ICTAL_ESTATE : 0) : ICTAL_ENOENT;
         sqlite3_finalize(st);
     }
-    if (rc == 0) {
-        st = prep(s, "UPDATE alarms SET acked_at = ?2, acked_by = ?3, ack_note = ?4 WHERE id = ?1");
-        rc = ICTAL_EIO;
-        if (st) {
-            sqlite3_bind_int64(st, 1, alarm_id);
-            sqlite3_bind_double(st, 2, ictal__now_s());
-            bind_text(st, 3, by);
-            bind_text(st, 4, note);
-            rc = step_done(st);
-        }
-    }
+    if (rc == 0)
+        rc = exec_bound(s, "UPDATE alarms SET acked_at = ?2, acked_by = ?3, ack_note = ?4 WHERE id = ?1",
+                        "ldtt", alarm_id, ictal__now_s(), by, note);
     if (rc == 0)
         rc = outbox_add(s, alarm_id, "alarm.acknowledged", webhook_url);
     exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
@@ -712,13 +658,12 @@ int ictal__store_alarm_ack(ictal__store *s, int64_t alarm_id, const char *by, co
 
 int ictal__store_outbox_due(ictal__store *s, double now_s, ictal__outbox_item *items, int max)
 {
-    sqlite3_stmt *st = prep(s, "SELECT id, event_id, url, body, attempts FROM webhook_outbox"
-                               " WHERE delivered_at IS NULL AND next_attempt_at <= ?1"
-                               " ORDER BY next_attempt_at, id LIMIT ?2");
+    sqlite3_stmt *st = prep_bind(s, "SELECT id, event_id, url, body, attempts FROM webhook_outbox"
+                                    " WHERE delivered_at IS NULL AND next_attempt_at <= ?1"
+                                    " ORDER BY next_attempt_at, id LIMIT ?2",
+                                 "di", now_s, max);
     if (st == NULL)
         return 0;
-    sqlite3_bind_double(st, 1, now_s);
-    sqlite3_bind_int(st, 2, max);
     int n = 0;
     while (n < max && sqlite3_step(st) == SQLITE_ROW) {
         ictal__outbox_item *it = &items[n++];
@@ -734,25 +679,16 @@ int ictal__store_outbox_due(ictal__store *s, double now_s, ictal__outbox_item *i
 
 int ictal__store_outbox_done(ictal__store *s, int64_t id, double now_s)
 {
-    sqlite3_stmt *st = prep(s, "UPDATE webhook_outbox SET delivered_at = ?2,"
-                               " attempts = attempts + 1, last_error = NULL WHERE id = ?1");
-    if (st == NULL)
-        return ICTAL_EIO;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_double(st, 2, now_s);
-    return step_done(st);
+    return exec_bound(s, "UPDATE webhook_outbox SET delivered_at = ?2,"
+                         " attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                      "ld", id, now_s);
 }
 
 int ictal__store_outbox_retry(ictal__store *s, int64_t id, double next_s, const char *error)
 {
-    sqlite3_stmt *st = prep(s, "UPDATE webhook_outbox SET attempts = attempts + 1,"
-                               " next_attempt_at = ?2, last_error = ?3 WHERE id = ?1");
-    if (st == NULL)
-        return ICTAL_EIO;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_double(st, 2, next_s);
-    bind_text(st, 3, error);
-    return step_done(st);
+    return exec_bound(s, "UPDATE webhook_outbox SET attempts = attempts + 1,"
+                         " next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+                      "ldt", id, next_s, error);
 }
 
 int ictal__store_outbox_counts(ictal__store *s, int64_t *pending, int64_t *delivered)
@@ -781,17 +717,9 @@ int ictal__store_token_create(ictal__store *s, const char *name, int role, char 
         ictal__random_bytes(salt, sizeof salt) != 0)
         return ICTAL_EINVAL;
     salted_hash(salt, secret, h);
-    sqlite3_stmt *st = prep(s, "INSERT INTO api_tokens(id, name, role, salt, hash, created_at)"
-                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-    if (st == NULL)
-        return ICTAL_EIO;
-    bind_text(st, 1, id);
-    bind_text(st, 2, name);
-    sqlite3_bind_int(st, 3, role);
-    sqlite3_bind_blob(st, 4, salt, 16, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 5, h, 32, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 6, ictal__now_s());
-    int rc = step_done(st);
+    int rc = exec_bound(s, "INSERT INTO api_tokens(id, name, role, salt, hash, created_at)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        "ttibbd", id, name, role, salt, 16, h, 32, ictal__now_s());
     if (rc == 0)
         snprintf(out, size, "%s.%s", id, secret);
     return rc;
@@ -805,10 +733,10 @@ int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, 
     char id[17];
     memcpy(id, token, 16);
     id[16] = 0;
-    sqlite3_stmt *st = prep(s, "SELECT role, salt, hash, name FROM api_tokens WHERE id = ?1");
+    sqlite3_stmt *st = prep_bind(s, "SELECT role, salt, hash, name FROM api_tokens WHERE id = ?1", "t",
+                                 id);
     if (st == NULL)
         return ICTAL_ROLE_NONE;
-    bind_text(st, 1, id);
     int role = ICTAL_ROLE_NONE;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 16 &&
         sqlite3_column_bytes(st, 2) == 32) {
