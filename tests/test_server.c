@@ -52,14 +52,7 @@ static void test_stream_and_resume(void)
     /* A whole recording, all 23 channels, as fast as acks allow. */
     ictal__fleet_options o;
     ictal__fleet_result r;
-    memset(&o, 0, sizeof o);
-    o.host = "127.0.0.1";
-    o.port = srv.port;
-    o.device_prefix = "full";
-    o.stream_id = "s1";
-    o.quiet = 1;
-    o.timeout_s = 60;
-    o.speed = 0;
+    ts_fleet_options(&o, &srv, "full", "s1", 60);
     CHECK_EQ_INT(ictal__fleet_run(&src23, &o, &r), 0);
     CHECK_EQ_INT(r.devices_done, 1);
     CHECK_EQ_INT(r.last_welcome_ack, -1);
@@ -181,13 +174,7 @@ static void test_rejections(void)
     CHECK_EQ_INT(r.last_close_code, 1008);
 
     /* Resuming a stream with other channels is refused. */
-    memset(&o, 0, sizeof o);
-    o.host = "127.0.0.1";
-    o.port = srv.port;
-    o.device_prefix = "resume";
-    o.stream_id = "s1";
-    o.quiet = 1;
-    o.timeout_s = 20;
+    ts_fleet_options(&o, &srv, "resume", "s1", 20);
     CHECK_EQ_INT(ictal__fleet_run(&src23, &o, &r), ICTAL_EFORMAT);
     CHECK(strncmp(r.last_error, "session", 7) == 0);
 }
@@ -266,12 +253,7 @@ static void test_rate_limit(void)
     CHECK_EQ_INT(ts_start(&slow, d2, extra), 0);
     ictal__fleet_options o;
     ictal__fleet_result r;
-    memset(&o, 0, sizeof o);
-    o.host = "127.0.0.1";
-    o.port = slow.port;
-    o.device_prefix = "fast";
-    o.quiet = 1;
-    o.timeout_s = 20;
+    ts_fleet_options(&o, &slow, "fast", NULL, 20);
     CHECK_EQ_INT(ictal__fleet_run(&src4, &o, &r), ICTAL_EFORMAT);
     CHECK_MSG(strncmp(r.last_error, "rate_limit", 10) == 0, "\"%s\"", r.last_error);
     CHECK_EQ_INT(r.last_close_code, 1008);
@@ -288,12 +270,7 @@ static void test_closed_enrolment(void)
     CHECK_EQ_INT(ts_start(&closed, d3, extra), 0);
     ictal__fleet_options o;
     ictal__fleet_result r;
-    memset(&o, 0, sizeof o);
-    o.host = "127.0.0.1";
-    o.port = closed.port;
-    o.device_prefix = "ward";
-    o.quiet = 1;
-    o.timeout_s = 20;
+    ts_fleet_options(&o, &closed, "ward", NULL, 20);
     CHECK_EQ_INT(ictal__fleet_run(&src4, &o, &r), ICTAL_EFORMAT);
     CHECK(strncmp(r.last_error, "unauthorized", 12) == 0);
     char *body = NULL;

@@ -52,13 +52,7 @@ int main(void)
     CHECK_EQ_INT(ts_start(&ref, da, ref_args), 0);
     ictal__fleet_options o;
     ictal__fleet_result r;
-    memset(&o, 0, sizeof o);
-    o.host = "127.0.0.1";
-    o.port = ref.port;
-    o.device_prefix = "rs";
-    o.stream_id = "r1";
-    o.quiet = 1;
-    o.timeout_s = 60;
+    ts_fleet_options(&o, &ref, "rs", "r1", 60);
     CHECK_EQ_INT(ictal__fleet_run(&src, &o, &r), 0);
     json_t *want = session_alarms(&ref, "rs-0");
     CHECK(json_array_size(want) >= 1);
