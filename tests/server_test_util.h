@@ -191,6 +191,16 @@ static inline void ts_fleet_options(ictal__fleet_options *o, const test_server *
     o->timeout_s = timeout_s;
 }
 
+/* GET a session's recording (EDF+) with token; returns the status, *body (malloc'd,
+ * may be NULL) the file. */
+static inline long ts_get_recording(const test_server *s, const char *token, int64_t session_id,
+                                    char **body, size_t *body_len)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)session_id);
+    return ts_http(s, "GET", path, token, NULL, body, body_len);
+}
+
 /* --- the frame log is exactly the source ------------------------------------------- */
 
 typedef struct ts_cmp {

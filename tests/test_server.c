@@ -21,11 +21,9 @@ static int64_t sid_full, sid_gappy, sid_faulty;
 /* Downloads a session's recording into dir/name; returns its path, or NULL. */
 static const char *download(int64_t sid, const char *name)
 {
-    char path[128];
-    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
     char *body = NULL;
     size_t len = 0;
-    long st = ts_http(&srv, "GET", path, srv.token, NULL, &body, &len);
+    long st = ts_get_recording(&srv, srv.token, sid, &body, &len);
     CHECK_EQ_INT(st, 200);
     const char *out = st == 200 ? ts_save(dir, name, body, len) : NULL;
     free(body);
@@ -223,11 +221,9 @@ static void test_time_gap(void)
     CHECK(p && ts_edf_matches_log(p, &srv, sid, 1) == (int64_t)src4.n_frames);
     CHECK(p && strstr(ts_edf_annotations(p), "gap: no data for 5.000 s@25.000/5.000;") != NULL);
     /* The recording is EDF+D with that gap, and every sample. */
-    char path[128];
-    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
     char *body = NULL;
     size_t len = 0;
-    CHECK_EQ_INT(ts_http(&srv, "GET", path, srv.token, NULL, &body, &len), 200);
+    CHECK_EQ_INT(ts_get_recording(&srv, srv.token, sid, &body, &len), 200);
     ictal_edf *edf = NULL;
     CHECK_EQ_INT(ictal_edf_open_memory(&edf, body, len, NULL, NULL), 0);
     if (edf) {
@@ -412,9 +408,8 @@ static void test_api(ts_hook *hook)
 
     /* The recording: EDF+C with every sample, and the alarm as an annotation. */
     int64_t sid = ts_session_of(&srv, "full-0");
-    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
     size_t len = 0;
-    st = ts_http(&srv, "GET", path, vtok, NULL, &body, &len);
+    st = ts_get_recording(&srv, vtok, sid, &body, &len);
     CHECK_EQ_INT(st, 200);
     ictal_edf *edf = NULL;
     CHECK_EQ_INT(ictal_edf_open_memory(&edf, body, len, NULL, NULL), 0);
