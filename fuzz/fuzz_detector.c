@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tests/test_model_util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct acc {
@@ -40,26 +42,14 @@ static size_t model_len;
 
 static void make_model(void)
 {
-    static float w[ICTAL_N_FEATURES], mu[ICTAL_N_FEATURES], sc[ICTAL_N_FEATURES];
-    for (int i = 0; i < ICTAL_N_FEATURES; i++) {
-        w[i] = (float)((i % 5) - 2) * 0.3f;
-        sc[i] = 1.0f;
-    }
-    ictal_model_info in;
-    memset(&in, 0, sizeof in);
-    in.kind = ICTAL_MODEL_LOGISTIC;
-    in.feature_set = ICTAL_FEATURE_SET;
-    in.n_features = ICTAL_N_FEATURES;
-    in.rate_hz = ICTAL_INTERNAL_RATE_HZ;
-    in.window_s = 2.0f;
-    in.hop_s = 0.5f;
-    in.aggregation = ICTAL_AGG_TOPK_MEAN;
-    in.top_k = 2;
-    ictal_postproc_default(&in.post);
-    in.weights = w;
-    in.mean = mu;
-    in.scale = sc;
-    ictal_model_serialize(&in, model_bytes, sizeof model_bytes, &model_len, NULL);
+    test_model m;
+    test_model_init(&m);
+    for (int i = 0; i < ICTAL_N_FEATURES; i++)
+        m.weights[i] = (float)((i % 5) - 2) * 0.3f;
+    m.window_s = 2.0f;
+    m.aggregation = ICTAL_AGG_TOPK_MEAN;
+    m.top_k = 2;
+    model_len = test_model_serialize(&m, model_bytes, sizeof model_bytes);
 }
 
 static int run(const ictal_config *base, const float *x, size_t frames, size_t chunk, acc *a)

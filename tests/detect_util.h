@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ictal/ictal.h"
+#include "test_model_util.h"
 
 /* Reads a NumPy v1 '<f4' C-order (channels, samples) array into frame-major floats
  * (frames[s * nch + c]). Returns NULL on any problem. */
@@ -68,34 +69,12 @@ static inline ictal_detector *du_detector_new(const ictal_config *cfg, size_t *s
 static inline size_t du_line_length_model(unsigned char *buf, size_t cap, float center,
                                           float gain)
 {
-    static float w[ICTAL_N_FEATURES], mu[ICTAL_N_FEATURES], sc[ICTAL_N_FEATURES];
-    for (int i = 0; i < ICTAL_N_FEATURES; i++) {
-        w[i] = 0.0f;
-        mu[i] = 0.0f;
-        sc[i] = 1.0f;
-    }
-    w[ICTAL_F_LOG_LINE_LENGTH] = gain;
-    mu[ICTAL_F_LOG_LINE_LENGTH] = center;
-    ictal_model_info in;
-    memset(&in, 0, sizeof in);
-    in.kind = ICTAL_MODEL_LOGISTIC;
-    in.feature_set = ICTAL_FEATURE_SET;
-    in.n_features = ICTAL_N_FEATURES;
-    in.rate_hz = ICTAL_INTERNAL_RATE_HZ;
-    in.window_s = 4.0f;
-    in.hop_s = 0.5f;
-    in.aggregation = ICTAL_AGG_MAX;
-    in.top_k = 1;
-    ictal_postproc_default(&in.post);
-    in.weights = w;
-    in.mean = mu;
-    in.scale = sc;
-    in.provenance = "test: line length only";
-    in.provenance_len = strlen(in.provenance);
-    size_t len = 0;
-    if (ictal_model_serialize(&in, buf, cap, &len, NULL) != 0)
-        return 0;
-    return len;
+    test_model m;
+    test_model_init(&m);
+    m.weights[ICTAL_F_LOG_LINE_LENGTH] = gain;
+    m.mean[ICTAL_F_LOG_LINE_LENGTH] = center;
+    m.provenance = "test: line length only";
+    return test_model_serialize(&m, buf, cap);
 }
 
 #endif

@@ -176,6 +176,31 @@ static int64_t ts_session_of(const test_server *s, const char *device)
     return id > 0 ? id : -1;
 }
 
+/* Options for simulated devices streaming to s as fast as acks allow, without faults;
+ * stream_id NULL: a fresh stream. The caller sets what else it needs. */
+static inline void ts_fleet_options(ictal__fleet_options *o, const test_server *s,
+                                    const char *device_prefix, const char *stream_id,
+                                    double timeout_s)
+{
+    memset(o, 0, sizeof *o);
+    o->host = "127.0.0.1";
+    o->port = s->port;
+    o->device_prefix = device_prefix;
+    o->stream_id = stream_id;
+    o->quiet = 1;
+    o->timeout_s = timeout_s;
+}
+
+/* GET a session's recording (EDF+) with token; returns the status, *body (malloc'd,
+ * may be NULL) the file. */
+static inline long ts_get_recording(const test_server *s, const char *token, int64_t session_id,
+                                    char **body, size_t *body_len)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)session_id);
+    return ts_http(s, "GET", path, token, NULL, body, body_len);
+}
+
 /* --- the frame log is exactly the source ------------------------------------------- */
 
 typedef struct ts_cmp {

@@ -21,11 +21,9 @@ static int64_t sid_full, sid_gappy, sid_faulty;
 /* Downloads a session's recording into dir/name; returns its path, or NULL. */
 static const char *download(int64_t sid, const char *name)
 {
-    char path[128];
-    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
     char *body = NULL;
     size_t len = 0;
-    long st = ts_http(&srv, "GET", path, srv.token, NULL, &body, &len);
+    long st = ts_get_recording(&srv, srv.token, sid, &body, &len);
     CHECK_EQ_INT(st, 200);
     const char *out = st == 200 ? ts_save(dir, name, body, len) : NULL;
     free(body);
@@ -52,14 +50,7 @@ static void test_stream_and_resume(void)
     /* A whole recording, all 23 channels, as fast as acks allow. */
     ictal__fleet_options o;
     ictal__fleet_result r;
-    memset(&o, 0, sizeof o);
-    o.host = "127.0.0.1";
-    o.port = srv.port;
-    o.device_prefix = "full";
-    o.stream_id = "s1";
-    o.quiet = 1;
-    o.timeout_s = 60;
-    o.speed = 0;
+    ts_fleet_options(&o, &srv, "full", "s1", 60);
     CHECK_EQ_INT(ictal__fleet_run(&src23, &o, &r), 0);
     CHECK_EQ_INT(r.devices_done, 1);
     CHECK_EQ_INT(r.last_welcome_ack, -1);
@@ -181,13 +172,7 @@ static void test_rejections(void)
     CHECK_EQ_INT(r.last_close_code, 1008);
 
     /* Resuming a stream with other channels is refused. */
-    memset(&o, 0, sizeof o);
-    o.host = "127.0.0.1";
-    o.port = srv.port;
-    o.device_prefix = "resume";
-    o.stream_id = "s1";
-    o.quiet = 1;
-    o.timeout_s = 20;
+    ts_fleet_options(&o, &srv, "resume", "s1", 20);
     CHECK_EQ_INT(ictal__fleet_run(&src23, &o, &r), ICTAL_EFORMAT);
     CHECK(strncmp(r.last_error, "session", 7) == 0);
 }
@@ -236,11 +221,9 @@ static void test_time_gap(void)
     CHECK(p && ts_edf_matches_log(p, &srv, sid, 1) == (int64_t)src4.n_frames);
     CHECK(p && strstr(ts_edf_annotations(p), "gap: no data for 5.000 s@25.000/5.000;") != NULL);
     /* The recording is EDF+D with that gap, and every sample. */
-    char path[128];
-    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
     char *body = NULL;
     size_t len = 0;
-    CHECK_EQ_INT(ts_http(&srv, "GET", path, srv.token, NULL, &body, &len), 200);
+    CHECK_EQ_INT(ts_get_recording(&srv, srv.token, sid, &body, &len), 200);
     ictal_edf *edf = NULL;
     CHECK_EQ_INT(ictal_edf_open_memory(&edf, body, len, NULL, NULL), 0);
     if (edf) {
@@ -266,12 +249,7 @@ static void test_rate_limit(void)
     CHECK_EQ_INT(ts_start(&slow, d2, extra), 0);
     ictal__fleet_options o;
     ictal__fleet_result r;
-    memset(&o, 0, sizeof o);
-    o.host = "127.0.0.1";
-    o.port = slow.port;
-    o.device_prefix = "fast";
-    o.quiet = 1;
-    o.timeout_s = 20;
+    ts_fleet_options(&o, &slow, "fast", NULL, 20);
     CHECK_EQ_INT(ictal__fleet_run(&src4, &o, &r), ICTAL_EFORMAT);
     CHECK_MSG(strncmp(r.last_error, "rate_limit", 10) == 0, "\"%s\"", r.last_error);
     CHECK_EQ_INT(r.last_close_code, 1008);
@@ -288,12 +266,7 @@ static void test_closed_enrolment(void)
     CHECK_EQ_INT(ts_start(&closed, d3, extra), 0);
     ictal__fleet_options o;
     ictal__fleet_result r;
-    memset(&o, 0, sizeof o);
-    o.host = "127.0.0.1";
-    o.port = closed.port;
-    o.device_prefix = "ward";
-    o.quiet = 1;
-    o.timeout_s = 20;
+    ts_fleet_options(&o, &closed, "ward", NULL, 20);
     CHECK_EQ_INT(ictal__fleet_run(&src4, &o, &r), ICTAL_EFORMAT);
     CHECK(strncmp(r.last_error, "unauthorized", 12) == 0);
     char *body = NULL;
@@ -435,9 +408,8 @@ static void test_api(ts_hook *hook)
 
     /* The recording: EDF+C with every sample, and the alarm as an annotation. */
     int64_t sid = ts_session_of(&srv, "full-0");
-    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
     size_t len = 0;
-    st = ts_http(&srv, "GET", path, vtok, NULL, &body, &len);
+    st = ts_get_recording(&srv, vtok, sid, &body, &len);
     CHECK_EQ_INT(st, 200);
     ictal_edf *edf = NULL;
     CHECK_EQ_INT(ictal_edf_open_memory(&edf, body, len, NULL, NULL), 0);

@@ -52,13 +52,7 @@ int main(void)
     CHECK_EQ_INT(ts_start(&ref, da, ref_args), 0);
     ictal__fleet_options o;
     ictal__fleet_result r;
-    memset(&o, 0, sizeof o);
-    o.host = "127.0.0.1";
-    o.port = ref.port;
-    o.device_prefix = "rs";
-    o.stream_id = "r1";
-    o.quiet = 1;
-    o.timeout_s = 60;
+    ts_fleet_options(&o, &ref, "rs", "r1", 60);
     CHECK_EQ_INT(ictal__fleet_run(&src, &o, &r), 0);
     json_t *want = session_alarms(&ref, "rs-0");
     CHECK(json_array_size(want) >= 1);
@@ -171,11 +165,9 @@ int main(void)
     CHECK_EQ_INT(ts_history_matches(&s, sid), ref_hops);
 
     /* The recording: all 181 s, no gap. */
-    char path[128];
-    snprintf(path, sizeof path, "/api/sessions/%lld/recording.edf", (long long)sid);
     char *body = NULL;
     size_t len = 0;
-    CHECK_EQ_INT(ts_http(&s, "GET", path, s.token, NULL, &body, &len), 200);
+    CHECK_EQ_INT(ts_get_recording(&s, s.token, sid, &body, &len), 200);
     ictal_edf *edf = NULL;
     CHECK_EQ_INT(ictal_edf_open_memory(&edf, body, len, NULL, NULL), 0);
     if (edf) {
@@ -244,7 +236,7 @@ int main(void)
     CHECK_EQ_INT(ts_history_matches(&s2, sid), ref_hops);
     char *body2 = NULL;
     size_t len2 = 0;
-    CHECK_EQ_INT(ts_http(&s2, "GET", path, s2.token, NULL, &body2, &len2), 200);
+    CHECK_EQ_INT(ts_get_recording(&s2, s2.token, sid, &body2, &len2), 200);
     CHECK_EQ_INT(ts_edf_matches_log(ts_save(dir, "rebuilt.edf", body2, len2), &s2, sid, 0),
                  (int64_t)src.n_frames);
     CHECK(strstr(ts_edf_annotations(ts_save(dir, "rebuilt.edf", body2, len2)), "seizure alarm") != NULL);
