@@ -60,30 +60,21 @@ static int grow_rows(ictal_dataset *ds, size_t need)
     while (cap < need)
         cap *= 2;
     size_t nf = (size_t)ds->n_features;
-    float *x = realloc(ds->x, cap * nf * sizeof *x);
-    if (x == NULL)
-        return ICTAL_ENOMEM;
-    ds->x = x;
-    float *y = realloc(ds->y, cap * sizeof *y);
-    if (y == NULL)
-        return ICTAL_ENOMEM;
-    ds->y = y;
-    float *w = realloc(ds->w, cap * sizeof *w);
-    if (w == NULL)
-        return ICTAL_ENOMEM;
-    ds->w = w;
-    int32_t *rec = realloc(ds->record, cap * sizeof *rec);
-    if (rec == NULL)
-        return ICTAL_ENOMEM;
-    ds->record = rec;
-    int16_t *ch = realloc(ds->channel, cap * sizeof *ch);
-    if (ch == NULL)
-        return ICTAL_ENOMEM;
-    ds->channel = ch;
-    float *t = realloc(ds->t_s, cap * sizeof *t);
-    if (t == NULL)
-        return ICTAL_ENOMEM;
-    ds->t_s = t;
+    /* Each column keeps its old block on failure, so the table stays consistent. */
+#define GROW_COLUMN(col, elem)                                                                     \
+    do {                                                                                           \
+        void *g = realloc(ds->col, cap * (elem));                                                  \
+        if (g == NULL)                                                                             \
+            return ICTAL_ENOMEM;                                                                   \
+        ds->col = g;                                                                               \
+    } while (0)
+    GROW_COLUMN(x, nf * sizeof *ds->x);
+    GROW_COLUMN(y, sizeof *ds->y);
+    GROW_COLUMN(w, sizeof *ds->w);
+    GROW_COLUMN(record, sizeof *ds->record);
+    GROW_COLUMN(channel, sizeof *ds->channel);
+    GROW_COLUMN(t_s, sizeof *ds->t_s);
+#undef GROW_COLUMN
     ds->cap_rows = cap;
     return 0;
 }
