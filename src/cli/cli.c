@@ -149,6 +149,12 @@ int ictal_cli_model_load(ictal_cli_model *m, const char *path, ictal_diag *d)
     return rc;
 }
 
+const unsigned char *ictal_cli_model_bytes(const ictal_cli_model *m, size_t *len)
+{
+    *len = m->bytes ? m->len : ictal_default_model_len;
+    return m->bytes ? m->bytes : ictal_default_model;
+}
+
 void ictal_cli_model_free(ictal_cli_model *m)
 {
     free(m->bytes);

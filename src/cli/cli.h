@@ -63,6 +63,8 @@ typedef struct ictal_cli_model {
  * d says what and where. */
 int ictal_cli_model_load(ictal_cli_model *m, const char *path, ictal_diag *d);
 void ictal_cli_model_free(ictal_cli_model *m);
+/* The loaded model's bytes, from the file or the built-in copy; *len gets their size. */
+const unsigned char *ictal_cli_model_bytes(const ictal_cli_model *m, size_t *len);
 
 /* A whole file in memory (at most max_bytes), for the commands' small inputs. */
 int ictal_cli_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *len,

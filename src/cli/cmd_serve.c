@@ -134,12 +134,8 @@ int ictal_cmd_serve(int argc, char **argv)
             ictal_cli_print_diag("serve", &d);
             return ictal_cli_exit_code(rc);
         }
-        if (opt.model_path == NULL) {
-            extern const unsigned int ictal_default_model_len;
-            extern const unsigned char ictal_default_model[];
-            opt.model_data = model.bytes ? model.bytes : ictal_default_model;
-            opt.model_size = model.bytes ? model.len : ictal_default_model_len;
-        }
+        if (opt.model_path == NULL)
+            opt.model_data = ictal_cli_model_bytes(&model, &opt.model_size);
     }
     ictal_server *srv = NULL;
     ictal_diag_init(&d);
