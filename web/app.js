@@ -138,8 +138,17 @@ function renderQuality(hop) {
   });
 }
 
+// The detail pane shows one thing at a time: the live view of the selected device, the
+// review of a past session, or the placeholder.
+function showPane(which) {
+  $('#placeholder').hidden = which !== 'none';
+  $('#live').hidden = which !== 'live';
+  $('#review').hidden = which !== 'review';
+}
+
 function subscribe(id) {
   state.selected = id;
+  showPane('live');
   $('#dev-title').textContent = id;
   state.ws?.readyState === 1 && state.ws.send(JSON.stringify({ type: 'subscribe', device: id }));
   renderDevices();
@@ -330,7 +339,7 @@ async function reviewSession(s) {
       api(`/api/sessions/${s.id}/history?max_points=1100`),
       api(`/api/alarms?device=${encodeURIComponent(s.device_id)}&limit=1000`)]);
     review.alarms = alarms.filter((a) => a.session_id === s.id).sort((a, b) => a.onset_s - b.onset_s);
-    $('#review').hidden = false;
+    showPane('review');
     $('#review-title').textContent = `Session ${s.id} · ${s.device_id}`;
     $('#review-meta').textContent = `${h.hops} hops · ${Math.round(s.duration_s)} s · ${review.alarms.length} alarm(s)`;
     const pts = h.points;
@@ -356,6 +365,9 @@ async function reviewSession(s) {
     $('#review-edf').onclick = (e) => { e.preventDefault(); downloadEdf(s.id); };
   } catch (e) { console.warn(e); }
 }
+
+// Closing a review goes back to the device that was being watched, if any.
+$('#review-close').addEventListener('click', () => showPane(state.selected ? 'live' : 'none'));
 
 state.token = readToken();
 if (!state.token) { setConn('sign in', 'bad'); showLogin(); } else { connect(); setInterval(loadSessions, 15000); }

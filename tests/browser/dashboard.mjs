@@ -61,10 +61,13 @@ const replay = spawn(ictal, ['replay', join(src, 'data/chb05_06_excerpt.edf'), '
   '--speed', '10', '--device-prefix', 'e2e', '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
 children.push(replay);
 
+// Nothing selected: only the placeholder, no empty trace pane.
+if (await page.locator('#traces').isVisible()) fail('the live trace pane shows before a device is selected');
 // The device appears; open it to see its live traces.
 const dev = page.locator('#devices li[data-device="e2e-0"]');
 await dev.waitFor({ timeout: 15000 });
 await dev.click();
+if (!(await page.locator('#traces').isVisible())) fail('the live trace pane is hidden after selecting a device');
 // The alarm arrives: a badge on the device and a row in the alarm list.
 await page.waitForSelector('#devices li[data-device="e2e-0"] .badge:not(.zero)', { timeout: 30000 });
 const row = page.locator('#alarms tbody tr.raised').first();
@@ -121,7 +124,12 @@ const plotted = await page.evaluate(() => {
 });
 if (plotted < 200) fail(`the review timeline has no probability trace (${plotted} red pixels)`);
 if (!(await page.locator('#review-edf').isVisible())) fail('no EDF+ link in the review');
+// The review replaces the live pane (no empty trace canvas above it).
+if (await page.locator('#traces').isVisible()) fail('the live trace pane shows during a review');
 await page.screenshot({ path: shot.replace(/\.png$/, '-review.png'), fullPage: true });
+await page.locator('#review-close').click();
+if (await page.locator('#review').isVisible()) fail('Close left the review open');
+if (!(await page.locator('#placeholder').isVisible())) fail('Close did not go back to the placeholder');
 if (errors.length) fail(`page errors: ${errors.join('; ')}`);
 console.log(`ok: alarm ${alarmId} shown, acknowledged on the dashboard and stored; past session ${sid} reviewed (${hist.hops} hops); screenshot ${shot}`);
 cleanup(0);
