@@ -136,8 +136,11 @@ int ictal_cv_write_report(const char *path, const char *title, const char *comma
                "is the alarm time minus the onset. A false alarm is an alarm raised more than "
                "30 s before or 60 s after every seizure of its recording. SzCORE columns score "
                "the same alarms with the SzCORE event rules (pooled over the set).\n\n");
+    /* The peak of what the thresholds saw inside the seizure, beside the threshold, says
+     * whether a miss was near the line or far from it. */
     fprintf(f, "## Seizures\n\n| recording | patient | onset s | offset s | first alarm s | "
-               "latency s | alarms before onset |\n|---|---|---|---|---|---|---|\n");
+               "latency s | alarms before onset | peak smoothed p in seizure | threshold |\n"
+               "|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < c->n_items; i++) {
         const ictal_corpus_item *it = &c->items[i];
         const ictal_detection *dt = &r->det[i];
@@ -151,11 +154,18 @@ int ictal_cv_write_report(const char *path, const char *title, const char *comma
                 if (isnan(first) && t >= it->sz[z].onset_s && t <= it->sz[z].offset_s)
                     first = t;
             }
-            char fa[16], la[16];
+            double peak = NAN;
+            for (size_t h = 0; h < dt->n_hops; h++)
+                if (dt->t_s[h] >= it->sz[z].onset_s && dt->t_s[h] <= it->sz[z].offset_s &&
+                    !isnan(dt->prob_smooth[h]) && !(peak >= dt->prob_smooth[h]))
+                    peak = dt->prob_smooth[h];
+            char fa[16], la[16], pk[16];
             fmt(fa, sizeof fa, "%.1f", first);
             fmt(la, sizeof la, "%.1f", first - it->sz[z].onset_s);
-            fprintf(f, "| %s | %s | %.1f | %.1f | %s | %s | %d |\n", it->name, it->patient,
-                    it->sz[z].onset_s, it->sz[z].offset_s, fa, la, before);
+            fmt(pk, sizeof pk, "%.3f", peak);
+            fprintf(f, "| %s | %s | %.1f | %.1f | %s | %s | %d | %s | %.2f |\n", it->name,
+                    it->patient, it->sz[z].onset_s, it->sz[z].offset_s, fa, la, before, pk,
+                    r->post[i].threshold_on);
         }
     }
     fprintf(f, "\n## Every alarm in recordings with seizures\n\n| recording | alarm s | event s | "
