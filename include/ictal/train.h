@@ -8,6 +8,9 @@
  * training and detection can never disagree), the hop's label (1 when the hop's
  * window ends inside an annotated seizure) and a weight.
  *
+ * (Data sets of labelled fixed-length segments can also be classified per segment: the
+ * segment tables below have one row per (segment, channel) instead, for evaluation.)
+ *
  * Rows remember their recording (for leave-one-record-out), the recording's patient
  * (for leave-one-patient-out) and the time of the hop, so that cross-validation can
  * split them and event-level evaluation can find the recordings again.
