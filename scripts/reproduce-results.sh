@@ -12,6 +12,7 @@ ICTAL=$I scripts/embed-default-model.sh
 run $I train --data "$D" --cv lopo --report docs/results/lopo-double-banana.md
 run $I train --data "$D" --cv lopo --montage wearable --report docs/results/lopo-wearable.md
 run $I train --data "$D" --sets bonn --cv kfold --folds 10 --features all --report docs/results/bonn-10fold.md
+run $I train --data "$D" --sets bonn --cv kfold --folds 10 --features all --unit segment --report docs/results/bonn-10fold-segment.md
 run $I train --data "$D" --cv lopo --features all --agg max --report docs/results/lopo-all-features.md
 run $I train -q --data "$D" --evaluate models/default.ictalmodel --report docs/results/default-model.md
 run $I train -q --data "$D" --montage wearable --evaluate models/default.ictalmodel --report docs/results/default-model-wearable.md

@@ -17,6 +17,13 @@ check "no data: usage error" "[ $? -eq 2 ]"
 check "bad --type: usage error" "[ $? -eq 2 ]"
 "$ICTAL" train --mode patient --out x y.edf > /dev/null 2>&1
 check "--mode patient without --patient: usage error" "[ $? -eq 2 ]"
+check "--help documents --unit segment" "grep -q -- '--unit hop|segment' '$T/help'"
+"$ICTAL" train --unit cell --cv kfold --data x > /dev/null 2>&1
+check "bad --unit: usage error" "[ $? -eq 2 ]"
+"$ICTAL" train --unit segment --data x --out y > /dev/null 2>&1
+check "--unit segment without --cv, with --out: usage error" "[ $? -eq 2 ]"
+"$ICTAL" train --unit segment --cv kfold --data x --out y > /dev/null 2>&1
+check "--unit segment writes no model: usage error" "[ $? -eq 2 ]"
 "$ICTAL" train --out "$T/x" /nonexistent/rec.edf > /dev/null 2> "$T/err"
 check "missing recording: I/O error naming it" "[ $? -eq 3 ] && grep -q rec.edf '$T/err'"
 
@@ -44,4 +51,25 @@ check "--init with logreg refused" "[ $? -ne 0 ] && grep -q 'tree model' '$T/err
 "$ICTAL" train -q --cv loro --report "$T/r.md" $RECS > "$T/out" 2>&1
 check "loro runs" "[ $? -eq 0 ] && grep -q 'Leave-one-record-out' '$T/r.md'"
 check "loro: both seizures alarmed" "[ \$(grep -cE '^\| chb0[57]_0[16] \| chb0[57] \| 37.0 \| 152.0 \| [0-9.]+ \|' '$T/r.md') -eq 2 ]"
+# segment model over multi-channel recordings: one row per channel, aggregated per segment
+"$ICTAL" train -q --unit segment --cv loro --report "$T/s.md" $RECS > "$T/out" 2>&1
+check "segment model, loro, 4 recordings" "[ $? -eq 0 ] && grep -q '^| all | 4 | 2 | 2 |' '$T/s.md'"
+check "segment model: per data set line" "grep -q '^files: segment model accuracy' '$T/out'"
+
+# the Bonn segment model: deterministic, every segment scored, every error listed
+if [ -d "$DATA/bonn/S" ]; then
+    for k in 1 2; do
+        "$ICTAL" train --data "$DATA" --sets bonn --cv kfold --folds 10 --features all \
+            --unit segment --report "$T/b$k.md" > "$T/o$k" 2> "$T/e$k"
+        check "bonn segment run $k" "[ $? -eq 0 ]"
+    done
+    check "bonn segment: same figures twice" "cmp -s <(grep -v training '$T/o1') <(grep -v training '$T/o2')"
+    check "bonn segment: same errors twice" "cmp -s '$T/e1' '$T/e2'"
+    check "bonn segment: same report twice" "cmp -s <(grep -vE 'Training took|^Reproduce' '$T/b1.md') <(grep -vE 'Training took|^Reproduce' '$T/b2.md')"
+    n_ok=$(sed -n 's/^bonn: segment model accuracy [0-9.]* (\([0-9]*\) of 400).*/\1/p' "$T/o1")
+    check "bonn segment: 400 segments scored" "[ -n '$n_ok' ] && grep -q '^| all | 400 | 80 | 320 | $n_ok |' '$T/b1.md'"
+    check "bonn segment: every error in the report and on stderr" \
+        "[ \$(grep -cE '^\| [ZONFS][0-9]{3} \| bonn \|' '$T/b1.md') -eq \$((400 - n_ok)) ] && [ \$(grep -c 'misclassified by the segment model' '$T/e1') -eq \$((400 - n_ok)) ]"
+    check "bonn segment: per series Z O N F S" "[ \$(grep -cE '^\| bonn [ZONFS] \| 80 \|' '$T/b1.md') -eq 5 ]"
+fi
 exit $fail

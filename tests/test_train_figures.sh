@@ -44,4 +44,9 @@ out=$("$ICTAL" train -q --data "$DATA" --sets bonn --cv kfold --folds 5 --featur
 acc=$(sed -n 's/^bonn: segment accuracy \([0-9.]*\).*/\1/p' <<<"$out")
 echo "bonn 5-fold accuracy: $acc"
 check "Bonn accuracy >= 0.98" "awk -v a='$acc' 'BEGIN {exit !(a >= 0.98)}'"
+# Bonn, the segment model of docs/results.md section 4 (10 folds): must not regress
+out=$("$ICTAL" train -q --data "$DATA" --sets bonn --cv kfold --folds 10 --features all --unit segment 2>/dev/null)
+acc=$(sed -n 's/^bonn: segment model accuracy \([0-9.]*\).*/\1/p' <<<"$out")
+echo "bonn 10-fold segment-model accuracy: $acc"
+check "Bonn segment model accuracy >= 0.9775" "awk -v a='$acc' 'BEGIN {exit !(a >= 0.9775)}'"
 exit $fail

@@ -8,6 +8,9 @@
  * training and detection can never disagree), the hop's label (1 when the hop's
  * window ends inside an annotated seizure) and a weight.
  *
+ * (Data sets of labelled fixed-length segments can also be classified per segment: the
+ * segment tables below have one row per (segment, channel) instead, for evaluation.)
+ *
  * Rows remember their recording (for leave-one-record-out), the recording's patient
  * (for leave-one-patient-out) and the time of the hop, so that cross-validation can
  * split them and event-level evaluation can find the recordings again.
@@ -467,6 +470,119 @@ void ictal_cv_summarize(const ictal_corpus *c, const ictal_cv_result *r,
 
 /* Window-level AUC of scores against 0/1 labels (ties counted half); NaN without both. */
 double ictal_auc(const float *score, const float *label, size_t n);
+
+/*
+ * Trains on the rows whose record has in_train[record] set and parses the model into m
+ * for prediction; *bytes (malloc'd, free() it after m) holds the serialized model that m
+ * points into.
+ */
+int ictal_train_parsed(const ictal_dataset *ds, const uint8_t *in_train,
+                       const ictal_train_params *p, const ictal_model_info *tmpl,
+                       unsigned char **bytes, ictal_model *m, ictal_diag *d);
+
+/* --- segment-level classification (signal.c, segment.c) ------------------------------- */
+
+/*
+ * Data sets of labelled fixed-length segments (Bonn, Bern-Barcelona, ...) are classified
+ * per segment in the literature. The segment model does that, as an evaluation and
+ * research tool: the streaming detector never uses it (the detector's models read one
+ * hop's ICTAL_N_FEATURES features; a segment model does not load into it).
+ *
+ * A segment's descriptor, per channel: for each of libictal's ICTAL_N_FEATURES hop
+ * features (features-only mode, exactly as the hop pipeline computes them), over the hops
+ * the detector judged for that channel (not settling, no quality flag: the hops the
+ * model would have seen), the mean, the standard deviation (population, 1/n), the
+ * minimum and the maximum. Column s * ICTAL_N_FEATURES + f holds statistic s of feature
+ * f, named "mean_log_line_length", "sd_...", "min_...", "max_...". NaN feature values
+ * are skipped; a statistic with no value is NaN (missing to the trainers).
+ *
+ * The segment table has one row per (segment, channel with a judged hop), labelled 1
+ * when the segment has a seizure; a segment's probability aggregates its channels'
+ * probabilities as the hop model does (the largest, or the mean of the K largest).
+ */
+enum ictal_segment_stat {
+    ICTAL_SEGMENT_MEAN = 0,
+    ICTAL_SEGMENT_SD,
+    ICTAL_SEGMENT_MIN,
+    ICTAL_SEGMENT_MAX,
+    ICTAL_SEGMENT_STATS
+};
+#define ICTAL_SEGMENT_N_FEATURES 88 /* ICTAL_SEGMENT_STATS x ICTAL_N_FEATURES of ictal.h */
+
+/*
+ * Mean, population standard deviation, minimum and maximum (out[ICTAL_SEGMENT_*]) of the
+ * non-NaN values among x[0], x[stride], ..., x[(n - 1) * stride]; all NaN when there is
+ * none. Sums in double.
+ */
+void ictal_segment_stats(const float *x, size_t n, size_t stride,
+                         float out[ICTAL_SEGMENT_STATS]);
+
+/* Name of descriptor column col into buf ("mean_log_line_length"); 0 or ICTAL_EINVAL. */
+int ictal_segment_feature_name(int col, char *buf, size_t cap);
+
+/*
+ * Runs libictal in features-only mode over sig (window and hop of tmpl) and writes the
+ * descriptor of every channel: desc[c * ICTAL_SEGMENT_N_FEATURES + col], and in
+ * n_judged[c] the number of hops it summarises (0: all NaN). Returns 0 or ICTAL_E*.
+ */
+int ictal_segment_describe(const ictal_signal *sig, const ictal_model_info *tmpl, float *desc,
+                           int *n_judged, ictal_diag *d);
+
+/*
+ * The segment table of a corpus into ds (initialised with ICTAL_SEGMENT_N_FEATURES):
+ * record i is item i, one row per channel with a judged hop (t_s = the segment's
+ * duration). The descriptor columns of the hop features whose bit is set in drop
+ * (as ictal_dataset_drop_features) are made missing.
+ */
+int ictal_segment_table(const ictal_corpus *c, const ictal_model_info *tmpl, uint64_t drop,
+                        ictal_dataset *ds, ictal_diag *d);
+
+typedef struct ictal_segment_result {
+    size_t n_items;
+    int n_folds;
+    int *fold;         /* [n_items] */
+    float *prob;       /* [n_items] held-out probability; 0 without a row */
+    int *n_rows;       /* [n_items] channels that gave the probability */
+    double train_s;    /* seconds spent training, all folds */
+} ictal_segment_result;
+
+void ictal_segment_result_init(ictal_segment_result *r);
+void ictal_segment_result_free(ictal_segment_result *r);
+
+/*
+ * Cross-validates the segment model: the folds of ictal_cv_folds() (so the same folds
+ * as the hop model's cross-validation), for each a model (p->train with a template
+ * whose n_features is ICTAL_SEGMENT_N_FEATURES) trained on the rows of seg (built by
+ * ictal_segment_table from c) of the other folds, which scores the held-out segments;
+ * channel aggregation from tmpl. No threshold is tuned: a segment is called ictal at
+ * probability >= 0.5.
+ */
+int ictal_segment_cv_run(const ictal_corpus *c, const ictal_dataset *seg,
+                         const ictal_cv_params *p, const ictal_model_info *tmpl,
+                         ictal_segment_result *r,
+                         void (*progress)(void *user, int fold, int n_folds), void *user,
+                         ictal_diag *d);
+
+/* Segment figures (probability >= 0.5 is ictal; a segment is ictal when it has a seizure). */
+typedef struct ictal_segment_summary {
+    size_t n, n_pos, n_neg, n_correct, tp, tn;
+    double accuracy, sensitivity, specificity; /* NaN when undefined */
+    double auc;                                /* NaN without both classes */
+} ictal_segment_summary;
+
+/* Summarises the items for which select(user, item) is non-zero (NULL = all). */
+void ictal_segment_summarize(const ictal_corpus *c, const ictal_segment_result *r,
+                             int (*select)(void *user, size_t item), void *user,
+                             ictal_segment_summary *s);
+
+/*
+ * Markdown report of a segment cross-validation: the protocol, the figures over all
+ * segments, per data set and per series (the segment name without its trailing number:
+ * Bonn's Z, O, N, F, S), and every misclassified segment with its probability and fold.
+ */
+int ictal_segment_write_report(const char *path, const char *title, const char *command,
+                               const ictal_corpus *c, const ictal_segment_result *r,
+                               ictal_diag *d);
 
 /* --- published protocols on local copies of public data sets (protocol.c) ------------- */
 

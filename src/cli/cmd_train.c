@@ -62,6 +62,14 @@ static void usage(FILE *out)
             "  --report FILE       Markdown report of the cross-validation (- for stdout)\n"
             "  --evaluate MODEL    no training: run MODEL (its own thresholds) over the data\n"
             "                      and report the same figures (in-sample if it saw them)\n"
+            "  --unit hop|segment  hop (default): the per-hop model and the streaming detector;\n"
+            "                      segment: for data sets of labelled fixed-length segments\n"
+            "                      (Bonn, ...), one row per segment and channel: the mean, sd,\n"
+            "                      min and max of each hop feature over the judged hops (88\n"
+            "                      values), a model over those, the same folds (--cv), ictal\n"
+            "                      at probability >= 0.5; reports segment accuracy, sensitivity,\n"
+            "                      specificity, AUC and every error. Evaluation only: the\n"
+            "                      streaming detector does not use segment models (no --out)\n"
             "  -q, --quiet         no progress\n"
             "\n"
             "Training is deterministic: the same data and options give the same model file.\n");
@@ -126,6 +134,81 @@ static int in_set(void *user, size_t i)
     return strcmp(s->c->items[i].set, s->set) == 0;
 }
 
+/* The command line, for reports. */
+static void command_line(int argc, char **argv, char *command, size_t cap)
+{
+    snprintf(command, cap, "ictal");
+    for (int k = 0; k < argc; k++) {
+        if (strlen(command) + strlen(argv[k]) + 2 < cap) {
+            strcat(command, " ");
+            strcat(command, argv[k]);
+        }
+    }
+}
+
+/* --unit segment: the segment table, its cross-validation, figures and report. */
+static int run_segments(const ictal_corpus *c, const ictal_cv_params *cvp,
+                        const ictal_model_info *tmpl, int relative, int quiet,
+                        struct progress_ctx *prog, const char *report_path, int argc,
+                        char **argv, ictal_diag *d)
+{
+    double t0 = now_s();
+    ictal_dataset seg;
+    ictal_dataset_init(&seg, ICTAL_SEGMENT_N_FEATURES);
+    ictal_segment_result r;
+    ictal_segment_result_init(&r);
+    if (prog->show)
+        ictal_cli_progress("segment descriptors", 0, 1);
+    int rc = ictal_segment_table(c, tmpl, relative ? ICTAL_TRAIN_ABSOLUTE_FEATURES : 0, &seg, d);
+    if (prog->show)
+        ictal_cli_progress_end();
+    if (rc == 0 && !quiet)
+        fprintf(stderr, "ictal train: %zu segments, %zu rows of %d descriptor values in %.1f s\n",
+                c->n_items, seg.n_rows, seg.n_features, now_s() - t0);
+    if (rc == 0)
+        rc = ictal_segment_cv_run(c, &seg, cvp, tmpl, &r, on_fold, prog, d);
+    if (prog->show)
+        ictal_cli_progress_end();
+    if (rc == 0) {
+        ictal_segment_summary s;
+        for (size_t i = 0; i < c->n_items; i++) {
+            if ((r.prob[i] >= 0.5f) != (seg.records[i].has_seizure != 0) && !quiet)
+                fprintf(stderr, "%s: %s misclassified by the segment model (probability %.3f, "
+                                "fold %d)\n",
+                        c->items[i].set, c->items[i].name, (double)r.prob[i], r.fold[i] + 1);
+        }
+        for (size_t i = 0; i < c->n_items; i++) {
+            int first = 1;
+            for (size_t j = 0; j < i && first; j++)
+                first = strcmp(c->items[j].set, c->items[i].set) != 0;
+            if (!first)
+                continue;
+            struct set_sel sel = {c, c->items[i].set};
+            ictal_segment_summarize(c, &r, in_set, &sel, &s);
+            printf("%s: segment model accuracy %.4f (%zu of %zu); sensitivity %.4f, "
+                   "specificity %.4f, AUC %.4f\n",
+                   c->items[i].set, s.accuracy, s.n_correct, s.n, s.sensitivity, s.specificity,
+                   s.auc);
+        }
+        printf("cross-validation: %d folds, segment models, training %.1f s\n", r.n_folds,
+               r.train_s);
+    }
+    if (rc == 0 && report_path) {
+        char title[256], command[4096];
+        command_line(argc, argv, command, sizeof command);
+        snprintf(title, sizeof title, "%s cross-validation of a segment model (%s, %s features)",
+                 cvp->scheme == ICTAL_CV_LOPO   ? "Leave-one-patient-out"
+                 : cvp->scheme == ICTAL_CV_LORO ? "Leave-one-record-out"
+                                                : "k-fold",
+                 cvp->train.kind == ICTAL_MODEL_LOGISTIC ? "logistic regression" : "XGBoost trees",
+                 relative ? "relative" : "all");
+        rc = ictal_segment_write_report(report_path, title, command, c, &r, d);
+    }
+    ictal_segment_result_free(&r);
+    ictal_dataset_free(&seg);
+    return rc;
+}
+
 int ictal_cmd_train(int argc, char **argv);
 
 int ictal_cmd_train(int argc, char **argv)
@@ -139,6 +222,7 @@ int ictal_cmd_train(int argc, char **argv)
     int top_k = 2, relative = 1;
     double hard_weight = 1.0;
     const char *evaluate_path = NULL;
+    int unit_segment = 0;
     ictal_cv_params cvp;
     ictal_cv_params_default(&cvp);
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -284,6 +368,16 @@ int ictal_cmd_train(int argc, char **argv)
         } else if (strcmp(a, "--evaluate") == 0) {
             NEED_ARG();
             evaluate_path = argv[++i];
+        } else if (strcmp(a, "--unit") == 0) {
+            NEED_ARG();
+            const char *u = argv[++i];
+            if (strcmp(u, "segment") == 0)
+                unit_segment = 1;
+            else if (strcmp(u, "hop") != 0) {
+                fprintf(stderr, "ictal train: --unit is hop or segment, not '%s'\n", u);
+                free(inputs);
+                return ICTAL_EXIT_USAGE;
+            }
         } else if (strcmp(a, "--cv") == 0) {
             NEED_ARG();
             cv_arg = argv[++i];
@@ -346,6 +440,12 @@ int ictal_cmd_train(int argc, char **argv)
     }
     if (!out_path && !cv_arg && !evaluate_path) {
         fprintf(stderr, "ictal train: nothing to do (--out MODEL, --cv SCHEME or --evaluate MODEL)\n");
+        free(inputs);
+        return ICTAL_EXIT_USAGE;
+    }
+    if (unit_segment && (!cv_arg || out_path || evaluate_path || init_path)) {
+        fprintf(stderr, "ictal train: --unit segment is a cross-validation (--cv SCHEME); it "
+                        "writes no model and takes no --out, --evaluate or --init\n");
         free(inputs);
         return ICTAL_EXIT_USAGE;
     }
@@ -439,6 +539,12 @@ int ictal_cmd_train(int argc, char **argv)
         if (cv_arg == NULL || cvp.scheme == ICTAL_CV_LOPO)
             cvp.scheme = ICTAL_CV_LORO; /* one patient: hold out one recording at a time */
     }
+    if (unit_segment) {
+        rc = run_segments(&c, &cvp, &tmpl, relative, quiet, &prog, report_path, argc, argv, &d);
+        if (rc)
+            goto fail;
+        goto done;
+    }
     if (prog.show)
         ictal_cli_progress("features", 0, 1);
     rc = ictal_corpus_features(&c, &tmpl, neg_stride, &ds, &d);
@@ -462,7 +568,7 @@ int ictal_cmd_train(int argc, char **argv)
                 c.n_items, ds.n_rows, n_pos, n_neg, t_features);
 
     if (cv_arg || evaluate_path) {
-        char title[512], command[4096] = "ictal";
+        char title[512], command[4096];
         if (evaluate_path) {
             rc = ictal_cli_read_file(evaluate_path, 64u << 20, &eval_bytes, &eval_len, NULL);
             if (rc) {
@@ -493,12 +599,7 @@ int ictal_cmd_train(int argc, char **argv)
             ictal_cli_progress_end();
         if (rc)
             goto fail;
-        for (int k = 0; k < argc; k++) {
-            if (strlen(command) + strlen(argv[k]) + 2 < sizeof command) {
-                strcat(command, " ");
-                strcat(command, argv[k]);
-            }
-        }
+        command_line(argc, argv, command, sizeof command);
         /* the Bonn figure is a segment accuracy: the mean probability of its hops */
         size_t bonn = 0, bonn_ok = 0;
         for (size_t i = 0; i < c.n_items; i++) {

@@ -199,8 +199,7 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Trains on the rows of the items with in_train[item] set, and parses the model. */
-static int train_parse(const ictal_dataset *ds, const uint8_t *in_train,
+int ictal_train_parsed(const ictal_dataset *ds, const uint8_t *in_train,
                        const ictal_train_params *tp, const ictal_model_info *tmpl,
                        unsigned char **bytes, ictal_model *m, ictal_diag *d)
 {
@@ -254,7 +253,7 @@ int ictal_tune_on_training(const ictal_corpus *c, const ictal_dataset *ds,
         ictal_diag dd;
         ictal_diag_init(&dd);
         /* an inner split with a single class cannot train: skip it */
-        if (train_parse(ds, sub, &p->train, tmpl, &bytes, &m, &dd) != 0) {
+        if (ictal_train_parsed(ds, sub, &p->train, tmpl, &bytes, &m, &dd) != 0) {
             free(bytes);
             continue;
         }
@@ -330,7 +329,7 @@ int ictal_cv_run(const ictal_corpus *c, const ictal_dataset *ds, const ictal_cv_
         unsigned char *bytes = NULL;
         ictal_model m;
         if (rc == 0)
-            rc = train_parse(ds, in_train, &p->train, tmpl, &bytes, &m, d);
+            rc = ictal_train_parsed(ds, in_train, &p->train, tmpl, &bytes, &m, d);
         r->train_s += now_s() - t0;
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (in_train[i])

@@ -295,3 +295,83 @@ int ictal_detect_signal(const ictal_model *m, const ictal_postproc *post,
             out->alarms[i].offset_s = out->n_hops ? out->t_s[out->n_hops - 1] : out->duration_s;
     return rc;
 }
+
+/* --- segment descriptors ------------------------------------------------------------- */
+
+_Static_assert(ICTAL_SEGMENT_N_FEATURES == ICTAL_SEGMENT_STATS * ICTAL_N_FEATURES,
+               "segment descriptor size");
+
+/* The features of every judged (hop, channel), in hop order per channel. */
+struct describe_ctx {
+    int n_channels;
+    float *rows[ICTAL_MAX_CHANNELS]; /* [n_judged[c] * ICTAL_N_FEATURES] */
+    size_t n[ICTAL_MAX_CHANNELS], cap[ICTAL_MAX_CHANNELS];
+    int rc;
+};
+
+static void on_describe_hop(void *user, const ictal_hop *hop)
+{
+    struct describe_ctx *c = user;
+    if (c->rc)
+        return;
+    for (int ch = 0; ch < hop->n_channels && ch < c->n_channels; ch++) {
+        /* the same rule as the detector's: a flagged or settling channel is not judged */
+        if (!(hop->usable & (1u << ch)))
+            continue;
+        if (c->n[ch] == c->cap[ch]) {
+            size_t cap = c->cap[ch] ? c->cap[ch] * 2 : 64;
+            float *g = realloc(c->rows[ch], cap * ICTAL_N_FEATURES * sizeof *g);
+            if (g == NULL) {
+                c->rc = ICTAL_ENOMEM;
+                return;
+            }
+            c->rows[ch] = g;
+            c->cap[ch] = cap;
+        }
+        memcpy(c->rows[ch] + c->n[ch] * ICTAL_N_FEATURES,
+               hop->features + (size_t)ch * (size_t)hop->n_features,
+               ICTAL_N_FEATURES * sizeof(float));
+        c->n[ch]++;
+    }
+}
+
+int ictal_segment_describe(const ictal_signal *sig, const ictal_model_info *tmpl, float *desc,
+                           int *n_judged, ictal_diag *d)
+{
+    int rc = check_signal(sig, d);
+    if (rc)
+        return rc;
+    struct describe_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.n_channels = sig->n_channels;
+    ictal_config cfg;
+    ictal_config_init(&cfg);
+    cfg.n_channels = sig->n_channels;
+    cfg.rate_hz = sig->rate_hz;
+    cfg.labels = sig->labels;
+    cfg.window_s = tmpl->window_s;
+    cfg.hop_s = tmpl->hop_s;
+    scale_artefacts(&cfg, sig->artefact_scale);
+    cfg.on_hop = on_describe_hop;
+    cfg.user = &ctx;
+    ictal_detector *det = detector_new(&cfg, d, &rc);
+    if (det == NULL)
+        return rc;
+    rc = push_all(det, sig);
+    free(det);
+    if (rc == 0)
+        rc = ctx.rc;
+    for (int ch = 0; ch < sig->n_channels; ch++) {
+        float *out = desc + (size_t)ch * ICTAL_SEGMENT_N_FEATURES;
+        for (int f = 0; f < ICTAL_N_FEATURES; f++) {
+            float st[ICTAL_SEGMENT_STATS];
+            ictal_segment_stats(ctx.rows[ch] ? ctx.rows[ch] + f : NULL, ctx.n[ch],
+                                ICTAL_N_FEATURES, st);
+            for (int s = 0; s < ICTAL_SEGMENT_STATS; s++)
+                out[s * ICTAL_N_FEATURES + f] = st[s];
+        }
+        n_judged[ch] = (int)ctx.n[ch];
+        free(ctx.rows[ch]);
+    }
+    return rc;
+}
