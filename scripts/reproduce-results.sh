@@ -14,6 +14,16 @@ run $I train --data "$D" --cv lopo --montage wearable --report docs/results/lopo
 run $I train --data "$D" --sets bonn --cv kfold --folds 10 --features all --report docs/results/bonn-10fold.md
 run $I train --data "$D" --sets bonn --cv kfold --folds 10 --features all --unit segment --report docs/results/bonn-10fold-segment.md
 run $I train --data "$D" --cv lopo --features all --agg max --report docs/results/lopo-all-features.md
+# patient-specific (section 7): a generic model that never saw the patient, personalised
+# on the patient's own recordings, each held out in turn
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+for m in double-banana wearable; do
+    for p in chb01 chb02; do
+        run $I train -q --data "$D" --montage $m --exclude-patient $p --out "$T/generic.model"
+        run $I train -q --data "$D" --montage $m --mode patient --patient $p --init "$T/generic.model" \
+            --cv loro --report docs/results/patient-$p-$m.md
+    done
+done
 run $I train -q --data "$D" --evaluate models/default.ictalmodel --report docs/results/default-model.md
 run $I train -q --data "$D" --montage wearable --evaluate models/default.ictalmodel --report docs/results/default-model-wearable.md
 echo "rebuild (the default model is compiled in), then check docs/results.md against docs/results/" >&2

@@ -45,6 +45,19 @@ done
 # patient-specific on top of the generic model: the generic trees plus new ones
 "$ICTAL" train -q --mode patient --patient chb05 --init "$T/a.xgb" --rounds 10 --out "$T/p.xgb" $RECS > /dev/null 2> "$T/err"
 check "patient-specific from the generic model" "[ $? -eq 0 ] && [ \$(stat -c %s '$T/p.xgb') -gt \$(stat -c %s '$T/a.xgb') ]"
+# ... and keeps the generic model's decisions: one patient cannot tune a threshold
+"$ICTAL" train -q --threshold 0.93 --out "$T/g93.xgb" $RECS > /dev/null 2>&1
+"$ICTAL" train -q --mode patient --patient chb05 --init "$T/g93.xgb" --rounds 10 --out "$T/p93.xgb" $RECS > /dev/null 2>&1
+check "patient-specific keeps the initial model's threshold" \
+    "\"$ICTAL\" model info '$T/p93.xgb' | grep -q 'decisions: on 0.93,'"
+"$ICTAL" train -q --mode patient --patient chb05 --init "$T/g93.xgb" --threshold 0.8 --rounds 10 --out "$T/p80.xgb" $RECS > /dev/null 2>&1
+check "... unless --threshold is given" "\"$ICTAL\" model info '$T/p80.xgb' | grep -q 'decisions: on 0.8,'"
+# --exclude-patient: a generic model that never saw the patient
+"$ICTAL" train -q --exclude-patient chb05 --no-tune --out "$T/x.xgb" $RECS > /dev/null 2>&1
+check "--exclude-patient trains without the patient" \
+    "\"$ICTAL\" model info '$T/x.xgb' | grep -q ' 3 recordings'"
+"$ICTAL" train -q --exclude-patient chb99 --out "$T/y.xgb" $RECS > /dev/null 2> "$T/err"
+check "--exclude-patient of an unknown patient: usage error" "[ $? -eq 2 ] && grep -q chb99 '$T/err'"
 "$ICTAL" train -q --type logreg --init "$T/a.xgb" --out "$T/q" $RECS > /dev/null 2> "$T/err"
 check "--init with logreg refused" "[ $? -ne 0 ] && grep -q 'tree model' '$T/err'"
 # leave one record out, report with every figure

@@ -40,6 +40,8 @@ static void usage(FILE *out)
             "  --l2 X              logistic regression penalty (default 0.001)\n"
             "  --mode generic|patient   generic (default) or patient-specific (--patient ID)\n"
             "  --patient ID        the patient of --mode patient\n"
+            "  --exclude-patient ID   leave this patient out entirely (a generic model to\n"
+            "                      personalise for ID without having seen ID)\n"
             "  --init MODEL        continue from this tree model (patient-specific on top of\n"
             "                      the generic one)\n"
             "  --no-tune           keep the default threshold (else tuned on training data)\n"
@@ -116,12 +118,35 @@ static void patient_of(const char *path, char *out, size_t cap)
     out[n] = '\0';
 }
 
-/* --mode patient keeps that patient's recordings only. */
+/* --mode patient keeps that patient's recordings only; --exclude-patient all others. */
 static int is_patient(void *user, const ictal_corpus_item *it)
 {
     return strcmp(it->patient, (const char *)user) == 0;
 }
 
+static int is_not_patient(void *user, const ictal_corpus_item *it)
+{
+    return !is_patient(user, it);
+}
+
+
+/* The decision options of the command line (negative or 0: not given) over tmpl's. */
+static void apply_decisions(ictal_model_info *tmpl, int top_k, double smooth_s,
+                            double min_duration_s, double threshold)
+{
+    if (top_k > 0) {
+        tmpl->aggregation = ICTAL_AGG_TOPK_MEAN;
+        tmpl->top_k = (uint16_t)top_k;
+    }
+    if (smooth_s >= 0)
+        tmpl->post.smooth_s = (float)smooth_s;
+    if (min_duration_s >= 0)
+        tmpl->post.min_duration_s = (float)min_duration_s;
+    if (threshold > 0) {
+        tmpl->post.threshold_on = (float)threshold;
+        tmpl->post.threshold_off = (float)(0.7 * threshold);
+    }
+}
 
 struct set_sel {
     const ictal_corpus *c;
@@ -215,6 +240,7 @@ int ictal_cmd_train(int argc, char **argv)
 {
     const char *data_dir = NULL, *sets_arg = "default", *protocol = NULL, *protocol_dir = NULL;
     const char *out_path = NULL, *report_path = NULL, *init_path = NULL, *patient = NULL;
+    const char *exclude = NULL;
     const char *cv_arg = NULL;
     int montage = ICTAL_TRAIN_MONTAGE_AUTO, mode_patient = 0, quiet = 0, neg_stride = -1;
     /* smoothing and minimum duration chosen by leave-one-patient-out (docs/results.md) */
@@ -309,6 +335,9 @@ int ictal_cmd_train(int argc, char **argv)
                 free(inputs);
                 return ICTAL_EXIT_USAGE;
             }
+        } else if (strcmp(a, "--exclude-patient") == 0) {
+            NEED_ARG();
+            exclude = argv[++i];
         } else if (strcmp(a, "--patient") == 0) {
             NEED_ARG();
             patient = argv[++i];
@@ -461,20 +490,9 @@ int ictal_cmd_train(int argc, char **argv)
     ictal_dataset ds;
     ictal_model_info tmpl;
     ictal_train_template(&tmpl);
-    if (top_k > 0) {
-        tmpl.aggregation = ICTAL_AGG_TOPK_MEAN;
-        tmpl.top_k = (uint16_t)top_k;
-    }
     if (window_s > 0)
         tmpl.window_s = (float)window_s;
-    if (smooth_s >= 0)
-        tmpl.post.smooth_s = (float)smooth_s;
-    if (min_duration_s >= 0)
-        tmpl.post.min_duration_s = (float)min_duration_s;
-    if (threshold > 0) {
-        tmpl.post.threshold_on = (float)threshold;
-        tmpl.post.threshold_off = (float)(0.7 * threshold);
-    }
+    apply_decisions(&tmpl, top_k, smooth_s, min_duration_s, threshold);
     ictal_dataset_init(&ds, tmpl.n_features);
     ictal_cv_result cvr;
     ictal_cv_result_init(&cvr);
@@ -499,6 +517,13 @@ int ictal_cmd_train(int argc, char **argv)
         if (rc)
             goto fail;
         cvp.train.init = &init_model;
+        /* A model continued from another keeps its decisions (tuned on its own, larger
+         * training set) unless the command line or tuning on this data replaces them:
+         * one patient's few recordings cannot tune a threshold. */
+        tmpl.post = init_model.info.post;
+        tmpl.aggregation = init_model.info.aggregation;
+        tmpl.top_k = init_model.info.top_k;
+        apply_decisions(&tmpl, top_k, smooth_s, min_duration_s, threshold);
     }
     if (protocol) {
         c.lazy = 1;
@@ -530,6 +555,14 @@ int ictal_cmd_train(int argc, char **argv)
         }
     }
     d.source = NULL; /* the loaders pointed it at paths that are gone now */
+    if (exclude != NULL) {
+        size_t before = c.n_items;
+        if (ictal_corpus_keep(&c, is_not_patient, (void *)exclude) == before) {
+            fprintf(stderr, "ictal train: no recording of patient '%s' to exclude\n", exclude);
+            status = ICTAL_EXIT_USAGE;
+            goto done;
+        }
+    }
     if (mode_patient) {
         if (ictal_corpus_keep(&c, is_patient, (void *)patient) == 0) {
             fprintf(stderr, "ictal train: no recording of patient '%s'\n", patient);

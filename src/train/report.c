@@ -87,7 +87,17 @@ int ictal_cv_write_report(const char *path, const char *title, const char *comma
     fprintf(f, "# %s\n\n", title);
     if (command)
         fprintf(f, "Reproduce: `%s`\n\n", command);
-    if (r->n_folds > 1)
+    int one_patient = 1;
+    for (size_t i = 1; i < c->n_items; i++)
+        if (strcmp(c->items[i].patient, c->items[0].patient) != 0)
+            one_patient = 0;
+    if (r->n_folds > 1 && one_patient)
+        fprintf(f, "%zu recordings of one patient, %d folds; every recording is scored by a "
+                   "model that was trained without it, with the thresholds of the initial model "
+                   "(or the defaults): one patient's recordings cannot tune them. Training took "
+                   "%.1f s in all.\n\n",
+                c->n_items, r->n_folds, r->train_s);
+    else if (r->n_folds > 1)
         fprintf(f, "%zu recordings, %d folds; every recording is scored by a model that was "
                    "trained (and its threshold tuned) without it. Training took %.1f s in all.\n\n",
                 c->n_items, r->n_folds, r->train_s);
