@@ -232,7 +232,8 @@ static void test_api(void)
     CHECK_STR(ictal_detector_label(det, 9), "");
     CHECK_STR(ictal_detector_strerror(ICTAL_ERANGE), "value out of range");
     CHECK_STR(ictal_feature_name(0), "log_line_length");
-    CHECK(ictal_feature_name(ICTAL_N_FEATURES) == NULL);
+    CHECK_STR(ictal_feature_name(ICTAL_N_FEATURES), "perm_entropy");
+    CHECK(ictal_feature_name(ICTAL_MAX_FEATURES) == NULL);
     CHECK_STR(ictal_state_name(ICTAL_STATE_ALARM), "alarm");
 
     /* Polling: a long stretch of the excerpt in one push, then the last hop. */

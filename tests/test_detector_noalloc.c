@@ -1,7 +1,8 @@
 /* The detector never allocates after init: this test replaces malloc and friends with
  * counting versions (forwarding to glibc's __libc_* functions), sets a detector up in a
  * static buffer, and runs ten minutes of real EEG through it with a model, NaN
- * samples, a reset, alarms and polling: the count must stay 0. (Sanitizer builds bring
+ * samples, a reset, alarms and polling, then six more minutes with a feature-set-2 model:
+ * the count must stay 0. (Sanitizer builds bring
  * their own allocator, so there the test is skipped; test_libictal_symbols.sh covers
  * them by proving libictal references no allocator at all.) */
 #include "detect_util.h"
@@ -127,6 +128,37 @@ int main(void)
     CHECK(polled >= 1);
     printf("%ld hops, %ld alarm records, %ld allocator calls after init\n", g_hops, g_alarms,
            g_calls);
+
+    /* The same with feature set 2 (a model on permutation entropy): its extra state is
+     * laid out in the same buffer. */
+    test_model t2;
+    test_model_init(&t2);
+    t2.feature_set = 2;
+    t2.weights[ICTAL_F_PERM_ENTROPY] = -8.0f;
+    t2.mean[ICTAL_F_PERM_ENTROPY] = 0.8f;
+    static unsigned char mb2[4096];
+    size_t ml2 = test_model_serialize(&t2, mb2, sizeof mb2);
+    ictal_model m2;
+    CHECK(ml2 > 0 && ictal_model_parse(&m2, mb2, ml2, NULL) == 0);
+    cfg.model = &m2;
+    sz = ictal_detector_size(&cfg);
+    CHECK(sz > 0 && sz <= sizeof mem);
+    long hops1 = g_hops;
+    g_counting = 1;
+    CHECK_EQ_INT(ictal_detector_init(mem, sz, &cfg), 0);
+    for (int round = 0; round < 2; round++) {
+        for (int s = 0; s < ns; s += 1000) {
+            int n = ns - s < 1000 ? ns - s : 1000;
+            ictal_detector_push(det, fr + (size_t)s * (size_t)nch, (size_t)n);
+            while (ictal_detector_poll_alarm(det, &a))
+                polled++;
+        }
+        ictal_detector_reset(det, 2000.0);
+    }
+    g_counting = 0;
+    CHECK_EQ_INT(g_calls, 0);
+    CHECK(g_hops - hops1 > 700);
+    printf("set 2: %ld hops, %ld allocator calls after init\n", g_hops - hops1, g_calls);
     /* The counter counts: one allocation while counting is seen. */
     g_counting = 1;
     void *p = malloc(16);

@@ -13,7 +13,8 @@
 #include "ictal/model.h"
 
 typedef struct test_model {
-    float weights[ICTAL_N_FEATURES], mean[ICTAL_N_FEATURES], scale[ICTAL_N_FEATURES];
+    int feature_set;        /* 1 or 2 (its n_features: ictal_feature_count) */
+    float weights[ICTAL_MAX_FEATURES], mean[ICTAL_MAX_FEATURES], scale[ICTAL_MAX_FEATURES];
     float window_s;
     ictal_aggregation aggregation;
     uint16_t top_k;         /* for ICTAL_AGG_TOPK_MEAN */
@@ -21,11 +22,13 @@ typedef struct test_model {
     const char *provenance; /* NULL: none */
 } test_model;
 
-/* Weights 0, mean 0, scale 1, a 4 s window, the maximum over channels, bias 0. */
+/* Feature set 1, weights 0, mean 0, scale 1, a 4 s window, the maximum over channels,
+ * bias 0. */
 static inline void test_model_init(test_model *m)
 {
     memset(m, 0, sizeof *m);
-    for (int i = 0; i < ICTAL_N_FEATURES; i++)
+    m->feature_set = ICTAL_FEATURE_SET;
+    for (int i = 0; i < ICTAL_MAX_FEATURES; i++)
         m->scale[i] = 1.0f;
     m->window_s = 4.0f;
     m->aggregation = ICTAL_AGG_MAX;
@@ -38,8 +41,8 @@ static inline size_t test_model_serialize(const test_model *m, unsigned char *bu
     ictal_model_info in;
     memset(&in, 0, sizeof in);
     in.kind = ICTAL_MODEL_LOGISTIC;
-    in.feature_set = ICTAL_FEATURE_SET;
-    in.n_features = ICTAL_N_FEATURES;
+    in.feature_set = (uint16_t)m->feature_set;
+    in.n_features = (uint16_t)ictal_feature_count(m->feature_set);
     in.rate_hz = ICTAL_INTERNAL_RATE_HZ;
     in.window_s = m->window_s;
     in.hop_s = 0.5f;

@@ -9,8 +9,9 @@
  *        112.5 Hz; 6th order up to 300 Hz input, 8th above) and Catmull-Rom cubic
  *        resampling to ICTAL_INTERNAL_RATE_HZ (128 Hz; exact decimation at 256, 512 Hz)
  *     -> high-pass (0.5 Hz), optional 50/60 Hz notch
- *     -> per-channel running sums per hop (IIR band filters, differences, crossings),
- *        combined over the window: the feature matrix, channels x ICTAL_N_FEATURES
+ *     -> per-channel running sums per hop (IIR band filters, differences, crossings;
+ *        set 2: ordinal-pattern counts and moments), combined over the window: the
+ *        feature matrix, channels x ICTAL_N_FEATURES (set 1) or ICTAL_N_FEATURES_SET2
  *     -> the model per channel (model.h) -> aggregation (max / top-k mean) over the
  *        channels whose signal quality is good
  *     -> decisions: smoothing, hysteresis, minimum duration, merge gap, refractory
@@ -71,7 +72,7 @@ extern "C" {
  * (time constant ICTAL_BACKGROUND_S), started at the first good value, so context
  * features are 0 until the signal changes.
  */
-#define ICTAL_FEATURE_SET 1
+#define ICTAL_FEATURE_SET 1 /* the default set (features-only mode) */
 enum ictal_feature {
     ICTAL_F_LOG_LINE_LENGTH = 0, /* L(sum |dx| / window_s), µV/s */
     ICTAL_F_LOG_VARIANCE,        /* L(variance), µV^2 */
@@ -95,11 +96,27 @@ enum ictal_feature {
     ICTAL_F_VARIANCE_VS_BG,      /* log variance minus its background */
     ICTAL_F_LINE_LENGTH_VS_PREV, /* log line length minus its value one window earlier */
     ICTAL_F_HOP_LL_SPREAD,       /* log10((max + 1) / (min + 1)) of the hops' line lengths */
-    ICTAL_N_FEATURES
+    ICTAL_N_FEATURES,            /* 22: the features of set 1 */
+    /* Feature set 2: the 22 of set 1 (same order), then three amplitude-independent
+     * measures of the high-passed 128 Hz signal over the window: */
+    ICTAL_F_PERM_ENTROPY = ICTAL_N_FEATURES, /* permutation entropy (Bandt & Pompe 2002) of
+                                    order 4, delay 1 sample: Shannon entropy of the 24
+                                    ordinal patterns of 4 consecutive samples, / ln 24,
+                                    0..1. The patterns counted are those whose newest
+                                    sample is in the window; equal samples: the earlier
+                                    one is the smaller (deterministic) */
+    ICTAL_F_SKEWNESS,            /* m3 / m2^1.5 of the samples (central moments, 1/n) */
+    ICTAL_F_EXCESS_KURTOSIS,     /* m4 / m2^2 - 3; both 0 when m2 <= 1e-9 µV^2 */
+    ICTAL_N_FEATURES_SET2        /* 25 */
 };
+#define ICTAL_MAX_FEATURES ICTAL_N_FEATURES_SET2
+
+/* Features per channel of feature set fs (1: 22, 2: 25), or 0 for an unknown set. */
+int ictal_feature_count(int feature_set);
 #define ICTAL_BACKGROUND_S 180.0
 
-/* Name of feature i ("log_line_length", ...), or NULL when i is out of range. */
+/* Name of feature i ("log_line_length", ...; 0 <= i < ICTAL_MAX_FEATURES), or NULL
+ * when i is out of range. */
 const char *ictal_feature_name(int i);
 
 /*
@@ -151,7 +168,8 @@ typedef struct ictal_hop {
     ictal_state state;
     float burden;          /* share of the last 5 minutes with prob_smooth >= threshold_on */
     int n_channels;
-    int n_features;        /* ICTAL_N_FEATURES */
+    int n_features;        /* of the feature set in use: ICTAL_N_FEATURES (set 1) or
+                              ICTAL_N_FEATURES_SET2 (set 2) */
     const float *chan_prob;    /* [n_channels]; 0 for channels with a quality flag */
     const uint16_t *quality;   /* [n_channels] ICTAL_Q_* bits */
     const float *features;     /* [n_channels * n_features], row c = channel c: exactly
@@ -194,6 +212,9 @@ typedef struct ictal_config {
     /* Analysis (features-only mode; a model fixes them). Defaults 4 s and 0.5 s.
      * hop_s: 0.25 to 4 s, a whole number of 1/128 s; window_s: 1 to 16 whole hops. */
     float window_s, hop_s;
+    /* Feature set (features-only mode; a model fixes it): 1 (default) or 2. Set 2 adds
+     * three features and their per-hop state; set 1 pays nothing for it. */
+    int feature_set;
 
     /* Front end. */
     float highpass_hz;     /* default 0.5 */
@@ -229,8 +250,9 @@ void ictal_config_init(ictal_config *cfg);
 /*
  * Checks a configuration and says what is wrong in d (may be NULL): ICTAL_EINVAL (a
  * NULL or empty label, a channel count out of range, a bad threshold), ICTAL_ERANGE
- * (rate outside 100..2048 Hz), ICTAL_ENOTSUP / ICTAL_EVERSION (a model with another
- * feature set, rate, or a window/hop the detector cannot do).
+ * (rate outside 100..2048 Hz, or a feature set other than 1 or 2), ICTAL_ENOTSUP /
+ * ICTAL_EVERSION (a model with a feature set other than 1 and 2, a feature count not
+ * its set's, another rate, or a window/hop the detector cannot do).
  */
 int ictal_config_check(const ictal_config *cfg, ictal_diag *d);
 
@@ -274,6 +296,8 @@ const ictal_hop *ictal_detector_last_hop(const ictal_detector *det);
 void ictal_detector_postproc(const ictal_detector *det, ictal_postproc *post);
 float ictal_detector_window_s(const ictal_detector *det);
 float ictal_detector_hop_s(const ictal_detector *det);
+int ictal_detector_feature_set(const ictal_detector *det); /* 1 or 2 */
+int ictal_detector_n_features(const ictal_detector *det);  /* 22 or 25 */
 int ictal_detector_channels(const ictal_detector *det);
 const char *ictal_detector_label(const ictal_detector *det, int channel); /* "" if none */
 

@@ -47,6 +47,18 @@ enum {
     N_SUMS = A_B0 + N_BANDS
 };
 
+/* Feature set 2's state, carved after everything else and only when set 2 is in use,
+ * so that set 1 pays nothing (one pointer in the detector, NULL). Pattern counts per hop
+ * fit in 16 bits (a hop is at most 512 internal samples). */
+typedef struct fs2_state {
+    float *x3;           /* [ncp] the high-passed sample three steps back */
+    uint8_t *code;       /* [ncp] scratch: the current sample's ordinal pattern */
+    uint16_t *pcnt;      /* [ICTAL__N_PATTERNS][ncp] current hop's pattern counts */
+    double *mom;         /* [4][ncp] current hop's sums of x, x^2, x^3, x^4 */
+    uint16_t *slot_pcnt; /* [window_hops][ICTAL__N_PATTERNS][ncp] */
+    double *slot_mom;    /* [window_hops][4][ncp] */
+} fs2_state;
+
 /* Per-hop quality accumulators (not kept across hops). */
 enum {
     Q_HPMAX,  /* max |high-passed| */
@@ -96,6 +108,7 @@ struct ictal_detector {
     float *slow_s;      /* [2][2][ncp] slow-component lowpass */
     float *slow_acc;    /* [ncp] sum of the internal samples since the last slow step */
     int slow_fill;
+    int n_feat;         /* features per channel: 22 (set 1) or 25 (set 2) */
     float *band_s;      /* [N_BANDS][4][ncp]: high-pass s1,s2 then low-pass s1,s2 */
     float *x1, *x2, *dx1; /* previous high-passed samples, previous difference */
     float *acc;         /* [N_SUMS][ncp] current hop */
@@ -103,7 +116,7 @@ struct ictal_detector {
     float *slots;       /* [window_hops][N_SUMS][ncp] */
     uint16_t *slot_q;   /* [window_hops][ncp] per-hop flags */
     float *slot_hpmax, *slot_slmin, *slot_slmax; /* [window_hops][ncp] */
-    float *feat;        /* [nch][ICTAL_N_FEATURES] */
+    float *feat;        /* [nch][n_feat] */
     float *chan_prob;   /* [ncp] */
     uint16_t *quality;  /* [ncp] */
     float *bg;          /* [2][ncp] background of log line length, log variance */
@@ -112,6 +125,7 @@ struct ictal_detector {
     float *smooth;      /* [smooth_hops] */
     uint8_t *burden_bits; /* [ceil(burden_hops / 8)] */
     char (*labels)[ICTAL_LABEL_BYTES];
+    fs2_state *fs2;     /* feature set 2 only, else NULL */
 
     /* Decisions. */
     int smooth_pos, smooth_fill;
@@ -126,17 +140,23 @@ struct ictal_detector {
     ictal_detector_stats stats;
 };
 
-static const char *const feature_names[ICTAL_N_FEATURES] = {
+static const char *const feature_names[ICTAL_MAX_FEATURES] = {
     "log_line_length", "log_variance", "log_delta", "log_theta", "log_alpha", "log_beta",
     "log_gamma", "rel_delta", "rel_theta", "rel_alpha", "rel_beta", "rel_gamma",
     "mobility_hz", "complexity", "spectral_entropy", "spectral_edge_hz",
     "zero_crossings_hz", "log_nonlinear_energy", "line_length_vs_bg", "variance_vs_bg",
-    "line_length_vs_prev", "hop_ll_spread",
+    "line_length_vs_prev", "hop_ll_spread", "perm_entropy", "skewness", "excess_kurtosis",
 };
 
 const char *ictal_feature_name(int i)
 {
-    return (i >= 0 && i < ICTAL_N_FEATURES) ? feature_names[i] : NULL;
+    return (i >= 0 && i < ICTAL_MAX_FEATURES) ? feature_names[i] : NULL;
+}
+
+int ictal_feature_count(int feature_set)
+{
+    return feature_set == 1 ? ICTAL_N_FEATURES
+                            : feature_set == 2 ? ICTAL_N_FEATURES_SET2 : 0;
 }
 
 const char *ictal_state_name(int state)
@@ -156,6 +176,7 @@ void ictal_config_init(ictal_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->window_s = 4.0f;
     cfg->hop_s = 0.5f;
+    cfg->feature_set = ICTAL_FEATURE_SET;
     cfg->highpass_hz = 0.5f;
     cfg->notch_hz = 0;
     cfg->flat_uv = 1.0f;
@@ -179,6 +200,7 @@ void ictal_config_init(ictal_config *cfg)
 /* Everything the layout and the checks need, resolved from a config. */
 typedef struct resolved {
     int nch, window_hops, hop_n, smooth_hops, burden_hops;
+    int feature_set, n_feat;
     float window_s, hop_s;
     ictal_postproc post;
     int agg, top_k;
@@ -224,13 +246,17 @@ static int resolve(const ictal_config *cfg, resolved *r, ictal_diag *d)
     r->top_k = 2;
     r->window_s = cfg->window_s;
     r->hop_s = cfg->hop_s;
+    r->feature_set = cfg->feature_set == 0 ? ICTAL_FEATURE_SET : cfg->feature_set;
     if (cfg->model) {
         const ictal_model_info *mi = &cfg->model->info;
-        if (mi->feature_set != ICTAL_FEATURE_SET || mi->n_features != ICTAL_N_FEATURES)
+        if (ictal_feature_count(mi->feature_set) == 0 ||
+            mi->n_features != (unsigned)ictal_feature_count(mi->feature_set))
             return ictal_diag_error(d, ICTAL_EVERSION, "model uses feature set %u with %u "
-                                    "features; this detector computes set %d with %d",
+                                    "features; this detector computes set 1 with %d "
+                                    "features and set 2 with %d",
                                     (unsigned)mi->feature_set, (unsigned)mi->n_features,
-                                    ICTAL_FEATURE_SET, ICTAL_N_FEATURES);
+                                    ICTAL_N_FEATURES, ICTAL_N_FEATURES_SET2);
+        r->feature_set = mi->feature_set;
         if (mi->rate_hz != (float)ICTAL_INTERNAL_RATE_HZ)
             return ictal_diag_error(d, ICTAL_ENOTSUP, "model rate %g Hz: the detector "
                                     "computes features at %d Hz", (double)mi->rate_hz,
@@ -241,6 +267,10 @@ static int resolve(const ictal_config *cfg, resolved *r, ictal_diag *d)
         r->window_s = mi->window_s;
         r->hop_s = mi->hop_s;
     }
+    r->n_feat = ictal_feature_count(r->feature_set);
+    if (r->n_feat == 0)
+        return ictal_diag_error(d, ICTAL_EINVAL, "feature set %d: the detector computes "
+                                "set 1 and set 2", cfg->feature_set);
     double hop_n = (double)r->hop_s * FS, wh = (double)r->window_s / (double)r->hop_s;
     if (!(r->hop_s >= 0.25f && r->hop_s <= 4.0f) || !is_whole(hop_n))
         return ictal_diag_error(d, ICTAL_ENOTSUP, "hop %g s: need 0.25..4 s and a whole "
@@ -341,14 +371,34 @@ static size_t layout(const resolved *r, ictal_detector *det)
           *slot_hpmax = carve(&k, fb * W), *slot_slmin = carve(&k, fb * W),
           *slot_slmax = carve(&k, fb * W);
     uint16_t *slot_q = carve(&k, ncp * W * sizeof(uint16_t));
-    float *feat = carve(&k, (size_t)r->nch * ICTAL_N_FEATURES * sizeof(float)),
+    float *feat = carve(&k, (size_t)r->nch * (size_t)r->n_feat * sizeof(float)),
           *chan_prob = carve(&k, fb);
     uint16_t *quality = carve(&k, ncp * sizeof(uint16_t));
     float *bg = carve(&k, fb * 2), *bg_ok = carve(&k, fb), *ll_hist = carve(&k, fb * W),
           *smooth = carve(&k, (size_t)r->smooth_hops * sizeof(float));
     uint8_t *burden_bits = carve(&k, ((size_t)r->burden_hops + 7u) / 8u);
     char(*labels)[ICTAL_LABEL_BYTES] = carve(&k, (size_t)r->nch * ICTAL_LABEL_BYTES);
+    fs2_state *fs2 = NULL;
+    if (r->feature_set == 2) {
+        const size_t P = ICTAL__N_PATTERNS;
+        fs2 = carve(&k, sizeof *fs2);
+        float *x3 = carve(&k, fb);
+        uint8_t *code = carve(&k, ncp);
+        uint16_t *pcnt = carve(&k, P * ncp * sizeof(uint16_t));
+        double *mom = carve(&k, 4 * ncp * sizeof(double));
+        uint16_t *slot_pcnt = carve(&k, W * P * ncp * sizeof(uint16_t));
+        double *slot_mom = carve(&k, W * 4 * ncp * sizeof(double));
+        if (det) {
+            fs2->x3 = x3;
+            fs2->code = code;
+            fs2->pcnt = pcnt;
+            fs2->mom = mom;
+            fs2->slot_pcnt = slot_pcnt;
+            fs2->slot_mom = slot_mom;
+        }
+    }
     if (det) {
+        det->fs2 = fs2;
         det->ncp = (int)ncp;
         det->hold = hold;
         det->prev_raw = prev_raw;
@@ -399,6 +449,10 @@ static void reset_hop_acc(ictal_detector *det)
 {
     size_t ncp = (size_t)det->ncp;
     memset(det->acc, 0, ncp * N_SUMS * sizeof(float));
+    if (det->fs2) {
+        memset(det->fs2->pcnt, 0, ICTAL__N_PATTERNS * ncp * sizeof(uint16_t));
+        memset(det->fs2->mom, 0, 4 * ncp * sizeof(double));
+    }
     float *q = det->qacc;
     for (size_t c = 0; c < ncp; c++) {
         q[Q_HPMAX * ncp + c] = 0.0f;
@@ -425,7 +479,12 @@ static void clear_signal_state(ictal_detector *det, double t0_s)
     memset(det->slot_hpmax, 0, ncp * W * sizeof(float));
     memset(det->slot_slmin, 0, ncp * W * sizeof(float));
     memset(det->slot_slmax, 0, ncp * W * sizeof(float));
-    memset(det->feat, 0, (size_t)det->nch * ICTAL_N_FEATURES * sizeof(float));
+    memset(det->feat, 0, (size_t)det->nch * (size_t)det->n_feat * sizeof(float));
+    if (det->fs2) {
+        memset(det->fs2->x3, 0, ncp * sizeof(float));
+        memset(det->fs2->slot_pcnt, 0, W * ICTAL__N_PATTERNS * ncp * sizeof(uint16_t));
+        memset(det->fs2->slot_mom, 0, W * 4 * ncp * sizeof(double));
+    }
     memset(det->chan_prob, 0, ncp * sizeof(float));
     memset(det->quality, 0, ncp * sizeof(uint16_t));
     memset(det->bg, 0, ncp * 2 * sizeof(float));
@@ -462,6 +521,7 @@ int ictal_detector_init(void *mem, size_t size, const ictal_config *cfg)
     det->window_hops = r.window_hops;
     det->hop_s = r.hop_s;
     det->window_s = r.window_s;
+    det->n_feat = r.n_feat;
     det->model = cfg->model;
     det->post = r.post;
     det->agg = r.agg;
@@ -566,6 +626,8 @@ static void start_filters(ictal_detector *det, const float *v)
         for (int k = 0; k < N_BANDS * 4; k++)
             det->band_s[(size_t)k * ncp + c] = 0.0f;
         det->x1[c] = det->x2[c] = det->dx1[c] = 0.0f;
+        if (det->fs2)
+            det->fs2->x3[c] = 0.0f;
         det->slow_acc[c] = 0.0f;
     }
     det->slow_fill = 0;
@@ -661,6 +723,29 @@ ICTAL__KERNEL void k_sums(size_t ncp, const float *restrict xi, float *restrict 
     }
 }
 
+/* Feature set 2, per sample: the ordinal pattern of (x3, x2, x1, x) (ictal__ordinal4,
+ * written out so that it vectorises) and the sums of x..x^4 in double. Runs before
+ * k_sums, which shifts x1 and x2. */
+ICTAL__KERNEL void k_ordinal(size_t ncp, const float *restrict xi, const float *restrict x1,
+                      const float *restrict x2, float *restrict x3, uint8_t *restrict code,
+                      double *restrict m1, double *restrict m2, double *restrict m3,
+                      double *restrict m4)
+{
+    for (size_t c = 0; c < ncp; c++) {
+        float a = x3[c], b = x2[c], cc = x1[c], d = xi[c];
+        int la = (b < a) + (cc < a) + (d < a), lb = (cc < b) + (d < b), lc = d < cc;
+        code[c] = (uint8_t)(6 * la + 2 * lb + lc);
+        x3[c] = b;
+    }
+    for (size_t c = 0; c < ncp; c++) {
+        double v = (double)xi[c], v2 = v * v;
+        m1[c] += v;
+        m2[c] += v2;
+        m3[c] += v2 * v;
+        m4[c] += v2 * v2;
+    }
+}
+
 /* A band edged by the high-pass or the anti-aliasing on one side: one section. */
 ICTAL__KERNEL void k_band1(size_t ncp, const float *restrict xi, float *restrict s0, float *restrict s1,
                     float *restrict pw, const ictal__biquad *restrict bq)
@@ -707,6 +792,14 @@ ICTAL__KERNEL void internal_step(ictal_detector *det)
     if (det->notch_on)
         k_biquad(ncp, det->xi, det->notch_s, det->notch_s + ncp, &det->notch);
     float *a = det->acc;
+    fs2_state *f2 = det->fs2;
+    if (f2) {
+        double *m = f2->mom;
+        k_ordinal(ncp, det->xi, det->x1, det->x2, f2->x3, f2->code, m, m + ncp, m + 2 * ncp,
+                  m + 3 * ncp);
+        for (size_t c = 0; c < ncp; c++) /* a scatter: scalar */
+            f2->pcnt[(size_t)f2->code[c] * ncp + c]++;
+    }
     k_sums(ncp, det->xi, det->x1, det->x2, det->dx1, det->qacc + Q_HPMAX * ncp, a + A_S1 * ncp,
            a + A_S2 * ncp, a + A_D1 * ncp, a + A_D * ncp, a + A_D2 * ncp, a + A_DD * ncp,
            a + A_DD2 * ncp, a + A_ZC * ncp, a + A_TE * ncp);
@@ -905,6 +998,12 @@ static void hop_end(ictal_detector *det)
     float *acc = det->acc, *qa = det->qacc;
     float *sl = det->slots + slot * N_SUMS * ncp;
     memcpy(sl, acc, N_SUMS * ncp * sizeof(float));
+    fs2_state *f2 = det->fs2;
+    if (f2) {
+        memcpy(f2->slot_pcnt + slot * ICTAL__N_PATTERNS * ncp, f2->pcnt,
+               ICTAL__N_PATTERNS * ncp * sizeof(uint16_t));
+        memcpy(f2->slot_mom + slot * 4 * ncp, f2->mom, 4 * ncp * sizeof(double));
+    }
     double t = det->t0_s + (double)det->n_out / FS;
     size_t filled = det->hop_idx + 1 < W ? (size_t)det->hop_idx + 1 : W;
     double nsamp = (double)filled * det->hop_n;
@@ -955,8 +1054,24 @@ static void hop_end(ictal_detector *det)
             slmin = a < slmin ? a : slmin;
             slmax = b > slmax ? b : slmax;
         }
-        float *f = det->feat + c * ICTAL_N_FEATURES;
+        float *f = det->feat + c * (size_t)det->n_feat;
         compute_features(w, nsamp, f);
+        if (f2) {
+            /* Set 2: pattern counts and moments summed over the window's hops. */
+            double cnt[ICTAL__N_PATTERNS] = {0}, mom[4] = {0}, skew, kurt;
+            for (size_t s = 0; s < filled; s++) {
+                const uint16_t *pc = f2->slot_pcnt + s * ICTAL__N_PATTERNS * ncp + c;
+                for (int p = 0; p < ICTAL__N_PATTERNS; p++)
+                    cnt[p] += pc[(size_t)p * ncp];
+                const double *sm = f2->slot_mom + s * 4 * ncp + c;
+                for (int k = 0; k < 4; k++)
+                    mom[k] += sm[(size_t)k * ncp];
+            }
+            ictal__shape_moments(nsamp, mom, &skew, &kurt);
+            f[ICTAL_F_PERM_ENTROPY] = (float)ictal__perm_entropy(cnt);
+            f[ICTAL_F_SKEWNESS] = (float)skew;
+            f[ICTAL_F_EXCESS_KURTOSIS] = (float)kurt;
+        }
         float hop_secs = (float)det->hop_s;
         f[ICTAL_F_HOP_LL_SPREAD] =
             log10f((llmax / hop_secs + 1.0f) / (llmin / hop_secs + 1.0f));
@@ -1004,7 +1119,7 @@ static void hop_end(ictal_detector *det)
         for (size_t c = 0; c < n; c++) {
             float p = 0.0f;
             if (usable & (1u << c)) {
-                p = ictal_model_predict(det->model, det->feat + c * ICTAL_N_FEATURES);
+                p = ictal_model_predict(det->model, det->feat + c * (size_t)det->n_feat);
                 if (!(p >= 0.0f))
                     p = 0.0f; /* never let a NaN reach the decisions */
                 /* insertion into a descending list for top-k */
@@ -1078,7 +1193,7 @@ static void hop_end(ictal_detector *det)
     h->state = state;
     h->burden = (float)det->burden_count / (float)det->burden_hops;
     h->n_channels = det->nch;
-    h->n_features = ICTAL_N_FEATURES;
+    h->n_features = det->n_feat;
     h->chan_prob = det->chan_prob;
     h->quality = det->quality;
     h->features = det->feat;
@@ -1121,6 +1236,16 @@ float ictal_detector_window_s(const ictal_detector *det)
 float ictal_detector_hop_s(const ictal_detector *det)
 {
     return det->hop_s;
+}
+
+int ictal_detector_feature_set(const ictal_detector *det)
+{
+    return det->fs2 ? 2 : 1;
+}
+
+int ictal_detector_n_features(const ictal_detector *det)
+{
+    return det->n_feat;
 }
 
 int ictal_detector_channels(const ictal_detector *det)

@@ -59,3 +59,36 @@ double ictal__biquad_gain(const ictal__biquad *bq, double f_hz, double fs_hz)
     double dr = 1.0 + bq->a1 * c1 + bq->a2 * c2, di = -(bq->a1 * s1 + bq->a2 * s2);
     return sqrt((nr * nr + ni * ni) / (dr * dr + di * di));
 }
+
+double ictal__perm_entropy(const double counts[ICTAL__N_PATTERNS])
+{
+    double n = 0.0, h = 0.0;
+    for (int i = 0; i < ICTAL__N_PATTERNS; i++)
+        n += counts[i];
+    if (!(n > 0.0))
+        return 0.0;
+    for (int i = 0; i < ICTAL__N_PATTERNS; i++)
+        if (counts[i] > 0.0) {
+            double p = counts[i] / n;
+            h -= p * log(p);
+        }
+    return h / log((double)ICTAL__N_PATTERNS);
+}
+
+void ictal__shape_moments(double n, const double s[4], double *skew, double *exkurt)
+{
+    *skew = *exkurt = 0.0;
+    if (!(n > 0.0))
+        return;
+    /* Raw moments to central ones. The signal is high-passed, so its mean is small next
+     * to its spread and the cancellation costs few digits in double; a variance below
+     * 1e-12 of the mean square is treated as lost to rounding. */
+    double m = s[0] / n, e2 = s[1] / n, e3 = s[2] / n, e4 = s[3] / n, mm = m * m;
+    double m2 = e2 - mm;
+    if (!(m2 > 1e-9) || !(m2 > 1e-12 * e2))
+        return;
+    double m3 = e3 - 3.0 * m * e2 + 2.0 * m * mm;
+    double m4 = e4 - 4.0 * m * e3 + 6.0 * mm * e2 - 3.0 * mm * mm;
+    *skew = m3 / (m2 * sqrt(m2));
+    *exkurt = m4 / (m2 * m2) - 3.0;
+}

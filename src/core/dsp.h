@@ -1,4 +1,5 @@
-/* Internal DSP helpers of libictal: biquad design and steady-state start. */
+/* Internal DSP helpers of libictal: biquad design and steady-state start; the window
+ * statistics of feature set 2 (ordinal patterns, moments). */
 #ifndef ICTAL_CORE_DSP_H
 #define ICTAL_CORE_DSP_H
 
@@ -21,5 +22,28 @@ float ictal__biquad_steady(const ictal__biquad *bq, float u, float *s1, float *s
 
 /* Magnitude response |H(e^jw)| at f_hz (for tests and docs). */
 double ictal__biquad_gain(const ictal__biquad *bq, double f_hz, double fs_hz);
+
+/* --- feature set 2 --------------------------------------------------------------- */
+
+#define ICTAL__N_PATTERNS 24 /* ordinal patterns of order 4 */
+
+/* The ordinal pattern of four consecutive samples a, b, c, d (oldest first) as its
+ * Lehmer code, 0..23: for each sample, how many later samples are smaller, weighted
+ * 6, 2, 1. Equal samples: the earlier is the smaller, so a constant signal is pattern 0.
+ * NaN compares false (never smaller): the code stays in range. The detector's
+ * per-sample kernel computes the same expression inline. */
+static inline int ictal__ordinal4(float a, float b, float c, float d)
+{
+    return 6 * ((b < a) + (c < a) + (d < a)) + 2 * ((c < b) + (d < b)) + (d < c);
+}
+
+/* Permutation entropy from the counts of the 24 patterns: -sum p ln p / ln 24, 0..1
+ * (0 when there is no pattern). */
+double ictal__perm_entropy(const double counts[ICTAL__N_PATTERNS]);
+
+/* Skewness and excess kurtosis of n samples from their sums s[0..3] of x, x^2, x^3,
+ * x^4 (accumulated in double); both 0 when the variance is at most 1e-9 (µV^2) or
+ * lost to rounding. */
+void ictal__shape_moments(double n, const double s[4], double *skew, double *exkurt);
 
 #endif
