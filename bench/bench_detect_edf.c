@@ -7,7 +7,9 @@
  * latency on the excerpt (seizure onset at 37 s) with the default model.
  *
  *   build/bench/bench_detect_edf [runs [KEEP.edf]]   (ICTAL = the ictal binary, default
- *       build/ictal; ICTAL_SOURCE_DIR = the source tree; KEEP.edf: also keep the hour)
+ *       build/ictal; ICTAL_SOURCE_DIR = the source tree; KEEP.edf: also keep the hour;
+ *       ICTAL_MODEL = another model file than models/default.ictalmodel, given to
+ *       `ictal detect --model`, e.g. a feature-set-2 model)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -67,6 +69,9 @@ int main(int argc, char **argv)
     char excerpt[4096], model_path[4096], file[4096], outdir[4096], cmd[16384];
     snprintf(excerpt, sizeof excerpt, "%s/data/chb05_06_excerpt.edf", src ? src : ".");
     snprintf(model_path, sizeof model_path, "%s/models/default.ictalmodel", src ? src : ".");
+    const char *model_env = getenv("ICTAL_MODEL");
+    if (model_env && *model_env)
+        snprintf(model_path, sizeof model_path, "%s", model_env);
     if (ictal == NULL)
         ictal = "build/ictal";
 
@@ -146,7 +151,8 @@ int main(int argc, char **argv)
     printf("  reading alone (ictal_edf_read_frames, all 23 signals): %.4f s\n", t_read);
 
     /* ictal detect, end to end (process start, model, reading, montage, detection, TSV). */
-    snprintf(cmd, sizeof cmd, "exec '%s' detect '%s' --quiet --out '%s'", ictal, file, outdir);
+    snprintf(cmd, sizeof cmd, "exec '%s' detect '%s' --quiet --out '%s' --model '%s'", ictal,
+             file, outdir, model_path);
     double *tc = malloc(sizeof(double) * (size_t)runs);
     for (int k = 0; k < runs; k++) {
         double t0 = now_s(), c0 = children_cpu_s();

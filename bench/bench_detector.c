@@ -5,7 +5,8 @@
  * runs: x real time, ns per sample, µs per hop, and an operation count per hop for a
  * Cortex-M4-class core at 4 channels.
  *
- *   build/bench/bench_detector [runs]     (ICTAL_SHARED must point to ../shared)
+ *   build/bench/bench_detector [runs]     (ICTAL_SHARED must point to ../shared;
+ *       ICTAL_MODEL: another model file, e.g. of feature set 2)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -43,12 +44,18 @@ static const ictal_model *load_model(ictal_model *m, const char **what)
     char path[1024];
     const char *src = getenv("ICTAL_SOURCE_DIR");
     snprintf(path, sizeof path, "%s/models/default.ictalmodel", src ? src : ".");
+    const char *env = getenv("ICTAL_MODEL"); /* another model, e.g. of feature set 2 */
+    if (env && *env)
+        snprintf(path, sizeof path, "%s", env);
     FILE *f = fopen(path, "rb");
     if (f) {
         size_t n = fread(model_buf, 1, sizeof model_buf, f);
         fclose(f);
         if (ictal_model_parse(m, model_buf, n, NULL) == 0) {
-            *what = "models/default.ictalmodel";
+            static char what_buf[1100];
+            snprintf(what_buf, sizeof what_buf, "%s (feature set %u)",
+                     env && *env ? env : "models/default.ictalmodel", (unsigned)m->info.feature_set);
+            *what = what_buf;
             return m;
         }
     }

@@ -3,7 +3,7 @@
  * XGBoosterPredict, on at least 10,000 rows with NaN entries and values exactly at
  * split thresholds; continued training (init model + base margin); determinism of
  * both trainers (same data, same bytes); logistic regression against a direct
- * evaluation of its formula.
+ * evaluation of its formula. All of it for models of feature set 1 and of set 2.
  *
  * The rows are real features when ../shared is there (the chb05_06 excerpt and two
  * eegmat recordings through libictal's features-only mode), else a fixed pseudo-random
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <xgboost/c_api.h>
 
+#include "ictal/ictal.h"
 #include "ictal/train.h"
 #include "test.h"
 
@@ -144,10 +145,12 @@ static double compare(const ictal_model *m, const char *json, const float *x, si
     return worst;
 }
 
-int main(void)
+/* Everything below, for the models of one feature set (1: 22 features, 2: 25). */
+static void parity(int feature_set)
 {
+    printf("feature set %d\n", feature_set);
     ictal_model_info tmpl;
-    ictal_train_template(&tmpl);
+    ictal_train_template_set(&tmpl, feature_set);
     ictal_dataset ds;
     ictal_dataset_init(&ds, tmpl.n_features);
     const char *source = "real";
@@ -176,6 +179,16 @@ int main(void)
     CHECK_MSG(rc == 0, "%s", d.message);
     CHECK_EQ_INT(t1.info.n_trees, p.n_rounds);
     CHECK(t1.info.n_nodes > (uint32_t)p.n_rounds * 3);
+    CHECK_EQ_INT(t1.info.feature_set, feature_set);
+    CHECK_EQ_INT(t1.info.n_features, ictal_feature_count(feature_set));
+    if (feature_set == 2 && strcmp(source, "real") == 0) { /* splits on the new columns */
+        uint32_t on_new = 0;
+        for (uint32_t i = 0; i < t1.info.n_nodes; i++)
+            on_new += t1.nodes[i].feature >= ICTAL_N_FEATURES &&
+                      t1.nodes[i].feature < ICTAL_N_FEATURES_SET2;
+        printf("splits on set 2's features: %u\n", on_new);
+        CHECK(on_new >= 10);
+    }
 
     /* the table to compare on: every row, a third with a value exactly at a split */
     size_t n = ds.n_rows;
@@ -289,5 +302,11 @@ int main(void)
     ictal_trained_free(&t1);
     ictal_trained_free(&t2);
     ictal_dataset_free(&ds);
+}
+
+int main(void)
+{
+    parity(1);
+    parity(2);
     return test_summary();
 }

@@ -143,12 +143,18 @@ int ictal_dataset_add_signal(ictal_dataset *ds, int record, const ictal_signal *
                              const ictal_model_info *tmpl, int neg_stride, ictal_diag *d);
 
 /* The features that measure absolute amplitude (µV): log line length, log variance, the
- * five log band powers and the log Teager energy (bits of ictal.h's feature indices). */
+ * five log band powers and the log Teager energy (bits of ictal.h's feature indices).
+ * Set 2's three additions (permutation entropy, skewness, kurtosis) are
+ * amplitude-independent: `--features relative` keeps them. */
 extern const uint64_t ICTAL_TRAIN_ABSOLUTE_FEATURES;
 
-/* The template of a model for the detector's defaults: feature set, 22 features,
- * 128 Hz, 4 s windows, 0.5 s hops, max aggregation, default post-processing. */
+/* The template of a model for the detector's defaults: feature set 1, 22 features,
+ * 128 Hz, 4 s windows, 0.5 s hops, max aggregation, default post-processing.
+ * ictal_train_template_set: the same for feature set 1 or 2 (25 features; n_features 0
+ * for an unknown set). The feature tables, segment descriptors and models built from a
+ * template are of its feature set. */
 void ictal_train_template(ictal_model_info *tmpl);
+void ictal_train_template_set(ictal_model_info *tmpl, int feature_set);
 
 /* --- running the detector over a recording ---------------------------------------------- */
 
@@ -492,8 +498,8 @@ int ictal_train_parsed(const ictal_dataset *ds, const uint8_t *in_train,
  * features (features-only mode, exactly as the hop pipeline computes them), over the hops
  * the detector judged for that channel (not settling, no quality flag: the hops the
  * model would have seen), the mean, the standard deviation (population, 1/n), the
- * minimum and the maximum. Column s * ICTAL_N_FEATURES + f holds statistic s of feature
- * f, named "mean_log_line_length", "sd_...", "min_...", "max_...". NaN feature values
+ * minimum and the maximum. Column s * NF + f holds statistic s of feature f (NF: the
+ * hop features of the template's feature set, 22 or 25), named "mean_log_line_length", "sd_...", "min_...", "max_...". NaN feature values
  * are skipped; a statistic with no value is NaN (missing to the trainers).
  *
  * The segment table has one row per (segment, channel with a judged hop), labelled 1
@@ -508,6 +514,10 @@ enum ictal_segment_stat {
     ICTAL_SEGMENT_STATS
 };
 #define ICTAL_SEGMENT_N_FEATURES 88 /* ICTAL_SEGMENT_STATS x ICTAL_N_FEATURES of ictal.h */
+#define ICTAL_SEGMENT_MAX_FEATURES (ICTAL_SEGMENT_STATS * ICTAL_MAX_FEATURES) /* set 2: 100 */
+
+/* Descriptor columns for hop feature set fs: 88 (set 1), 100 (set 2), 0 if unknown. */
+int ictal_segment_n_features(int feature_set);
 
 /*
  * Mean, population standard deviation, minimum and maximum (out[ICTAL_SEGMENT_*]) of the
@@ -517,19 +527,23 @@ enum ictal_segment_stat {
 void ictal_segment_stats(const float *x, size_t n, size_t stride,
                          float out[ICTAL_SEGMENT_STATS]);
 
-/* Name of descriptor column col into buf ("mean_log_line_length"); 0 or ICTAL_EINVAL. */
+/* Name of descriptor column col of feature set 1 into buf ("mean_log_line_length"); 0 or
+ * ICTAL_EINVAL. ictal_segment_column_name: the same for feature set fs. */
 int ictal_segment_feature_name(int col, char *buf, size_t cap);
+int ictal_segment_column_name(int feature_set, int col, char *buf, size_t cap);
 
 /*
  * Runs libictal in features-only mode over sig (window and hop of tmpl) and writes the
- * descriptor of every channel: desc[c * ICTAL_SEGMENT_N_FEATURES + col], and in
+ * descriptor of every channel (feature set of tmpl): desc[c * ictal_segment_n_features(
+ * tmpl->feature_set) + col], and in
  * n_judged[c] the number of hops it summarises (0: all NaN). Returns 0 or ICTAL_E*.
  */
 int ictal_segment_describe(const ictal_signal *sig, const ictal_model_info *tmpl, float *desc,
                            int *n_judged, ictal_diag *d);
 
 /*
- * The segment table of a corpus into ds (initialised with ICTAL_SEGMENT_N_FEATURES):
+ * The segment table of a corpus into ds (initialised with ictal_segment_n_features of
+ * tmpl's feature set):
  * record i is item i, one row per channel with a judged hop (t_s = the segment's
  * duration). The descriptor columns of the hop features whose bit is set in drop
  * (as ictal_dataset_drop_features) are made missing.
@@ -544,6 +558,7 @@ typedef struct ictal_segment_result {
     float *prob;       /* [n_items] held-out probability; 0 without a row */
     int *n_rows;       /* [n_items] channels that gave the probability */
     double train_s;    /* seconds spent training, all folds */
+    int n_features;    /* descriptor columns of the table (88 or 100) */
 } ictal_segment_result;
 
 void ictal_segment_result_init(ictal_segment_result *r);
@@ -552,7 +567,7 @@ void ictal_segment_result_free(ictal_segment_result *r);
 /*
  * Cross-validates the segment model: the folds of ictal_cv_folds() (so the same folds
  * as the hop model's cross-validation), for each a model (p->train with a template
- * whose n_features is ICTAL_SEGMENT_N_FEATURES) trained on the rows of seg (built by
+ * whose n_features is seg's) trained on the rows of seg (built by
  * ictal_segment_table from c) of the other folds, which scores the held-out segments;
  * channel aggregation from tmpl. No threshold is tuned: a segment is called ictal at
  * probability >= 0.5.

@@ -49,10 +49,13 @@ static void usage(FILE *out)
             "  --smooth S, --min-duration S   post-processing written into the model\n"
             "                      (default 2 s and 1.5 s)\n"
             "  --window S          feature window in seconds (default 4; hops of 0.5 s)\n"
+            "  --feature-set N     libictal's hop features: 1 (22 features, default) or 2 (set\n"
+            "                      1 plus permutation entropy, skewness, excess kurtosis)\n"
             "  --features SET      all, or relative: without the absolute amplitude features\n"
             "                      (log line length, variance, band powers, Teager energy),\n"
             "                      which differ more between devices and ages than between\n"
-            "                      seizure and background (default relative)\n"
+            "                      seizure and background (default relative; set 2's three\n"
+            "                      are amplitude-independent and kept)\n"
             "  --hard-weight K     weight of the seizure-free hops of recordings that have\n"
             "                      seizures (the patient's own background; default 5)\n"
             "  --agg max|topK      channel aggregation: the largest probability, or the mean\n"
@@ -68,7 +71,8 @@ static void usage(FILE *out)
             "                      segment: for data sets of labelled fixed-length segments\n"
             "                      (Bonn, ...), one row per segment and channel: the mean, sd,\n"
             "                      min and max of each hop feature over the judged hops (88\n"
-            "                      values), a model over those, the same folds (--cv), ictal\n"
+            "                      values; 100 with --feature-set 2), a model over those, the\n"
+            "                      same folds (--cv), ictal\n"
             "                      at probability >= 0.5; reports segment accuracy, sensitivity,\n"
             "                      specificity, AUC and every error. Evaluation only: the\n"
             "                      streaming detector does not use segment models (no --out)\n"
@@ -179,7 +183,7 @@ static int run_segments(const ictal_corpus *c, const ictal_cv_params *cvp,
 {
     double t0 = now_s();
     ictal_dataset seg;
-    ictal_dataset_init(&seg, ICTAL_SEGMENT_N_FEATURES);
+    ictal_dataset_init(&seg, ictal_segment_n_features(tmpl->feature_set));
     ictal_segment_result r;
     ictal_segment_result_init(&r);
     if (prog->show)
@@ -221,12 +225,12 @@ static int run_segments(const ictal_corpus *c, const ictal_cv_params *cvp,
     if (rc == 0 && report_path) {
         char title[256], command[4096];
         command_line(argc, argv, command, sizeof command);
-        snprintf(title, sizeof title, "%s cross-validation of a segment model (%s, %s features)",
+        snprintf(title, sizeof title, "%s cross-validation of a segment model (%s, %s features%s)",
                  cvp->scheme == ICTAL_CV_LOPO   ? "Leave-one-patient-out"
                  : cvp->scheme == ICTAL_CV_LORO ? "Leave-one-record-out"
                                                 : "k-fold",
                  cvp->train.kind == ICTAL_MODEL_LOGISTIC ? "logistic regression" : "XGBoost trees",
-                 relative ? "relative" : "all");
+                 relative ? "relative" : "all", tmpl->feature_set == 2 ? " of feature set 2" : "");
         rc = ictal_segment_write_report(report_path, title, command, c, &r, d);
     }
     ictal_segment_result_free(&r);
@@ -245,7 +249,7 @@ int ictal_cmd_train(int argc, char **argv)
     int montage = ICTAL_TRAIN_MONTAGE_AUTO, mode_patient = 0, quiet = 0, neg_stride = -1;
     /* smoothing and minimum duration chosen by leave-one-patient-out (docs/results.md) */
     double threshold = -1, smooth_s = 2.0, min_duration_s = 1.5, window_s = -1;
-    int top_k = 2, relative = 1;
+    int top_k = 2, relative = 1, feature_set = 1;
     double hard_weight = 1.0;
     const char *evaluate_path = NULL;
     int unit_segment = 0;
@@ -367,6 +371,16 @@ int ictal_cmd_train(int argc, char **argv)
         } else if (strcmp(a, "--hard-weight") == 0) {
             NEED_ARG();
             hard_weight = atof(argv[++i]);
+        } else if (strcmp(a, "--feature-set") == 0) {
+            NEED_ARG();
+            const char *fs = argv[++i];
+            if (strcmp(fs, "1") == 0 || strcmp(fs, "2") == 0) {
+                feature_set = fs[0] - '0';
+            } else {
+                fprintf(stderr, "ictal train: --feature-set is 1 or 2, not '%s'\n", fs);
+                free(inputs);
+                return ICTAL_EXIT_USAGE;
+            }
         } else if (strcmp(a, "--features") == 0) {
             NEED_ARG();
             const char *fs = argv[++i];
@@ -489,7 +503,7 @@ int ictal_cmd_train(int argc, char **argv)
     ictal_corpus_init(&c);
     ictal_dataset ds;
     ictal_model_info tmpl;
-    ictal_train_template(&tmpl);
+    ictal_train_template_set(&tmpl, feature_set);
     if (window_s > 0)
         tmpl.window_s = (float)window_s;
     apply_decisions(&tmpl, top_k, smooth_s, min_duration_s, threshold);
@@ -516,6 +530,12 @@ int ictal_cmd_train(int argc, char **argv)
         rc = ictal_model_parse(&init_model, init_bytes, init_len, &d);
         if (rc)
             goto fail;
+        if (init_model.info.feature_set != tmpl.feature_set) {
+            rc = ictal_diag_error(&d, ICTAL_EINVAL, "the initial model is of feature set %u: "
+                                  "give --feature-set %u", (unsigned)init_model.info.feature_set,
+                                  (unsigned)init_model.info.feature_set);
+            goto fail;
+        }
         cvp.train.init = &init_model;
         /* A model continued from another keeps its decisions (tuned on its own, larger
          * training set) unless the command line or tuning on this data replaces them:
@@ -620,13 +640,14 @@ int ictal_cmd_train(int argc, char **argv)
                      rc == 0 ? (double)em.info.post.threshold_on : 0.0);
         } else {
             rc = ictal_cv_run(&c, &ds, &cvp, &tmpl, &cvr, on_fold, &prog, &d);
-            snprintf(title, sizeof title, "%s cross-validation (%s, %s)",
+            snprintf(title, sizeof title, "%s cross-validation (%s, %s%s)",
                      cvp.scheme == ICTAL_CV_LOPO   ? "Leave-one-patient-out"
                      : cvp.scheme == ICTAL_CV_LORO ? "Leave-one-record-out"
                                                    : "k-fold",
                      cvp.train.kind == ICTAL_MODEL_LOGISTIC ? "logistic regression"
                                                             : "XGBoost trees",
-                     protocol ? protocol : "ictal data");
+                     protocol ? protocol : "ictal data",
+                     tmpl.feature_set == 2 ? ", feature set 2" : "");
         }
         if (prog.show)
             ictal_cli_progress_end();
@@ -713,12 +734,13 @@ int ictal_cmd_train(int argc, char **argv)
             }
         }
         snprintf(prov, sizeof prov,
-                 "ictal %s model, %s on %s features; data: %s; %zu recordings, %zu rows "
+                 "ictal %s model, %s on %s features of set %u; data: %s; %zu recordings, %zu rows "
                  "(%zu seizure); threshold %.2f tuned on held-out patients of the training "
                  "data; see models/README.md",
                  mode_patient ? "patient-specific" : "generic",
                  cvp.train.kind == ICTAL_MODEL_LOGISTIC ? "logistic regression" : "XGBoost trees",
-                 relative ? "relative" : "all", sets_seen, c.n_items, ds.n_rows, n_pos,
+                 relative ? "relative" : "all", (unsigned)tmpl.feature_set, sets_seen,
+                 c.n_items, ds.n_rows, n_pos,
                  (double)post.threshold_on);
         rc = ictal_trained_set_provenance(&trained, prov);
         if (rc == 0)

@@ -45,14 +45,24 @@ void ictal_segment_stats(const float *x, size_t n, size_t stride, float out[ICTA
     out[ICTAL_SEGMENT_MAX] = (float)hi;
 }
 
-int ictal_segment_feature_name(int col, char *buf, size_t cap)
+int ictal_segment_n_features(int feature_set)
+{
+    return ICTAL_SEGMENT_STATS * ictal_feature_count(feature_set);
+}
+
+int ictal_segment_column_name(int feature_set, int col, char *buf, size_t cap)
 {
     static const char *const stat[ICTAL_SEGMENT_STATS] = {"mean", "sd", "min", "max"};
-    if (col < 0 || col >= ICTAL_SEGMENT_N_FEATURES || buf == NULL || cap == 0)
+    int nf = ictal_feature_count(feature_set);
+    if (nf == 0 || col < 0 || col >= ICTAL_SEGMENT_STATS * nf || buf == NULL || cap == 0)
         return ICTAL_EINVAL;
-    int n = snprintf(buf, cap, "%s_%s", stat[col / ICTAL_N_FEATURES],
-                     ictal_feature_name(col % ICTAL_N_FEATURES));
+    int n = snprintf(buf, cap, "%s_%s", stat[col / nf], ictal_feature_name(col % nf));
     return n > 0 && (size_t)n < cap ? 0 : ICTAL_EINVAL;
+}
+
+int ictal_segment_feature_name(int col, char *buf, size_t cap)
+{
+    return ictal_segment_column_name(1, col, buf, cap);
 }
 
 static int has_seizure(const ictal_corpus_item *it)
@@ -66,10 +76,12 @@ static int has_seizure(const ictal_corpus_item *it)
 int ictal_segment_table(const ictal_corpus *c, const ictal_model_info *tmpl, uint64_t drop,
                         ictal_dataset *ds, ictal_diag *d)
 {
-    if (ds->n_features != ICTAL_SEGMENT_N_FEATURES)
-        return ictal_diag_error(d, ICTAL_EINVAL, "a segment table has %d columns, not %d",
-                                ICTAL_SEGMENT_N_FEATURES, ds->n_features);
-    float *desc = malloc((size_t)ICTAL_MAX_CHANNELS * ICTAL_SEGMENT_N_FEATURES * sizeof *desc);
+    const int nf = ictal_feature_count(tmpl->feature_set), ncol = ICTAL_SEGMENT_STATS * nf;
+    if (nf == 0 || ds->n_features != ncol)
+        return ictal_diag_error(d, ICTAL_EINVAL, "a segment table of feature set %u has %d "
+                                "columns, not %d", (unsigned)tmpl->feature_set, ncol,
+                                ds->n_features);
+    float *desc = malloc((size_t)ICTAL_MAX_CHANNELS * (size_t)ncol * sizeof *desc);
     if (desc == NULL)
         return ICTAL_ENOMEM;
     int rc = 0;
@@ -94,11 +106,11 @@ int ictal_segment_table(const ictal_corpus *c, const ictal_model_info *tmpl, uin
         for (int ch = 0; ch < sig.n_channels && rc == 0; ch++) {
             if (n_judged[ch] == 0)
                 continue;
-            float *x = desc + (size_t)ch * ICTAL_SEGMENT_N_FEATURES;
-            for (int f = 0; f < ICTAL_N_FEATURES && f < 64; f++)
+            float *x = desc + (size_t)ch * (size_t)ncol;
+            for (int f = 0; f < nf && f < 64; f++)
                 if (drop & ((uint64_t)1 << f))
                     for (int s = 0; s < ICTAL_SEGMENT_STATS; s++)
-                        x[s * ICTAL_N_FEATURES + f] = NAN;
+                        x[s * nf + f] = NAN;
             rc = ictal_dataset_add_row(ds, rec, ch, dur, x, y);
         }
         ds->records[rec].duration_s = dur;
@@ -156,12 +168,13 @@ int ictal_segment_cv_run(const ictal_corpus *c, const ictal_dataset *seg,
                          void (*progress)(void *user, int fold, int n_folds), void *user,
                          ictal_diag *d)
 {
-    if (seg->n_records != c->n_items || seg->n_features != ICTAL_SEGMENT_N_FEATURES)
+    if (seg->n_records != c->n_items ||
+        seg->n_features != ictal_segment_n_features(tmpl->feature_set))
         return ictal_diag_error(d, ICTAL_EINVAL,
                                 "the segment table has %zu records of %d columns; the corpus "
                                 "%zu items (%d columns expected)",
                                 seg->n_records, seg->n_features, c->n_items,
-                                ICTAL_SEGMENT_N_FEATURES);
+                                ictal_segment_n_features(tmpl->feature_set));
     if (p->train.init)
         return ictal_diag_error(d, ICTAL_ENOTSUP,
                                 "a segment model cannot continue from a hop model (--init)");
@@ -185,8 +198,9 @@ int ictal_segment_cv_run(const ictal_corpus *c, const ictal_dataset *seg,
         return ictal_diag_error(d, ICTAL_EINVAL, "cross-validation needs at least 2 folds");
     }
     r->n_folds = n_folds;
+    r->n_features = seg->n_features;
     ictal_model_info st = *tmpl;
-    st.n_features = ICTAL_SEGMENT_N_FEATURES;
+    st.n_features = (uint16_t)seg->n_features;
     int rc = 0;
     for (int f = 0; f < n_folds && rc == 0; f++) {
         if (progress)
@@ -325,7 +339,8 @@ int ictal_segment_write_report(const char *path, const char *title, const char *
             "standard deviation, minimum and maximum of each of libictal's %d hop features over "
             "the hops the detector judged); a segment is called ictal at probability >= 0.5. "
             "An evaluation and research tool: the streaming detector does not use it.\n\n",
-            c->n_items, r->n_folds, r->train_s, ICTAL_SEGMENT_N_FEATURES, ICTAL_N_FEATURES);
+            c->n_items, r->n_folds, r->train_s, r->n_features,
+            r->n_features / ICTAL_SEGMENT_STATS);
     fprintf(f, "| segments | n | ictal | other | correct | accuracy | sensitivity | "
                "specificity | AUC |\n|---|---|---|---|---|---|---|---|---|\n");
     ictal_segment_summary s;

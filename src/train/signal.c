@@ -15,6 +15,13 @@ const uint64_t ICTAL_TRAIN_ABSOLUTE_FEATURES =
     (1u << ICTAL_F_LOG_THETA) | (1u << ICTAL_F_LOG_ALPHA) | (1u << ICTAL_F_LOG_BETA) |
     (1u << ICTAL_F_LOG_GAMMA) | (1u << ICTAL_F_LOG_NONLINEAR_ENERGY);
 
+void ictal_train_template_set(ictal_model_info *tmpl, int feature_set)
+{
+    ictal_train_template(tmpl);
+    tmpl->feature_set = (uint16_t)feature_set;
+    tmpl->n_features = (uint16_t)ictal_feature_count(feature_set);
+}
+
 void ictal_train_template(ictal_model_info *tmpl)
 {
     ictal_config cfg;
@@ -139,8 +146,10 @@ int ictal_dataset_add_signal(ictal_dataset *ds, int record, const ictal_signal *
     int rc = check_signal(sig, d);
     if (rc)
         return rc;
-    if (record < 0 || (size_t)record >= ds->n_records || ds->n_features != ICTAL_N_FEATURES)
-        return ictal_diag_error(d, ICTAL_EINVAL, "bad record or feature count");
+    if (record < 0 || (size_t)record >= ds->n_records ||
+        ds->n_features != ictal_feature_count(tmpl->feature_set))
+        return ictal_diag_error(d, ICTAL_EINVAL, "bad record, or a table of %d features for "
+                                "feature set %u", ds->n_features, (unsigned)tmpl->feature_set);
     struct feature_ctx ctx = {ds, record, sz, n_sz, tmpl->window_s, neg_stride > 1 ? neg_stride : 1,
                               0, 0};
     ictal_config cfg;
@@ -150,6 +159,7 @@ int ictal_dataset_add_signal(ictal_dataset *ds, int record, const ictal_signal *
     cfg.labels = sig->labels;
     cfg.window_s = tmpl->window_s;
     cfg.hop_s = tmpl->hop_s;
+    cfg.feature_set = tmpl->feature_set;
     scale_artefacts(&cfg, sig->artefact_scale);
     cfg.on_hop = on_feature_hop;
     cfg.user = &ctx;
@@ -300,11 +310,13 @@ int ictal_detect_signal(const ictal_model *m, const ictal_postproc *post,
 
 _Static_assert(ICTAL_SEGMENT_N_FEATURES == ICTAL_SEGMENT_STATS * ICTAL_N_FEATURES,
                "segment descriptor size");
+_Static_assert(ICTAL_SEGMENT_MAX_FEATURES == ICTAL_SEGMENT_STATS * ICTAL_N_FEATURES_SET2,
+               "segment descriptor size of set 2");
 
 /* The features of every judged (hop, channel), in hop order per channel. */
 struct describe_ctx {
-    int n_channels;
-    float *rows[ICTAL_MAX_CHANNELS]; /* [n_judged[c] * ICTAL_N_FEATURES] */
+    int n_channels, nf;
+    float *rows[ICTAL_MAX_CHANNELS]; /* [n_judged[c] * nf] */
     size_t n[ICTAL_MAX_CHANNELS], cap[ICTAL_MAX_CHANNELS];
     int rc;
 };
@@ -320,7 +332,7 @@ static void on_describe_hop(void *user, const ictal_hop *hop)
             continue;
         if (c->n[ch] == c->cap[ch]) {
             size_t cap = c->cap[ch] ? c->cap[ch] * 2 : 64;
-            float *g = realloc(c->rows[ch], cap * ICTAL_N_FEATURES * sizeof *g);
+            float *g = realloc(c->rows[ch], cap * (size_t)c->nf * sizeof *g);
             if (g == NULL) {
                 c->rc = ICTAL_ENOMEM;
                 return;
@@ -328,9 +340,9 @@ static void on_describe_hop(void *user, const ictal_hop *hop)
             c->rows[ch] = g;
             c->cap[ch] = cap;
         }
-        memcpy(c->rows[ch] + c->n[ch] * ICTAL_N_FEATURES,
+        memcpy(c->rows[ch] + c->n[ch] * (size_t)c->nf,
                hop->features + (size_t)ch * (size_t)hop->n_features,
-               ICTAL_N_FEATURES * sizeof(float));
+               (size_t)c->nf * sizeof(float));
         c->n[ch]++;
     }
 }
@@ -344,6 +356,10 @@ int ictal_segment_describe(const ictal_signal *sig, const ictal_model_info *tmpl
     struct describe_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.n_channels = sig->n_channels;
+    ctx.nf = ictal_feature_count(tmpl->feature_set);
+    if (ctx.nf == 0)
+        return ictal_diag_error(d, ICTAL_EINVAL, "feature set %u unknown",
+                                (unsigned)tmpl->feature_set);
     ictal_config cfg;
     ictal_config_init(&cfg);
     cfg.n_channels = sig->n_channels;
@@ -351,6 +367,7 @@ int ictal_segment_describe(const ictal_signal *sig, const ictal_model_info *tmpl
     cfg.labels = sig->labels;
     cfg.window_s = tmpl->window_s;
     cfg.hop_s = tmpl->hop_s;
+    cfg.feature_set = tmpl->feature_set;
     scale_artefacts(&cfg, sig->artefact_scale);
     cfg.on_hop = on_describe_hop;
     cfg.user = &ctx;
@@ -362,13 +379,14 @@ int ictal_segment_describe(const ictal_signal *sig, const ictal_model_info *tmpl
     if (rc == 0)
         rc = ctx.rc;
     for (int ch = 0; ch < sig->n_channels; ch++) {
-        float *out = desc + (size_t)ch * ICTAL_SEGMENT_N_FEATURES;
-        for (int f = 0; f < ICTAL_N_FEATURES; f++) {
+        const int nf = ctx.nf;
+        float *out = desc + (size_t)ch * ICTAL_SEGMENT_STATS * (size_t)nf;
+        for (int f = 0; f < nf; f++) {
             float st[ICTAL_SEGMENT_STATS];
-            ictal_segment_stats(ctx.rows[ch] ? ctx.rows[ch] + f : NULL, ctx.n[ch],
-                                ICTAL_N_FEATURES, st);
+            ictal_segment_stats(ctx.rows[ch] ? ctx.rows[ch] + f : NULL, ctx.n[ch], (size_t)nf,
+                                st);
             for (int s = 0; s < ICTAL_SEGMENT_STATS; s++)
-                out[s * ICTAL_N_FEATURES + f] = st[s];
+                out[s * nf + f] = st[s];
         }
         n_judged[ch] = (int)ctx.n[ch];
         free(ctx.rows[ch]);
