@@ -237,6 +237,42 @@ static void test_real(const char *data)
     CHECK(drop_ok);
     ictal_dataset_free(&rel);
 
+    char b[64];
+    /* Feature set 2: 100 columns; set 1's statistics unchanged, the three new features'
+     * kept by --features relative (amplitude-independent). */
+    ictal_model_info t2 = tmpl;
+    t2.feature_set = 2;
+    t2.n_features = ICTAL_N_FEATURES_SET2;
+    const int nf2 = ICTAL_N_FEATURES_SET2;
+    CHECK_EQ_INT(ictal_segment_n_features(2), 100);
+    CHECK_EQ_INT(ictal_segment_n_features(1), ICTAL_SEGMENT_N_FEATURES);
+    CHECK_EQ_INT(ictal_segment_n_features(3), 0);
+    CHECK(ictal_segment_column_name(2, 3 * nf2 + ICTAL_F_EXCESS_KURTOSIS, b, sizeof b) == 0);
+    CHECK_STR(b, "max_excess_kurtosis");
+    CHECK(ictal_segment_column_name(2, 100, b, sizeof b) == ICTAL_EINVAL);
+    ictal_dataset s2;
+    ictal_dataset_init(&s2, ICTAL_SEGMENT_N_FEATURES);
+    CHECK(ictal_segment_table(&c, &t2, 0, &s2, &d) == ICTAL_EINVAL); /* set 1's width */
+    ictal_dataset_free(&s2);
+    ictal_dataset_init(&s2, ictal_segment_n_features(2));
+    CHECK(ictal_segment_table(&c, &t2, ICTAL_TRAIN_ABSOLUTE_FEATURES, &s2, &d) == 0);
+    CHECK_EQ_INT((int)s2.n_rows, 40);
+    int same1 = 1, kept = 1;
+    for (size_t i = 0; i < s2.n_rows; i++)
+        for (int st = 0; st < ICTAL_SEGMENT_STATS; st++) {
+            for (int f = 0; f < ICTAL_N_FEATURES; f++) {
+                float v = s2.x[i * 100 + (size_t)(st * nf2 + f)];
+                float w = seg.x[i * ICTAL_SEGMENT_N_FEATURES + (size_t)(st * ICTAL_N_FEATURES + f)];
+                int absolute = (int)((ICTAL_TRAIN_ABSOLUTE_FEATURES >> f) & 1u);
+                same1 &= absolute ? isnan(v) : (v == w || (isnan(v) && isnan(w)));
+            }
+            for (int f = ICTAL_N_FEATURES; f < nf2; f++)
+                kept &= isfinite(s2.x[i * 100 + (size_t)(st * nf2 + f)]) != 0;
+        }
+    CHECK(same1);
+    CHECK(kept);
+    ictal_dataset_free(&s2);
+
     ictal_cv_params p;
     ictal_cv_params_default(&p);
     p.scheme = ICTAL_CV_KFOLD;
