@@ -169,7 +169,7 @@ int main(int argc, char **argv)
            "0.18 s)\n", t_det, t[0], t[runs - 1], c_det, tc[0], 3600.0 / t_det, 3600.0 / c_det);
     free(tc);
 
-    /* Latency on the excerpt with the default model. */
+    /* Latency on the excerpt with the model (the default one unless ICTAL_MODEL). */
     FILE *mf = fopen(model_path, "rb");
     static unsigned char mb[1 << 20];
     size_t ml = mf ? fread(mb, 1, sizeof mb, mf) : 0;
@@ -188,12 +188,14 @@ int main(int argc, char **argv)
         if (mem && ictal_detector_init(mem, sz, &cfg) == 0) {
             ictal_detector_push(mem, ex, n_ex);
             if (g_first_alarm >= 0)
-                printf("  latency on chb05_06_excerpt.edf (onset 37 s), all 23 signals, default "
-                       "model: first alarm at %.1f s, %+.1f s from the onset%s\n",
-                       g_first_alarm, g_first_alarm - 37.0,
+                printf("  latency on chb05_06_excerpt.edf (onset 37 s), all 23 signals, %s "
+                       "(feature set %u): first alarm at %.1f s, %+.1f s from the onset%s\n",
+                       model_env && *model_env ? model_env : "default model",
+                       (unsigned)m.info.feature_set, g_first_alarm, g_first_alarm - 37.0,
                        g_first_alarm < 37.0 ? " (before it: a false alarm)" : "");
             else
-                printf("  latency on chb05_06_excerpt.edf: no alarm with the default model\n");
+                printf("  latency on chb05_06_excerpt.edf: no alarm with %s\n",
+                       model_env && *model_env ? model_env : "the default model");
         }
         free(mem);
     }
