@@ -60,6 +60,22 @@ check "--exclude-patient trains without the patient" \
 check "--exclude-patient of an unknown patient: usage error" "[ $? -eq 2 ] && grep -q chb99 '$T/err'"
 "$ICTAL" train -q --type logreg --init "$T/a.xgb" --out "$T/q" $RECS > /dev/null 2> "$T/err"
 check "--init with logreg refused" "[ $? -ne 0 ] && grep -q 'tree model' '$T/err'"
+# --feature-set 2: a model of set 2 (25 features) that ictal detect runs; deterministic;
+# an initial model of the other set refused
+"$ICTAL" train --feature-set 3 --out x y.edf > /dev/null 2>&1
+check "bad --feature-set: usage error" "[ $? -eq 2 ]"
+check "--help documents --feature-set" "grep -q -- '--feature-set N' '$T/help'"
+"$ICTAL" train -q --feature-set 2 --out "$T/s2a" $RECS > /dev/null 2>&1
+r1=$?
+"$ICTAL" train -q --feature-set 2 --out "$T/s2b" $RECS > /dev/null 2>&1
+check "set 2: trains, same bytes twice" "[ $r1 -eq 0 ] && cmp -s '$T/s2a' '$T/s2b'"
+check "set 2: the model says feature set 2 (25 features)" \
+    "\"$ICTAL\" model info '$T/s2a' | grep -q 'feature set 2 (25 features)'"
+check "set 1 by default" "\"$ICTAL\" model info '$T/a.xgb' | grep -q 'feature set 1 (22 features)'"
+"$ICTAL" detect "$T/chb05_06.edf" --model "$T/s2a" --quiet --out "$T/det2" > /dev/null 2> "$T/err"
+check "set 2: ictal detect runs the model" "[ $? -eq 0 ] && ls '$T/det2' | grep -q ."
+"$ICTAL" train -q --mode patient --patient chb05 --init "$T/a.xgb" --feature-set 2 --rounds 5 --out "$T/q" $RECS > /dev/null 2> "$T/err"
+check "--init of another feature set refused, naming it" "[ $? -ne 0 ] && grep -q 'feature set 1' '$T/err'"
 # leave one record out, report with every figure
 "$ICTAL" train -q --cv loro --report "$T/r.md" $RECS > "$T/out" 2>&1
 check "loro runs" "[ $? -eq 0 ] && grep -q 'Leave-one-record-out' '$T/r.md'"
