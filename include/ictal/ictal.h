@@ -61,9 +61,10 @@ extern "C" {
 #define ICTAL_LABEL_BYTES 24         /* channel label with NUL (= ICTAL_LABEL_MAX) */
 
 /*
- * Features, per channel and window (feature set 1). "L(x)" is log10(1 + x). Powers are
- * mean squares in µV^2 of the high-passed signal at 128 Hz; bands: delta 0.5-4 Hz
- * (2nd-order Butterworth low-pass at 4 Hz after the 0.5 Hz high-pass), theta 4-8,
+ * Features, per channel and window (feature set 1; set 2 appends three, below). "L(x)"
+ * is log10(1 + x). Powers are mean squares in µV^2 of the high-passed signal at 128 Hz;
+ * bands: delta 0.5-4 Hz (2nd-order Butterworth low-pass at 4 Hz after the 0.5 Hz
+ * high-pass), theta 4-8,
  * alpha 8-13, beta 13-30 (2nd-order Butterworth high-pass then low-pass at the edges),
  * gamma 30-45 (high-pass at 30 Hz; the anti-aliasing bounds it at 45 Hz). Derivatives
  * are first differences at 128 Hz. A window is window_s long and

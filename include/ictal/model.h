@@ -99,8 +99,9 @@ typedef struct ictal_tree_node {
  */
 typedef struct ictal_model_info {
     ictal_model_kind kind;
-    uint16_t feature_set;   /* ICTAL_FEATURE_SET of ictal.h the model was trained on */
-    uint16_t n_features;    /* per-channel features the model reads (ICTAL_N_FEATURES) */
+    uint16_t feature_set;   /* feature set of ictal.h the model was trained on: 1 or 2 */
+    uint16_t n_features;    /* per-channel features the model reads: 22 for set 1
+                               (ICTAL_N_FEATURES), 25 for set 2 (ICTAL_N_FEATURES_SET2) */
     float rate_hz;          /* internal sample rate the features were computed at */
     float window_s, hop_s;  /* feature window and hop */
     ictal_aggregation aggregation;

@@ -492,9 +492,9 @@ int ictal_train_parsed(const ictal_dataset *ds, const uint8_t *in_train,
  * Data sets of labelled fixed-length segments (Bonn, Bern-Barcelona, ...) are classified
  * per segment in the literature. The segment model does that, as an evaluation and
  * research tool: the streaming detector never uses it (the detector's models read one
- * hop's ICTAL_N_FEATURES features; a segment model does not load into it).
+ * hop's 22 or 25 features; a segment model does not load into it).
  *
- * A segment's descriptor, per channel: for each of libictal's ICTAL_N_FEATURES hop
+ * A segment's descriptor, per channel: for each of libictal's hop
  * features (features-only mode, exactly as the hop pipeline computes them), over the hops
  * the detector judged for that channel (not settling, no quality flag: the hops the
  * model would have seen), the mean, the standard deviation (population, 1/n), the
