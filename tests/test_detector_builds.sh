@@ -2,7 +2,8 @@
 # The detector's output does not depend on how libictal was compiled: the release
 # library (vectorised, with its AVX2 variant where the CPU has one) and a -O0 build of
 # the same sources without CPU dispatch give bit-identical features, probabilities and
-# quality flags on the real chb05_06 excerpt at 256, 173.61 and 500 Hz (with a notch).
+# quality flags on the real chb05_06 excerpt at 256, 173.61 and 500 Hz (with a notch),
+# and the features of feature set 2 at 256 and 173.61 Hz.
 set -uo pipefail
 SRC=${ICTAL_SOURCE_DIR:-.}
 BUILD=${ICTAL_BUILD_DIR:-.}
@@ -40,12 +41,13 @@ int main(int argc, char **argv)
     if (fr == NULL || argc < 2 || ictal_model_parse(&m, mb, ml, NULL) != 0)
         return 1;
     const double rates[] = {256, 173.61, 500};
-    for (int r = 0; r < 3; r++) {
+    for (int r = 0; r < 5; r++) { /* 3, 4: features-only, feature set 2 */
         ictal_config cfg;
         ictal_config_init(&cfg);
         cfg.n_channels = nch;
-        cfg.rate_hz = rates[r];
-        cfg.model = &m;
+        cfg.rate_hz = rates[r % 3];
+        cfg.model = r < 3 ? &m : NULL;
+        cfg.feature_set = r < 3 ? 1 : 2;
         cfg.notch_hz = r == 2 ? 50 : 0;
         cfg.on_hop = on_hop;
         ictal_detector *d = du_detector_new(&cfg, NULL);
