@@ -1,5 +1,6 @@
 /* Fuzzes the detector: a configuration from the first bytes (channels, rate, window,
- * hop, decisions, notch, quality thresholds, model or none), then samples (any float
+ * hop, decisions, notch, quality thresholds, a model of feature set 1 or 2 or none, the
+ * feature set of features-only mode, 0 to 3), then samples (any float
  * bit pattern: NaN, infinities, denormals, huge values) pushed in chunks of the sizes the
  * input chooses. Checks: init succeeds for every configuration that passes the check,
  * hops are finite, channels with a quality flag have probability 0, and two runs with
@@ -35,21 +36,26 @@ static void on_hop(void *user, const ictal_hop *h)
     uint32_t u;
     memcpy(&u, &h->prob_smooth, 4);
     a->hash = (a->hash ^ u ^ h->state) * 1099511628211ull;
+    for (int i = 0; i < h->n_channels * h->n_features; i++) {
+        memcpy(&u, &h->features[i], 4);
+        a->hash = (a->hash ^ u) * 1099511628211ull;
+    }
 }
 
-static unsigned char model_bytes[4096];
-static size_t model_len;
+static unsigned char model_bytes[2][4096];
+static size_t model_len[2];
 
-static void make_model(void)
+static void make_model(int k) /* k = feature set - 1 */
 {
     test_model m;
     test_model_init(&m);
-    for (int i = 0; i < ICTAL_N_FEATURES; i++)
+    m.feature_set = k + 1;
+    for (int i = 0; i < ictal_feature_count(k + 1); i++)
         m.weights[i] = (float)((i % 5) - 2) * 0.3f;
     m.window_s = 2.0f;
     m.aggregation = ICTAL_AGG_TOPK_MEAN;
     m.top_k = 2;
-    model_len = test_model_serialize(&m, model_bytes, sizeof model_bytes);
+    model_len[k] = test_model_serialize(&m, model_bytes[k], sizeof model_bytes[k]);
 }
 
 static int run(const ictal_config *base, const float *x, size_t frames, size_t chunk, acc *a)
@@ -83,10 +89,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 16)
         return 0;
-    if (model_len == 0)
-        make_model();
+    int mk = (data[2] >> 1) & 1;
+    if (model_len[mk] == 0)
+        make_model(mk);
     ictal_model model;
-    if (ictal_model_parse(&model, model_bytes, model_len, NULL) != 0)
+    if (ictal_model_parse(&model, model_bytes[mk], model_len[mk], NULL) != 0)
         abort();
     static const double rates[] = {100, 128, 160, 173.61, 200, 250, 256, 400, 500, 512, 1000,
                                    2048, 99, 3000};
@@ -104,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.post.refractory_s = (float)(data[10] % 16);
     cfg.flat_uv = (float)(data[11] % 4);
     size_t chunk = 1 + data[12] * (size_t)(1 + data[13]);
+    cfg.feature_set = data[14] % 4; /* 0 is set 1, 3 is refused; a model fixes it */
     data += 16;
     size -= 16;
     if (cfg.n_channels == 0 || size / 4 / (size_t)cfg.n_channels == 0) {
