@@ -25,6 +25,7 @@ typedef struct http_pss {
     const char *ctype;
     int headers_sent;
     int retry_after_s;  /* > 0: a Retry-After header (429) */
+    int routed;         /* route() ran: lws may still report an empty body complete */
 } http_pss;
 
 size_t ictal__http_pss_size(void)
@@ -647,6 +648,7 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         int n = lws_hdr_copy(wsi, p->uri, sizeof p->uri,
                              post ? WSI_TOKEN_POST_URI : del ? WSI_TOKEN_DELETE_URI : WSI_TOKEN_GET_URI);
         if ((!post && !get && !del) || n <= 0) {
+            p->routed = 1;
             respond_error(wsi, p, 405, "only GET, POST and DELETE are supported");
             return 0;
         }
@@ -657,11 +659,13 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
             content_len = strtol(cl, NULL, 10);
         if (content_len > ICTAL__BODY_MAX) {
+            p->routed = 1;
             respond_error(wsi, p, 413, "request body larger than 65536 bytes");
             return 0;
         }
         if (post && content_len > 0)
             return 0; /* wait for the body */
+        p->routed = 1;
         route(wsi, srv, p);
         return 0;
     }
@@ -682,6 +686,11 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         }
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        /* With "Content-Length: 0" the request was routed already: once is enough (a
+         * second run would answer a logout with 401, its token being gone). */
+        if (p->routed)
+            return 0;
+        p->routed = 1;
         if (p->body_too_big)
             respond_error(wsi, p, 413, "request body larger than 65536 bytes");
         else
