@@ -849,7 +849,7 @@ int ictal__password_verify(const char *password, const char *encoded)
         sscanf(encoded, "$scrypt$ln=%d,r=%d,p=%d$%32[0-9a-f]$%64[0-9a-f]%n", &log2_n, &r, &p,
                salt_hex, key_hex, &used) != 5 ||
         encoded[used] != 0 || strlen(salt_hex) != 32 || strlen(key_hex) != 2 * PW_KEY ||
-        log2_n < 10 || log2_n > 24 || r < 1 || r > 32 || p < 1 || p > 64 ||
+        log2_n < 10 || log2_n > 20 || r < 1 || r > 16 || p < 1 || p > 16 ||
         from_hex(salt_hex, sizeof salt, salt) != 0 || from_hex(key_hex, sizeof want, want) != 0)
         return ICTAL_EFORMAT;
     if (scrypt_key(password, salt, sizeof salt, log2_n, r, p, got) != 0)

@@ -88,6 +88,16 @@ await page.waitForSelector('#signin:not([hidden])', { timeout: 5000 });
 const revoked = await fetch(base + '/api/alarms', { headers: { Authorization: `Bearer ${session}` } });
 if (revoked.status !== 401) fail(`a signed-out session token answered ${revoked.status}`);
 if (await page.evaluate(() => localStorage.getItem('ictal-token')) !== null) fail('the token stayed in localStorage');
+// Signed in again, then disabled by the admin: the server ends the live connection's
+// session and the page goes back to the form by itself.
+await page.fill('#login-user', 'dr-e2e');
+await page.fill('#login-password', 'ward three night shift');
+await page.click('#login button[type=submit]');
+await page.waitForSelector('#conn.ok', { timeout: 10000 });
+const disabled = await fetch(base + '/api/users/dr-e2e', { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
+if (disabled.status !== 200) fail(`DELETE /api/users/dr-e2e answered ${disabled.status}`);
+await page.waitForSelector('#signin:not([hidden])', { timeout: 5000 });
+if (await page.locator('#conn.ok').count()) fail('still live after the user was disabled');
 
 // The admin API token in the URL fragment (as scripts/run.sh prints) still works.
 await page.goto(`${base}/#token=${token}`);
@@ -167,5 +177,5 @@ await page.locator('#review-close').click();
 if (await page.locator('#review').isVisible()) fail('Close left the review open');
 if (!(await page.locator('#placeholder').isVisible())) fail('Close did not go back to the placeholder');
 if (errors.length) fail(`page errors: ${errors.join('; ')}`);
-console.log(`ok: signed in and out as dr-e2e; alarm ${alarmId} shown, acknowledged on the dashboard and stored; past session ${sid} reviewed (${hist.hops} hops); screenshot ${shot}`);
+console.log(`ok: signed in and out as dr-e2e, signed out when disabled; alarm ${alarmId} shown, acknowledged on the dashboard and stored; past session ${sid} reviewed (${hist.hops} hops); screenshot ${shot}`);
 cleanup(0);
