@@ -5,12 +5,14 @@
  * per role (a viewer reads but cannot acknowledge, a clinician acknowledges under its
  * user name); one 401 answer for an unknown user and a wrong password; the per-address
  * throttle (429 with Retry-After, other addresses unaffected); logout, disabled users
- * and expired sessions refused; sessions survive a restart; passwords stored only as
- * salted scrypt hashes (read from the SQLite file).
+ * and expired sessions refused; sessions survive a restart; a session token on the
+ * dashboard WebSocket, which is signed out when its user is disabled; passwords stored
+ * only as salted scrypt hashes (read from the SQLite file).
  */
 #define _GNU_SOURCE /* memmem */
 #include "server_test_util.h"
 
+#include <libwebsockets.h>
 #include <sqlite3.h>
 #include <strings.h>
 
@@ -103,6 +105,91 @@ static long login(const char *src, const char *user, const char *password, char 
     }
     free(r.body);
     return r.status;
+}
+
+/* --- a dashboard WebSocket (subprotocol ictal-dashboard-v1) ------------------------- */
+
+/* One client context for the test's dashboard connections (in one thread). */
+static struct lws_context *ws_ctx;
+
+typedef struct ws_dash {
+    const char *token;
+    int sent, closed;
+    int n_auth;
+    char auth[4][256]; /* the "auth" messages received, in order */
+} ws_dash;
+
+static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    ws_dash *w = lws_get_opaque_user_data(wsi);
+    (void)user;
+    if (w == NULL)
+        return 0;
+    if (reason == LWS_CALLBACK_CLIENT_ESTABLISHED) {
+        lws_callback_on_writable(wsi);
+    } else if (reason == LWS_CALLBACK_CLIENT_WRITEABLE && !w->sent) {
+        unsigned char b[LWS_PRE + 256];
+        int n = snprintf((char *)b + LWS_PRE, 200, "{\"type\":\"auth\",\"token\":\"%s\"}", w->token);
+        lws_write(wsi, b + LWS_PRE, (size_t)n, LWS_WRITE_TEXT);
+        w->sent = 1;
+    } else if (reason == LWS_CALLBACK_CLIENT_RECEIVE) {
+        static const char auth[] = "{\"type\":\"auth\",";
+        if (len >= sizeof auth - 1 && memcmp(in, auth, sizeof auth - 1) == 0 && w->n_auth < 4)
+            snprintf(w->auth[w->n_auth++], sizeof w->auth[0], "%.*s", (int)len, (const char *)in);
+    } else if (reason == LWS_CALLBACK_CLIENT_CLOSED || reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR) {
+        w->closed = 1;
+    }
+    return 0;
+}
+
+static const struct lws_protocols ws_protocols[] = {{"ictal-dashboard-v1", ws_cb, 0, 65536, 0, NULL, 0},
+                                                    {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+/* Connects a dashboard that signs in with token; w must outlive ws_ctx. */
+static int ws_open(ws_dash *w, const char *token)
+{
+    memset(w, 0, sizeof *w);
+    w->token = token;
+    if (ws_ctx == NULL) {
+        struct lws_context_creation_info info;
+        memset(&info, 0, sizeof info);
+        info.port = CONTEXT_PORT_NO_LISTEN;
+        info.protocols = ws_protocols;
+        lws_set_log_level(LLL_ERR, NULL);
+        ws_ctx = lws_create_context(&info);
+        if (ws_ctx == NULL)
+            return -1;
+    }
+    struct lws_client_connect_info i;
+    memset(&i, 0, sizeof i);
+    i.context = ws_ctx;
+    i.address = "127.0.0.1";
+    i.port = srv.port;
+    i.path = "/dashboard";
+    i.host = i.address;
+    i.origin = i.address;
+    i.protocol = "ictal-dashboard-v1";
+    i.local_protocol_name = "ictal-dashboard-v1";
+    i.opaque_user_data = w;
+    return lws_client_connect_via_info(&i) ? 0 : -1;
+}
+
+/* Services the connections until w has received n auth messages (or ~10 s passed; a
+ * signed-in dashboard gets a status every second, which wakes the loop). */
+static int ws_wait_auth(ws_dash *w, int n)
+{
+    time_t end = time(NULL) + 10;
+    while (w->n_auth < n && !w->closed && time(NULL) < end)
+        lws_service(ws_ctx, 0);
+    return w->n_auth >= n;
+}
+
+/* Closes every dashboard connection. */
+static void ws_close_all(void)
+{
+    if (ws_ctx)
+        lws_context_destroy(ws_ctx);
+    ws_ctx = NULL;
 }
 
 /* `ictal serve --data dir --add-user name --role role` with password on stdin. */
@@ -255,8 +342,22 @@ static void test_accounts(int64_t alarm_id)
     CHECK_EQ_INT(ts_start(&srv, dir, (const char *const[]){"--model", "none", NULL}), 0);
     CHECK_EQ_INT(status_of("GET", "/api/alarms", clin, NULL), 200);
 
-    /* Disabling a user ends its sessions and its sign-ins; the name stays taken. */
+    /* A session token signs a dashboard in like an API token; a made-up one does not. */
+    ws_dash w, bad;
+    CHECK_EQ_INT(ws_open(&w, clin), 0);
+    CHECK(ws_wait_auth(&w, 1));
+    CHECK_EQ_INT(w.n_auth, 1);
+    CHECK_STR(w.auth[0], "{\"type\":\"auth\",\"role\":\"clinician\",\"name\":\"dr-b\"}");
+    CHECK_EQ_INT(ws_open(&bad, "0123456789abcdef.0123456789abcdef"), 0);
+    CHECK(ws_wait_auth(&bad, 1));
+    CHECK(strstr(bad.auth[0], "\"role\":\"none\"") != NULL);
+
+    /* Disabling a user ends its sessions and its sign-ins; the name stays taken. The
+     * dashboard signed in with its session is told at once. */
     CHECK_EQ_INT(status_of("DELETE", "/api/users/dr-b", admin, NULL), 200);
+    CHECK(ws_wait_auth(&w, 2));
+    CHECK(strstr(w.auth[1], "\"role\":\"none\"") != NULL);
+    ws_close_all();
     CHECK_EQ_INT(status_of("GET", "/api/alarms", clin, NULL), 401);
     CHECK_EQ_INT(login(NULL, "dr-b", same, NULL, 0, body, sizeof body), 401);
     CHECK_STR(body, body2);
