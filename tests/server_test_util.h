@@ -39,14 +39,14 @@ typedef struct test_server {
     char token[128];
 } test_server;
 
-static void ts_sleep_ms(int ms)
+static inline void ts_sleep_ms(int ms)
 {
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&t, NULL);
 }
 
 /* Starts `ictal serve` on a free port with data in dir; extra: NULL-terminated args. */
-static int ts_start(test_server *s, const char *dir, const char *const *extra)
+static inline int ts_start(test_server *s, const char *dir, const char *const *extra)
 {
     const char *ictal = getenv("ICTAL");
     if (ictal == NULL)
@@ -90,7 +90,7 @@ static int ts_start(test_server *s, const char *dir, const char *const *extra)
 }
 
 /* Stops the server: SIGTERM (clean) or SIGKILL (crash). Returns its exit status. */
-static int ts_stop(test_server *s, int sig)
+static inline int ts_stop(test_server *s, int sig)
 {
     if (s->pid <= 0)
         return -1;
@@ -106,7 +106,7 @@ typedef struct ts_buf {
     size_t len;
 } ts_buf;
 
-static size_t ts_write(char *p, size_t sz, size_t n, void *u)
+static inline size_t ts_write(char *p, size_t sz, size_t n, void *u)
 {
     ts_buf *b = u;
     char *nb = realloc(b->data, b->len + sz * n + 1);
@@ -120,7 +120,7 @@ static size_t ts_write(char *p, size_t sz, size_t n, void *u)
 }
 
 /* One HTTP request; returns the status, *body (malloc'd, may be NULL) the response. */
-static long ts_http(const test_server *s, const char *method, const char *path, const char *token,
+static inline long ts_http(const test_server *s, const char *method, const char *path, const char *token,
                     const char *req_body, char **body, size_t *body_len)
 {
     CURL *c = curl_easy_init();
@@ -156,7 +156,7 @@ static long ts_http(const test_server *s, const char *method, const char *path, 
 }
 
 /* GET path as JSON with the admin token (NULL on failure). */
-static json_t *ts_get_json(const test_server *s, const char *path)
+static inline json_t *ts_get_json(const test_server *s, const char *path)
 {
     char *body = NULL;
     long st = ts_http(s, "GET", path, s->token, NULL, &body, NULL);
@@ -166,7 +166,7 @@ static json_t *ts_get_json(const test_server *s, const char *path)
 }
 
 /* The session id of a device's newest session, or -1. */
-static int64_t ts_session_of(const test_server *s, const char *device)
+static inline int64_t ts_session_of(const test_server *s, const char *device)
 {
     char path[256];
     snprintf(path, sizeof path, "/api/sessions?device=%s", device);
@@ -209,7 +209,7 @@ typedef struct ts_cmp {
     int mismatches;
 } ts_cmp;
 
-static int ts_cmp_cb(void *user, const ictal_wire_frame *f)
+static inline int ts_cmp_cb(void *user, const ictal_wire_frame *f)
 {
     ts_cmp *c = user;
     if (f->seq != c->next || f->seq >= c->src->n_frames ||
@@ -222,7 +222,7 @@ static int ts_cmp_cb(void *user, const ictal_wire_frame *f)
 
 /* Number of frames in the log if every one is the source's frame of the same index,
  * in order, once; -1 otherwise. */
-static int64_t ts_log_matches(const test_server *s, int64_t session_id, const ictal__sim_source *src)
+static inline int64_t ts_log_matches(const test_server *s, int64_t session_id, const ictal__sim_source *src)
 {
     char path[400];
     snprintf(path, sizeof path, "%s/sessions/%lld.frames", s->dir, (long long)session_id);
@@ -418,7 +418,7 @@ typedef struct ts_hook {
     pthread_mutex_t mu;
 } ts_hook;
 
-static void *ts_hook_main(void *arg)
+static inline void *ts_hook_main(void *arg)
 {
     ts_hook *h = arg;
     while (!h->stop) {
@@ -482,7 +482,7 @@ static void *ts_hook_main(void *arg)
     return NULL;
 }
 
-static int ts_hook_start(ts_hook *h, const char *secret, int fail_first)
+static inline int ts_hook_start(ts_hook *h, const char *secret, int fail_first)
 {
     memset(h, 0, sizeof *h);
     h->secret = secret;
@@ -503,7 +503,7 @@ static int ts_hook_start(ts_hook *h, const char *secret, int fail_first)
     return pthread_create(&h->thread, NULL, ts_hook_main, h);
 }
 
-static void ts_hook_stop(ts_hook *h)
+static inline void ts_hook_stop(ts_hook *h)
 {
     h->stop = 1;
     pthread_join(h->thread, NULL);
@@ -512,7 +512,7 @@ static void ts_hook_stop(ts_hook *h)
 }
 
 /* Distinct events of a type received (receivers deduplicate on the event id). */
-static int ts_hook_count(ts_hook *h, const char *type)
+static inline int ts_hook_count(ts_hook *h, const char *type)
 {
     int n = 0;
     pthread_mutex_lock(&h->mu);
@@ -528,7 +528,7 @@ static int ts_hook_count(ts_hook *h, const char *type)
     return n;
 }
 
-static const char *ts_source_edf(void)
+static inline const char *ts_source_edf(void)
 {
     static char path[1024];
     const char *root = getenv("ICTAL_SOURCE_DIR");
@@ -536,7 +536,7 @@ static const char *ts_source_edf(void)
     return path;
 }
 
-static const char *ts_model_path(void)
+static inline const char *ts_model_path(void)
 {
     return test_fixture_path("server/linelength.model");
 }

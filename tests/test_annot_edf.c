@@ -1,4 +1,5 @@
-/* ictal_annot_read_edf(): EDF+ annotations as SzCORE-style events. */
+/* ictal_annot_read_edf() and ictal_annot_from_edf(): EDF+ annotations as SzCORE-style
+ * events. */
 #include <unistd.h>
 
 #include "edf_test_util.h"
@@ -82,6 +83,23 @@ int main(void)
             CHECK_STR(a.events[3].event_type, "sz");
         }
         CHECK_NEAR(a.recording_duration_s, 20, 1e-9);
+        /* from a reader that is already open: the same events */
+        ictal_edf *r = NULL;
+        CHECK_EQ_INT(ictal_edf_open(&r, path, NULL, &d), 0);
+        if (r) {
+            ictal_annotations b;
+            ictal_annotations_init(&b);
+            CHECK_EQ_INT(ictal_annot_from_edf(ictal_edf_get_info(r), &b, &d), 0);
+            CHECK_EQ_INT(b.count, a.count);
+            for (size_t i = 0; i < a.count && i < b.count; i++) {
+                CHECK_STR(b.events[i].event_type, a.events[i].event_type);
+                CHECK_NEAR(b.events[i].onset_s, a.events[i].onset_s, 0);
+                CHECK_NEAR(b.events[i].duration_s, a.events[i].duration_s, 0);
+            }
+            CHECK_NEAR(b.recording_duration_s, 20, 1e-9);
+            ictal_annotations_free(&b);
+            ictal_edf_close(r);
+        }
         ictal_annotations_free(&a);
         unlink(path);
     }

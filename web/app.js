@@ -14,10 +14,14 @@ const state = {
 };
 
 // --- auth -------------------------------------------------------------------------
+// People sign in with a user name and password (POST /api/login) for a session token;
+// an API token works too (the #token= fragment or the token field). Either is kept in
+// localStorage and sent as the bearer token and in the WebSocket's auth message.
 function readToken() {
   const m = location.hash.match(/token=([^&]+)/);
   if (m) {
     localStorage.setItem('ictal-token', decodeURIComponent(m[1]));
+    localStorage.setItem('ictal-token-kind', 'api');
     history.replaceState(null, '', location.pathname);
   }
   return localStorage.getItem('ictal-token');
@@ -27,21 +31,67 @@ async function api(path, opts = {}) {
   const r = await fetch(path, {
     ...opts, headers: { Authorization: `Bearer ${state.token}`, ...(opts.headers || {}) },
   });
-  if (r.status === 401) { showLogin(); throw new Error('unauthorized'); }
+  if (r.status === 401) { signedOut(); throw new Error('unauthorized'); }
   const isJson = (r.headers.get('content-type') || '').includes('json');
   const body = isJson ? await r.json() : await r.blob();
   if (!r.ok) throw new Error(body.error || `HTTP ${r.status}`);
   return body;
 }
 
-function showLogin() {
-  $('#login').hidden = false;
+// The token no longer counts (signed out elsewhere, user disabled, session expired):
+// forget it, stop the live connection, show the sign-in form.
+function signedOut() {
+  localStorage.removeItem('ictal-token');
+  localStorage.removeItem('ictal-token-kind');
+  state.token = null;
+  if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
+  setConn('sign in', 'bad');
+  $('#whoami').textContent = '';
+  showLogin();
 }
 
-$('#login').addEventListener('submit', (e) => {
-  e.preventDefault();
-  localStorage.setItem('ictal-token', $('#token-input').value.trim());
+function showLogin() {
+  $('#signin').hidden = false;
+  $('main').hidden = true;
+  $('#signout').hidden = true;
+  $('#login-user').focus();
+}
+
+function useToken(token, kind) {
+  localStorage.setItem('ictal-token', token);
+  localStorage.setItem('ictal-token-kind', kind);
   location.reload();
+}
+
+$('#login').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const err = $('#login-error');
+  err.textContent = '';
+  try {
+    const r = await fetch('/api/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: $('#login-user').value.trim(), password: $('#login-password').value }),
+    });
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok) { err.textContent = body.error || `sign-in failed (HTTP ${r.status})`; return; }
+    useToken(body.token, 'session');
+  } catch (ex) {
+    err.textContent = `sign-in failed: ${ex.message}`;
+  }
+});
+
+$('#token-login').addEventListener('submit', (e) => {
+  e.preventDefault();
+  useToken($('#token-input').value.trim(), 'api');
+});
+
+// Sign out ends a sign-in session on the server; an API token is only forgotten here.
+$('#signout').addEventListener('click', async () => {
+  if (localStorage.getItem('ictal-token-kind') === 'session') {
+    try { await fetch('/api/logout', { method: 'POST', headers: { Authorization: `Bearer ${state.token}` } }); } catch (e) { console.warn(e); }
+  }
+  signedOut();
 });
 
 // --- live connection ----------------------------------------------------------------
@@ -68,8 +118,11 @@ function onMessage(m) {
     case 'auth':
       state.role = m.role;
       $('#whoami').textContent = m.role === 'none' ? '' : `${m.name} (${m.role})`;
-      if (m.role === 'none') { setConn('token refused', 'bad'); showLogin(); return; }
+      if (m.role === 'none') { signedOut(); return; }
       setConn('live', 'ok');
+      $('main').hidden = false;
+      $('#signin').hidden = true;
+      $('#signout').hidden = false;
       if (state.selected) subscribe(state.selected);
       loadAlarms();
       loadSessions();
@@ -369,5 +422,18 @@ async function reviewSession(s) {
 // Closing a review goes back to the device that was being watched, if any.
 $('#review-close').addEventListener('click', () => showPane(state.selected ? 'live' : 'none'));
 
+// A #token= link opened in a tab that is already on the dashboard.
+window.addEventListener('hashchange', () => {
+  if (/token=/.test(location.hash)) { readToken(); location.reload(); }
+});
+
 state.token = readToken();
-if (!state.token) { setConn('sign in', 'bad'); showLogin(); } else { connect(); setInterval(loadSessions, 15000); }
+if (!state.token) {
+  setConn('sign in', 'bad');
+  showLogin();
+} else {
+  $('main').hidden = false;
+  $('#signout').hidden = false;
+  connect();
+  setInterval(() => state.token && loadSessions(), 15000);
+}

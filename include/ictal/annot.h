@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 
+#include "ictal/edf.h"
 #include "ictal/error.h"
 
 #ifdef __cplusplus
@@ -117,6 +118,9 @@ int ictal_annot_parse_siena(const char *text, size_t len, const char *source,
 /* The annotations of an EDF+/BDF+ file (every annotation signal). Events whose text
  * names a seizure get event_type "sz"; others keep their text. */
 int ictal_annot_read_edf(const char *path, ictal_annotations *a, ictal_diag *d);
+/* The same from a file already open (its header and annotations read once, so its
+ * warnings are given once). */
+int ictal_annot_from_edf(const ictal_edf_info *info, ictal_annotations *a, ictal_diag *d);
 
 /* The annotation file formats ictal reads. */
 typedef enum ictal_annot_format {

@@ -12,6 +12,8 @@
  * frame logs: what is acknowledged), sessions/<id>.edf (the recordings as EDF+, written
  * live, rebuilt from the logs after a crash), admin.token (the first admin API token,
  * mode 0600).
+ * People sign in with a user name and password (POST /api/login) for a session token
+ * that expires; services use API tokens. Both are bearer tokens (docs/server.md).
  * Webhooks are sent from a persistent outbox with libcurl's multi interface, driven
  * by a timer of the same event loop. The one other thread only fdatasync()s session
  * logs, so that the loop never waits on the disk (src/server/syncer.h).
@@ -72,6 +74,16 @@ void ictal_server_stop(ictal_server *srv);
 
 /* Flushes session logs, closes the database, frees srv. */
 void ictal_server_destroy(ictal_server *srv);
+
+/*
+ * Adds a user account to the database of data_dir (created when missing), without a
+ * running server: how the first account is made. name: 1-64 of [A-Za-z0-9._@-];
+ * password: at least 10 characters (stored only as a salted scrypt hash); role:
+ * "viewer", "clinician" or "admin". ICTAL_EINVAL (bad name, password or role) or
+ * ICTAL_ESTATE (the name is taken), with d saying what.
+ */
+int ictal_server_add_user(const char *data_dir, const char *name, const char *password,
+                          const char *role, ictal_diag *d);
 
 #ifdef __cplusplus
 }

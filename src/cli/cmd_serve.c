@@ -1,14 +1,18 @@
 /*
  * ictal serve [--listen HOST:PORT] [--data DIR] [...]
+ * ictal serve [--data DIR] --add-user NAME [--role ROLE]   (password on stdin)
  *
  * Runs the monitoring server (ictal/server.h): devices stream over WebSocket, the
  * dashboard and the HTTP API are served on the same port. Stops cleanly on SIGINT or
  * SIGTERM (session logs flushed); after a crash it resumes every session from its log.
+ * With --add-user it adds a user account to the data directory and exits.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "ictal/server.h"
@@ -29,7 +33,8 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ictal serve [--listen HOST:PORT] [--data DIR] [options]\n\n"
+            "usage: ictal serve [--listen HOST:PORT] [--data DIR] [options]\n"
+            "       ictal serve [--data DIR] --add-user NAME [--role ROLE] < password\n\n"
             "Monitors live EEG devices (docs/protocol.md), raises alarms, keeps recordings\n"
             "and serves the dashboard and the HTTP API (docs/server.md).\n\n"
             "  --listen HOST:PORT   where to listen (default 127.0.0.1:8080; port 0: any)\n"
@@ -47,9 +52,54 @@ static void usage(FILE *out)
             "  --max-frames-per-s N per-stream frame rate limit (default 200)\n"
             "  --max-devices N      concurrent device connections (default 4096)\n"
             "  --port-file FILE     write the bound port there once listening\n"
-            "  --quiet              no log lines\n\n"
-            "The admin API token is in DIR/admin.token; the dashboard is at\n"
-            "http://HOST:PORT/#token=<token>.\n");
+            "  --quiet              no log lines\n"
+            "  --add-user NAME      add a user account for the dashboard sign-in and exit;\n"
+            "                       the password (10+ characters) is read from stdin\n"
+            "  --role ROLE          its role: viewer (default), clinician or admin\n\n"
+            "People sign in on the dashboard with a user name and password (sessions last\n"
+            "12 h); POST /api/users (admin) adds more. The admin API token is in\n"
+            "DIR/admin.token; the dashboard also opens at http://HOST:PORT/#token=<token>.\n");
+}
+
+/* Reads one line (the password) from stdin, without echo on a terminal. */
+static int read_password(const char *user, char *buf, size_t size)
+{
+    struct termios old, quiet;
+    int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        fprintf(stderr, "password for %s: ", user);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    int ok = fgets(buf, (int)size, stdin) != NULL;
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (!ok)
+        return -1;
+    buf[strcspn(buf, "\r\n")] = 0;
+    return 0;
+}
+
+static int add_user(const char *data_dir, const char *name, const char *role)
+{
+    char password[1100];
+    if (read_password(name, password, sizeof password) != 0) {
+        fprintf(stderr, "ictal serve: --add-user reads the password from stdin; got nothing\n");
+        return ICTAL_EXIT_USAGE;
+    }
+    ictal_diag d;
+    ictal_diag_init(&d);
+    int rc = ictal_server_add_user(data_dir, name, password, role, &d);
+    memset(password, 0, sizeof password);
+    if (rc != 0) {
+        ictal_cli_print_diag("serve", &d);
+        return rc == ICTAL_EINVAL || rc == ICTAL_ESTATE ? ICTAL_EXIT_FAIL : ictal_cli_exit_code(rc);
+    }
+    printf("ictal serve: user %s (%s) added to %s\n", name, role, data_dir ? data_dir : "ictal-data");
+    return ICTAL_EXIT_OK;
 }
 
 int ictal_cmd_serve(int argc, char **argv)
@@ -57,7 +107,7 @@ int ictal_cmd_serve(int argc, char **argv)
     ictal_server_options opt;
     ictal_server_options_init(&opt);
     char host[256] = "127.0.0.1";
-    const char *port_file = NULL;
+    const char *port_file = NULL, *add_user_name = NULL, *add_user_role = NULL;
     opt.webhook_secret = getenv("ICTAL_WEBHOOK_SECRET");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -109,6 +159,10 @@ int ictal_cmd_serve(int argc, char **argv)
                 opt.max_devices = atoi(v);
             } else if (strcmp(a, "--port-file") == 0) {
                 port_file = v;
+            } else if (strcmp(a, "--add-user") == 0) {
+                add_user_name = v;
+            } else if (strcmp(a, "--role") == 0) {
+                add_user_role = v;
             } else {
                 fprintf(stderr, "ictal serve: unknown option %s\n", a);
                 usage(stderr);
@@ -116,6 +170,12 @@ int ictal_cmd_serve(int argc, char **argv)
             }
         }
     }
+    if (add_user_role && !add_user_name) {
+        fprintf(stderr, "ictal serve: --role goes with --add-user\n");
+        return ICTAL_EXIT_USAGE;
+    }
+    if (add_user_name)
+        return add_user(opt.data_dir, add_user_name, add_user_role ? add_user_role : "viewer");
     if (opt.webhook_url && (opt.webhook_secret == NULL || opt.webhook_secret[0] == 0)) {
         fprintf(stderr, "ictal serve: --webhook needs --webhook-secret or ICTAL_WEBHOOK_SECRET\n");
         return ICTAL_EXIT_USAGE;

@@ -83,7 +83,14 @@ int ictal_annot_read_edf(const char *path, ictal_annotations *a, ictal_diag *d)
     int rc = ictal_edf_open(&r, path, NULL, d);
     if (rc)
         return rc;
-    const ictal_edf_info *in = ictal_edf_get_info(r);
+    rc = ictal_annot_from_edf(ictal_edf_get_info(r), a, d);
+    ictal_edf_close(r);
+    return rc;
+}
+
+int ictal_annot_from_edf(const ictal_edf_info *in, ictal_annotations *a, ictal_diag *d)
+{
+    int rc = 0;
     a->recording_duration_s = in->duration_s;
     copy_utf8(a->date_time, sizeof(a->date_time), in->start_iso);
     ptrdiff_t open_start = -1; /* an unpaired "seizure start" event */
@@ -111,6 +118,5 @@ int ictal_annot_read_edf(const char *path, ictal_annotations *a, ictal_diag *d)
         else if (sz && e.duration_s == 0 && marks_start(x->text))
             open_start = (ptrdiff_t)a->count - 1;
     }
-    ictal_edf_close(r);
     return rc;
 }

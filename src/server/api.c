@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 typedef struct http_pss {
     char uri[512];
-    int is_post;
+    int is_post, is_delete;
     char *body;
     size_t body_len;
     int body_too_big;
@@ -22,6 +24,8 @@ typedef struct http_pss {
     int status;
     const char *ctype;
     int headers_sent;
+    int retry_after_s;  /* > 0: a Retry-After header (429) */
+    int routed;         /* route() ran: lws may still report an empty body complete */
 } http_pss;
 
 size_t ictal__http_pss_size(void)
@@ -61,16 +65,22 @@ static void respond_error(struct lws *wsi, http_pss *p, int status, const char *
     respond_json(wsi, p, status, json_pack("{s:s}", "error", msg));
 }
 
-/* The caller's role from "Authorization: Bearer <token>". */
+/* The token of "Authorization: Bearer <token>" into auth (its start), or NULL. */
+static const char *bearer(struct lws *wsi, char *auth, int size)
+{
+    if (lws_hdr_copy(wsi, auth, size, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
+        strncmp(auth, "Bearer ", 7) != 0)
+        return NULL;
+    return auth + 7;
+}
+
+/* The caller's role from its bearer token (an API token or a sign-in session). */
 static int caller_role(struct lws *wsi, ictal_server *srv, char *name, size_t size)
 {
     char auth[256];
     name[0] = 0;
-    if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
-        return ICTAL_ROLE_NONE;
-    if (strncmp(auth, "Bearer ", 7) != 0)
-        return ICTAL_ROLE_NONE;
-    return ictal__store_token_role(&srv->store, auth + 7, name, size);
+    const char *token = bearer(wsi, auth, sizeof auth);
+    return token ? ictal__store_token_role(&srv->store, token, name, size) : ICTAL_ROLE_NONE;
 }
 
 static const char *arg(struct lws *wsi, const char *name_eq, char *buf, int len)
@@ -175,6 +185,11 @@ char *ictal__metrics_text(ictal_server *srv)
     COUNTER("ictal_hellos_total", "Device hellos received.", srv->hellos_total);
     COUNTER("ictal_auth_failures_total", "Rejected device or dashboard credentials.",
             srv->auth_failures);
+    COUNTER("ictal_logins_total", "Successful password sign-ins.", srv->logins_total);
+    COUNTER("ictal_login_failures_total", "Sign-ins refused for a wrong user name or password.",
+            srv->login_failures_total);
+    COUNTER("ictal_logins_throttled_total", "Sign-ins refused (429) after repeated failures.",
+            srv->logins_throttled_total);
     COUNTER("ictal_alarms_total", "Alarms raised since start.", srv->alarms_total);
     GAUGE("ictal_device_connections", "Open device connections.", "%d", connected);
     GAUGE("ictal_streams", "Device streams held in memory.", "%d", streams);
@@ -315,6 +330,143 @@ static void serve_session_history(struct lws *wsi, ictal_server *srv, http_pss *
                            "points", pts));
 }
 
+/* --- sign-in ---------------------------------------------------------------------------- */
+
+/*
+ * Failed sign-ins are counted per source address in fixed windows; an address with
+ * ICTAL__LOGIN_FAILS_MAX failures in its window gets 429 (without a password check)
+ * until the window ends. A full table reuses the slot of the oldest window.
+ */
+static ictal__login_fails *login_slot(ictal_server *srv, const char *addr, int create)
+{
+    ictal__login_fails *oldest = &srv->login_fails[0];
+    for (int i = 0; i < ICTAL__LOGIN_SLOTS; i++) {
+        ictal__login_fails *f = &srv->login_fails[i];
+        if (f->n > 0 && strcmp(f->addr, addr) == 0)
+            return f;
+        if (f->n == 0 || (oldest->n > 0 && f->window_start_us < oldest->window_start_us))
+            oldest = f;
+    }
+    if (!create)
+        return NULL;
+    memset(oldest, 0, sizeof *oldest);
+    snprintf(oldest->addr, sizeof oldest->addr, "%s", addr);
+    return oldest;
+}
+
+/* Seconds until addr may try again, 0 when it may now. */
+static int login_wait_s(ictal_server *srv, const char *addr)
+{
+    ictal__login_fails *f = login_slot(srv, addr, 0);
+    if (f == NULL)
+        return 0;
+    int64_t left_us = f->window_start_us + (int64_t)ICTAL__LOGIN_WINDOW_S * 1000000 - ictal__mono_us();
+    if (left_us <= 0) {
+        f->n = 0; /* the window is over */
+        return 0;
+    }
+    return f->n >= ICTAL__LOGIN_FAILS_MAX ? (int)(left_us / 1000000) + 1 : 0;
+}
+
+static void login_failed(ictal_server *srv, const char *addr)
+{
+    ictal__login_fails *f = login_slot(srv, addr, 1);
+    int64_t now = ictal__mono_us();
+    if (f->n == 0 || now - f->window_start_us >= (int64_t)ICTAL__LOGIN_WINDOW_S * 1000000) {
+        f->n = 0;
+        f->window_start_us = now;
+    }
+    f->n++;
+}
+
+/* POST /api/login {"username","password"}: a sign-in session token. */
+static void login(struct lws *wsi, ictal_server *srv, http_pss *p)
+{
+    char addr[64] = "";
+    lws_get_peer_simple(wsi, addr, sizeof addr);
+    int wait_s = login_wait_s(srv, addr);
+    if (wait_s > 0) {
+        srv->logins_throttled_total++;
+        respond_error(wsi, p, 429, "too many failed sign-ins from this address; try again later");
+        p->retry_after_s = wait_s;
+        return;
+    }
+    json_t *body = p->body_len > 0 ? json_loadb(p->body, p->body_len, 0, NULL) : NULL;
+    const char *user = json_string_value(json_object_get(body, "username"));
+    const char *pass = json_string_value(json_object_get(body, "password"));
+    if (user == NULL || pass == NULL) {
+        json_decref(body);
+        respond_error(wsi, p, 400, "expected {\"username\": \"...\", \"password\": \"...\"}");
+        return;
+    }
+    ictal__login in;
+    int rc = strlen(pass) <= ICTAL_PASSWORD_MAX && strlen(user) <= ICTAL_USER_NAME_MAX
+                 ? ictal__store_user_login(&srv->store, user, pass, ICTAL_SESSION_TTL_S, &in)
+                 : ICTAL_EINVAL;
+    json_decref(body);
+    if (rc == ICTAL_EINVAL) {
+        /* One answer for an unknown user and a wrong password: no user enumeration. */
+        srv->auth_failures++;
+        srv->login_failures_total++;
+        login_failed(srv, addr);
+        respond_error(wsi, p, 401, "wrong user name or password");
+    } else if (rc != 0) {
+        respond_error(wsi, p, 500, "could not open a session");
+    } else {
+        srv->logins_total++;
+        respond_json(wsi, p, 200,
+                     json_pack("{s:s, s:s, s:s, s:f}", "token", in.token, "role",
+                               ictal__role_name(in.role), "name", in.name, "expires_at",
+                               in.expires_at));
+        OPENSSL_cleanse(in.token, sizeof in.token);
+    }
+}
+
+/* POST /api/logout: ends the caller's sign-in session. */
+static void logout(struct lws *wsi, ictal_server *srv, http_pss *p)
+{
+    char auth[256];
+    int rc = ictal__store_session_token_revoke(&srv->store, bearer(wsi, auth, sizeof auth));
+    if (rc == ICTAL_ENOENT) {
+        respond_error(wsi, p, 400, "this is an API token, not a sign-in session");
+    } else if (rc != 0) {
+        respond_error(wsi, p, 500, "could not end the session");
+    } else {
+        ictal__dash_recheck(srv);
+        respond_json(wsi, p, 200, json_pack("{s:b}", "signed_out", 1));
+    }
+}
+
+/* POST /api/users {"username","password","role"} (admin). */
+static void user_add(struct lws *wsi, ictal_server *srv, http_pss *p, json_t *body)
+{
+    const char *user = json_string_value(json_object_get(body, "username"));
+    const char *pass = json_string_value(json_object_get(body, "password"));
+    const char *role_name = json_string_value(json_object_get(body, "role"));
+    int role = ictal__role_parse(role_name);
+    ictal_diag d;
+    ictal_diag_init(&d);
+    int rc = ictal__store_user_add(&srv->store, user, pass, role, &d);
+    if (rc == 0)
+        respond_json(wsi, p, 201, json_pack("{s:s, s:s}", "name", user, "role", ictal__role_name(role)));
+    else
+        respond_error(wsi, p, rc == ICTAL_EINVAL ? 400 : rc == ICTAL_ESTATE ? 409 : 500, d.message);
+}
+
+/* DELETE /api/users/{name} (admin): disables the user and ends its sessions. */
+static void user_disable(struct lws *wsi, ictal_server *srv, http_pss *p, const char *name)
+{
+    int rc = ictal__store_user_disable(&srv->store, name);
+    if (rc == ICTAL_ENOENT) {
+        respond_error(wsi, p, 404, "no such user (or disabled already)");
+    } else if (rc != 0) {
+        respond_error(wsi, p, 500, "could not disable the user");
+    } else {
+        ictal__dash_recheck(srv);
+        respond_json(wsi, p, 200, json_pack("{s:s, s:b}", "name", name, "disabled", 1));
+    }
+}
+
 /* Routes a complete request. */
 static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
 {
@@ -328,6 +480,10 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
                                "detector_model", srv->have_model));
         return;
     }
+    if (p->is_post && strcmp(u, "/api/login") == 0) {
+        login(wsi, srv, p);
+        return;
+    }
     int role = caller_role(wsi, srv, name, sizeof name);
     if (role < ICTAL_ROLE_VIEWER) {
         srv->auth_failures++;
@@ -336,11 +492,25 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
     }
     long long id = 0;
     char tail[64] = "";
+    if (p->is_delete) {
+        if (sscanf(u, "/api/users/%127[^/?]%63s", buf, tail) != 1)
+            respond_error(wsi, p, 404, "no such resource");
+        else if (role < ICTAL_ROLE_ADMIN)
+            respond_error(wsi, p, 403, "this needs the admin role");
+        else
+            user_disable(wsi, srv, p, buf);
+        return;
+    }
     if (!p->is_post) {
         if (strcmp(u, "/metrics") == 0) {
             respond(wsi, p, 200, "text/plain; version=0.0.4", ictal__metrics_text(srv));
         } else if (strcmp(u, "/api/devices") == 0) {
             respond_json(wsi, p, 200, ictal__store_devices_json(&srv->store));
+        } else if (strcmp(u, "/api/users") == 0) {
+            if (role < ICTAL_ROLE_ADMIN)
+                respond_error(wsi, p, 403, "this needs the admin role");
+            else
+                respond_json(wsi, p, 200, ictal__store_users_json(&srv->store));
         } else if (strcmp(u, "/api/status") == 0) {
             respond_json(wsi, p, 200, ictal__status_json(srv, 0));
         } else if (strcmp(u, "/api/sessions") == 0) {
@@ -424,6 +594,13 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
                 respond_json(wsi, p, 200, row);
             }
         }
+    } else if (strcmp(u, "/api/logout") == 0) {
+        logout(wsi, srv, p);
+    } else if (strcmp(u, "/api/users") == 0) {
+        if (role < ICTAL_ROLE_ADMIN)
+            respond_error(wsi, p, 403, "this needs the admin role");
+        else
+            user_add(wsi, srv, p, body);
     } else if (strcmp(u, "/api/devices") == 0 || strcmp(u, "/api/tokens") == 0) {
         if (role < ICTAL_ROLE_ADMIN) {
             respond_error(wsi, p, 403, "this needs the admin role");
@@ -467,22 +644,28 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         memset(p, 0, sizeof *p);
         int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
         int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
-        int n = lws_hdr_copy(wsi, p->uri, sizeof p->uri, post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI);
-        if ((!post && !get) || n <= 0) {
-            respond_error(wsi, p, 405, "only GET and POST are supported");
+        int del = lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) > 0;
+        int n = lws_hdr_copy(wsi, p->uri, sizeof p->uri,
+                             post ? WSI_TOKEN_POST_URI : del ? WSI_TOKEN_DELETE_URI : WSI_TOKEN_GET_URI);
+        if ((!post && !get && !del) || n <= 0) {
+            p->routed = 1;
+            respond_error(wsi, p, 405, "only GET, POST and DELETE are supported");
             return 0;
         }
         p->is_post = post;
+        p->is_delete = del;
         char cl[32];
         long content_len = 0;
         if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
             content_len = strtol(cl, NULL, 10);
         if (content_len > ICTAL__BODY_MAX) {
+            p->routed = 1;
             respond_error(wsi, p, 413, "request body larger than 65536 bytes");
             return 0;
         }
         if (post && content_len > 0)
             return 0; /* wait for the body */
+        p->routed = 1;
         route(wsi, srv, p);
         return 0;
     }
@@ -503,6 +686,11 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         }
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        /* With "Content-Length: 0" the request was routed already: once is enough (a
+         * second run would answer a logout with 401, its token being gone). */
+        if (p->routed)
+            return 0;
+        p->routed = 1;
         if (p->body_too_big)
             respond_error(wsi, p, 413, "request body larger than 65536 bytes");
         else
@@ -514,9 +702,14 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         unsigned char hdr[LWS_PRE + 1024];
         if (!p->headers_sent) {
             unsigned char *start = hdr + LWS_PRE, *q = start, *end = hdr + sizeof hdr - 1;
+            char retry[16];
+            int nr = snprintf(retry, sizeof retry, "%d", p->retry_after_s);
             if (lws_add_http_common_headers(wsi, (unsigned)p->status, p->ctype, p->resp_len, &q, end) ||
                 lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                             (const unsigned char *)"no-store", 8, &q, end) ||
+                (p->retry_after_s > 0 &&
+                 lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                             (const unsigned char *)retry, nr, &q, end)) ||
                 lws_finalize_write_http_header(wsi, start, &q, end))
                 return -1;
             p->headers_sent = 1;

@@ -1028,9 +1028,9 @@ static void dash_message(ictal_server *srv, ictal__dash *d, const char *txt, siz
     const char *type = json_string_value(json_object_get(j, "type"));
     if (type && strcmp(type, "auth") == 0) {
         char name[128] = "";
-        d->role = ictal__store_token_role(&srv->store,
-                                          json_string_value(json_object_get(j, "token")), name,
-                                          sizeof name);
+        const char *token = json_string_value(json_object_get(j, "token"));
+        d->role = ictal__store_token_role(&srv->store, token, name, sizeof name);
+        snprintf(d->token_id, sizeof d->token_id, "%.16s", d->role >= ICTAL_ROLE_VIEWER ? token : "");
         json_t *r = json_pack("{s:s, s:s, s:s}", "type", "auth", "role", ictal__role_name(d->role),
                               "name", name);
         ictal__dash_send(d, r, 0);
@@ -1054,6 +1054,20 @@ static void dash_message(ictal_server *srv, ictal__dash *d, const char *txt, siz
         json_decref(r);
     }
     json_decref(j);
+}
+
+void ictal__dash_recheck(ictal_server *srv)
+{
+    for (ictal__dash *d = srv->dashes; d; d = d->next) {
+        if (d->role < ICTAL_ROLE_VIEWER || ictal__store_token_live(&srv->store, d->token_id))
+            continue;
+        d->role = ICTAL_ROLE_NONE;
+        d->token_id[0] = 0;
+        d->sub[0] = 0;
+        json_t *r = json_pack("{s:s, s:s, s:s}", "type", "auth", "role", "none", "name", "");
+        ictal__dash_send(d, r, 0);
+        json_decref(r);
+    }
 }
 
 static void record_latency(ictal_server *srv, int64_t decided_us)
@@ -1197,6 +1211,9 @@ static void tick(lws_sorted_usec_list_t *sul)
         pp = &st->next;
     }
     ictal__store_commit(&srv->store);
+    /* Sign-in sessions expire: once a minute, dashboards whose session ended stop. */
+    if (srv->dashes && srv->ticks % 300 == 1)
+        ictal__dash_recheck(srv);
     if (srv->dashes && slot == 0) {
         json_t *s = json_pack("{s:s, s:o}", "type", "status", "devices", ictal__status_json(srv, 1));
         ictal__dash_broadcast(srv, s, NULL, 0);
@@ -1314,6 +1331,30 @@ static int write_admin_token(ictal_server *srv, ictal_diag *d)
     fprintf(f, "%s\n", tok);
     fclose(f);
     return 0;
+}
+
+int ictal_server_add_user(const char *data_dir, const char *name, const char *password,
+                          const char *role, ictal_diag *d)
+{
+    char db[4200];
+    if (data_dir == NULL)
+        data_dir = "ictal-data";
+    if (strlen(data_dir) >= 1024)
+        return ictal_diag_error(d, ICTAL_ERANGE, "data directory path too long");
+    int r = ictal__role_parse(role);
+    int rc = ictal__user_check(name, password, r, d);
+    if (rc != 0)
+        return rc;
+    if (make_dirs(data_dir) != 0)
+        return ictal_diag_error(d, ICTAL_EIO, "cannot create %s: %s", data_dir, strerror(errno));
+    snprintf(db, sizeof db, "%s/ictal.db", data_dir);
+    ictal__store s;
+    rc = ictal__store_open(&s, db, d);
+    if (rc != 0)
+        return rc;
+    rc = ictal__store_user_add(&s, name, password, r, d);
+    ictal__store_close(&s);
+    return rc;
 }
 
 int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ictal_diag *d)

@@ -23,6 +23,9 @@
 #define ICTAL__BODY_MAX 65536      /* HTTP request body limit */
 #define ICTAL__DASH_QUEUE_MAX 256  /* queued messages per dashboard before live data drops */
 #define ICTAL__LAT_BUCKETS 9
+#define ICTAL__LOGIN_SLOTS 256     /* source addresses whose failed sign-ins are counted */
+#define ICTAL__LOGIN_FAILS_MAX 5   /* failed sign-ins per address and window ... */
+#define ICTAL__LOGIN_WINDOW_S 60   /* ... before it gets 429 until the window ends */
 
 /* A queued outgoing WebSocket message (LWS_PRE bytes of headroom before data). */
 typedef struct ictal__msg {
@@ -86,9 +89,17 @@ typedef struct ictal__dash {
     struct ictal__dash *next;
     struct lws *wsi;
     int role;
+    char token_id[17];          /* the id of the token it signed in with (revocation) */
     char sub[ICTAL__ID_MAX + 1];
     ictal__msgq out;
 } ictal__dash;
+
+/* Failed sign-ins from one source address in the current window. */
+typedef struct ictal__login_fails {
+    char addr[64];
+    int64_t window_start_us;    /* monotonic */
+    int n;
+} ictal__login_fails;
 
 struct ictal_server {
     ictal_server_options opt;
@@ -117,6 +128,8 @@ struct ictal_server {
     /* Metrics. */
     uint64_t frames_total, samples_total, bytes_total, rejected_total, duplicates_total;
     uint64_t seq_gaps_total, time_gaps_total, alarms_total, hellos_total, auth_failures;
+    uint64_t logins_total, login_failures_total, logins_throttled_total;
+    ictal__login_fails login_fails[ICTAL__LOGIN_SLOTS];
     int device_conns, dash_conns;
     uint64_t lat_count, lat_bucket[ICTAL__LAT_BUCKETS];
     double lat_sum_s;
@@ -138,6 +151,10 @@ void ictal__dash_broadcast(ictal_server *srv, json_t *j, const char *only_sub, i
 json_t *ictal__status_json(ictal_server *srv, int compact);
 json_t *ictal__stream_history_json(const ictal__stream *st);
 ictal__stream *ictal__stream_find(ictal_server *srv, const char *device_id);
+
+/* Signs out every dashboard whose token no longer counts (logged out, user disabled,
+ * session expired): it gets {"type":"auth","role":"none"} and no more data. */
+void ictal__dash_recheck(ictal_server *srv);
 
 /* Called on the loop when the syncer woke it (LWS_CALLBACK_EVENT_WAIT_CANCELLED). */
 void ictal__server_wake(ictal_server *srv);

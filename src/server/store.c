@@ -44,6 +44,13 @@ static const char *const migrations[] = {
     "CREATE TABLE api_tokens ("
     "  id TEXT PRIMARY KEY, name TEXT NOT NULL, role INTEGER NOT NULL,"
     "  salt BLOB NOT NULL, hash BLOB NOT NULL, created_at REAL NOT NULL);",
+    /* 2: user accounts; sign-in sessions are api_tokens rows of a user that expire. */
+    "CREATE TABLE users ("
+    "  name TEXT PRIMARY KEY COLLATE NOCASE, role INTEGER NOT NULL,"
+    "  password_hash TEXT NOT NULL, created_at REAL NOT NULL, disabled_at REAL);"
+    "ALTER TABLE api_tokens ADD COLUMN user_name TEXT REFERENCES users(name);"
+    "ALTER TABLE api_tokens ADD COLUMN expires_at REAL;"
+    "CREATE INDEX api_tokens_user ON api_tokens(user_name);",
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -725,23 +732,35 @@ int ictal__store_token_create(ictal__store *s, const char *name, int role, char 
     return rc;
 }
 
-int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, size_t size)
+/* The id of "<id>.<secret>" into id (17 bytes); 0 or ICTAL_EINVAL. */
+static int token_id(const char *token, char id[17])
 {
     const char *dot = token ? strchr(token, '.') : NULL;
     if (dot == NULL || dot - token != 16)
-        return ICTAL_ROLE_NONE;
-    char id[17];
+        return ICTAL_EINVAL;
     memcpy(id, token, 16);
     id[16] = 0;
-    sqlite3_stmt *st = prep_bind(s, "SELECT role, salt, hash, name FROM api_tokens WHERE id = ?1", "t",
-                                 id);
+    return 0;
+}
+
+int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, size_t size)
+{
+    char id[17];
+    if (token_id(token, id) != 0)
+        return ICTAL_ROLE_NONE;
+    /* A sign-in session counts while it has not expired and its user is not disabled. */
+    sqlite3_stmt *st = prep_bind(s, "SELECT t.role, t.salt, t.hash, t.name FROM api_tokens t"
+                                    " LEFT JOIN users u ON u.name = t.user_name WHERE t.id = ?1"
+                                    " AND (t.expires_at IS NULL OR t.expires_at > ?2)"
+                                    " AND (t.user_name IS NULL OR u.disabled_at IS NULL)",
+                                 "td", id, ictal__now_s());
     if (st == NULL)
         return ICTAL_ROLE_NONE;
     int role = ICTAL_ROLE_NONE;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 16 &&
         sqlite3_column_bytes(st, 2) == 32) {
         unsigned char h[32];
-        salted_hash(sqlite3_column_blob(st, 1), dot + 1, h);
+        salted_hash(sqlite3_column_blob(st, 1), token + 17, h);
         if (CRYPTO_memcmp(h, sqlite3_column_blob(st, 2), 32) == 0) {
             role = sqlite3_column_int(st, 0);
             if (name_buf)
@@ -750,4 +769,228 @@ int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, 
     }
     sqlite3_finalize(st);
     return role;
+}
+
+int ictal__store_token_live(ictal__store *s, const char *id)
+{
+    sqlite3_stmt *st = prep_bind(s, "SELECT 1 FROM api_tokens t LEFT JOIN users u ON"
+                                    " u.name = t.user_name WHERE t.id = ?1"
+                                    " AND (t.expires_at IS NULL OR t.expires_at > ?2)"
+                                    " AND (t.user_name IS NULL OR u.disabled_at IS NULL)",
+                                 "td", id, ictal__now_s());
+    int live = st && sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return live;
+}
+
+/* --- passwords and users ----------------------------------------------------------------- */
+
+/*
+ * scrypt (RFC 7914) at N = 2^15, r = 8, p = 3: 32 MiB and about 0.1-0.3 s per hash, one
+ * of OWASP's equivalent settings (2^17/8/1 costs 128 MiB for the same work). The
+ * parameters are stored in each hash, so raising them later only affects new hashes.
+ */
+#define PW_LOG2_N 15
+#define PW_R 8
+#define PW_P 3
+#define PW_KEY 32
+
+static int scrypt_key(const char *password, const unsigned char *salt, size_t salt_len, int log2_n,
+                      int r, int p, unsigned char key[PW_KEY])
+{
+    uint64_t n = (uint64_t)1 << log2_n;
+    /* scrypt needs 128 r N bytes for V and 128 r p for B; allow that plus slack. */
+    uint64_t maxmem = 128u * (uint64_t)r * (n + (uint64_t)p) + (1u << 20);
+    return EVP_PBE_scrypt(password, strlen(password), salt, salt_len, n, (uint64_t)r, (uint64_t)p,
+                          maxmem, key, PW_KEY) == 1
+               ? 0
+               : ICTAL_EIO;
+}
+
+static void to_hex(const unsigned char *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+    out[2 * n] = 0;
+}
+
+static int from_hex(const char *hex, size_t n, unsigned char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return ICTAL_EFORMAT;
+        out[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+int ictal__password_hash(const char *password, char *out, size_t size)
+{
+    unsigned char salt[16], key[PW_KEY];
+    char salt_hex[33], key_hex[2 * PW_KEY + 1];
+    if (ictal__random_bytes(salt, sizeof salt) != 0 ||
+        scrypt_key(password, salt, sizeof salt, PW_LOG2_N, PW_R, PW_P, key) != 0)
+        return ICTAL_EIO;
+    to_hex(salt, sizeof salt, salt_hex);
+    to_hex(key, sizeof key, key_hex);
+    int n = snprintf(out, size, "$scrypt$ln=%d,r=%d,p=%d$%s$%s", PW_LOG2_N, PW_R, PW_P, salt_hex,
+                     key_hex);
+    OPENSSL_cleanse(key, sizeof key);
+    return n > 0 && (size_t)n < size ? 0 : ICTAL_ENOMEM;
+}
+
+int ictal__password_verify(const char *password, const char *encoded)
+{
+    int log2_n = 0, r = 0, p = 0, used = 0;
+    char salt_hex[33], key_hex[2 * PW_KEY + 1];
+    unsigned char salt[16], want[PW_KEY], got[PW_KEY];
+    if (encoded == NULL ||
+        sscanf(encoded, "$scrypt$ln=%d,r=%d,p=%d$%32[0-9a-f]$%64[0-9a-f]%n", &log2_n, &r, &p,
+               salt_hex, key_hex, &used) != 5 ||
+        encoded[used] != 0 || strlen(salt_hex) != 32 || strlen(key_hex) != 2 * PW_KEY ||
+        log2_n < 10 || log2_n > 20 || r < 1 || r > 16 || p < 1 || p > 16 ||
+        from_hex(salt_hex, sizeof salt, salt) != 0 || from_hex(key_hex, sizeof want, want) != 0)
+        return ICTAL_EFORMAT;
+    if (scrypt_key(password, salt, sizeof salt, log2_n, r, p, got) != 0)
+        return ICTAL_EIO;
+    int rc = CRYPTO_memcmp(got, want, PW_KEY) == 0 ? 0 : ICTAL_EINVAL;
+    OPENSSL_cleanse(got, sizeof got);
+    return rc;
+}
+
+int ictal__user_check(const char *name, const char *password, int role, ictal_diag *d)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > ICTAL_USER_NAME_MAX)
+        return ictal_diag_error(d, ICTAL_EINVAL, "a user name has 1 to %d characters",
+                                ICTAL_USER_NAME_MAX);
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '@'))
+            return ictal_diag_error(d, ICTAL_EINVAL,
+                                    "a user name has only letters, digits and . _ - @");
+    }
+    if (password == NULL || strlen(password) < ICTAL_PASSWORD_MIN)
+        return ictal_diag_error(d, ICTAL_EINVAL, "a password has at least %d characters",
+                                ICTAL_PASSWORD_MIN);
+    if (strlen(password) > ICTAL_PASSWORD_MAX)
+        return ictal_diag_error(d, ICTAL_EINVAL, "a password has at most %d characters",
+                                ICTAL_PASSWORD_MAX);
+    if (role == ICTAL_ROLE_NONE)
+        return ictal_diag_error(d, ICTAL_EINVAL, "the role is viewer, clinician or admin");
+    return 0;
+}
+
+int ictal__store_user_add(ictal__store *s, const char *name, const char *password, int role,
+                          ictal_diag *d)
+{
+    int rc = ictal__user_check(name, password, role, d);
+    if (rc != 0)
+        return rc;
+    char hash[ICTAL_PASSWORD_HASH_MAX];
+    if (ictal__password_hash(password, hash, sizeof hash) != 0)
+        return ictal_diag_error(d, ICTAL_EIO, "cannot hash the password");
+    if (exec_bound(s, "INSERT OR IGNORE INTO users(name, role, password_hash, created_at)"
+                      " VALUES (?1, ?2, ?3, ?4)",
+                   "titd", name, role, hash, ictal__now_s()) != 0)
+        return ictal_diag_error(d, ICTAL_EIO, "sqlite: %s", sqlite3_errmsg(s->db));
+    if (sqlite3_changes(s->db) != 1)
+        return ictal_diag_error(d, ICTAL_ESTATE, "user %s exists already", name);
+    return 0;
+}
+
+int ictal__store_user_login(ictal__store *s, const char *name, const char *password, double ttl_s,
+                            ictal__login *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = prep_bind(s, "SELECT name, role, password_hash FROM users"
+                                    " WHERE name = ?1 AND disabled_at IS NULL",
+                                 "t", name ? name : "");
+    if (st == NULL)
+        return ICTAL_EIO;
+    char hash[ICTAL_PASSWORD_HASH_MAX] = "";
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(out->name, sizeof out->name, "%s", (const char *)sqlite3_column_text(st, 0));
+        out->role = sqlite3_column_int(st, 1);
+        snprintf(hash, sizeof hash, "%s", (const char *)sqlite3_column_text(st, 2));
+    }
+    sqlite3_finalize(st);
+    if (hash[0] == 0) {
+        /* No such user: spend the same time as a check, so timing tells nothing. */
+        unsigned char salt[16] = {0}, key[PW_KEY];
+        scrypt_key(password ? password : "", salt, sizeof salt, PW_LOG2_N, PW_R, PW_P, key);
+        memset(out, 0, sizeof *out);
+        return ICTAL_EINVAL;
+    }
+    int rc = ictal__password_verify(password ? password : "", hash);
+    if (rc != 0) {
+        memset(out, 0, sizeof *out);
+        return rc == ICTAL_EIO ? ICTAL_EIO : ICTAL_EINVAL;
+    }
+    char id[17], secret[49];
+    unsigned char salt[16], h[32];
+    if (ictal__random_hex(id, 8) != 0 || ictal__random_hex(secret, 24) != 0 ||
+        ictal__random_bytes(salt, sizeof salt) != 0)
+        return ICTAL_EIO;
+    salted_hash(salt, secret, h);
+    double now = ictal__now_s();
+    out->expires_at = now + ttl_s;
+    /* Expired sessions are dropped here, the one place that makes them. */
+    if (exec_bound(s, "DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+                   "d", now) != 0 ||
+        exec_bound(s, "INSERT INTO api_tokens(id, name, role, salt, hash, created_at, user_name,"
+                      " expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?2, ?7)",
+                   "ttibbdd", id, out->name, out->role, salt, 16, h, 32, now,
+                   out->expires_at) != 0)
+        return ICTAL_EIO;
+    snprintf(out->token, sizeof out->token, "%s.%s", id, secret);
+    return 0;
+}
+
+int ictal__store_session_token_revoke(ictal__store *s, const char *token)
+{
+    char id[17];
+    if (ictal__store_token_role(s, token, NULL, 0) == ICTAL_ROLE_NONE || token_id(token, id) != 0)
+        return ICTAL_EINVAL;
+    if (exec_bound(s, "DELETE FROM api_tokens WHERE id = ?1 AND user_name IS NOT NULL", "t", id) != 0)
+        return ICTAL_EIO;
+    return sqlite3_changes(s->db) == 1 ? 0 : ICTAL_ENOENT;
+}
+
+int ictal__store_user_disable(ictal__store *s, const char *name)
+{
+    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+        return ICTAL_EIO;
+    int rc = exec_bound(s, "UPDATE users SET disabled_at = ?2 WHERE name = ?1 AND disabled_at IS NULL",
+                        "td", name, ictal__now_s());
+    if (rc == 0 && sqlite3_changes(s->db) != 1)
+        rc = ICTAL_ENOENT;
+    if (rc == 0)
+        rc = exec_bound(s, "DELETE FROM api_tokens WHERE user_name ="
+                             " (SELECT name FROM users WHERE name = ?1)", "t", name);
+    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
+    return rc;
+}
+
+json_t *ictal__store_users_json(ictal__store *s)
+{
+    json_t *a = json_array();
+    sqlite3_stmt *st = prep_bind(s, "SELECT name, role, created_at, disabled_at,"
+                                    " (SELECT COUNT(*) FROM api_tokens t WHERE t.user_name = u.name"
+                                    "  AND t.expires_at > ?1) FROM users u ORDER BY name",
+                                 "d", ictal__now_s());
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:f, s:o, s:I}", "name", (const char *)sqlite3_column_text(st, 0),
+                         "role", ictal__role_name(sqlite3_column_int(st, 1)), "created_at",
+                         sqlite3_column_double(st, 2), "disabled_at",
+                         sqlite3_column_type(st, 3) == SQLITE_NULL
+                             ? json_null()
+                             : json_real(sqlite3_column_double(st, 3)),
+                         "sessions", (json_int_t)sqlite3_column_int64(st, 4)));
+    }
+    sqlite3_finalize(st);
+    return a;
 }

@@ -16,7 +16,7 @@
 
 #include "ictal/error.h"
 
-#define ICTAL_STORE_SCHEMA_VERSION 1
+#define ICTAL_STORE_SCHEMA_VERSION 2
 
 typedef struct sqlite3 sqlite3;
 
@@ -146,9 +146,56 @@ int ictal__store_outbox_counts(ictal__store *s, int64_t *pending, int64_t *deliv
 
 /* Creates a token "<id>.<secret>" for a role into out (>= 80 bytes). */
 int ictal__store_token_create(ictal__store *s, const char *name, int role, char *out, size_t size);
-/* The role of a presented token, or ICTAL_ROLE_NONE. *name (may be NULL) gets a copy
- * of its name in name_buf. */
+/* The role of a presented token (an API token or a live sign-in session), or
+ * ICTAL_ROLE_NONE. name_buf (may be NULL) gets a copy of its name. */
 int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, size_t size);
+/* Whether the token with this id (its first 16 characters) still counts: it exists, has
+ * not expired, and its user (if any) is not disabled. */
+int ictal__store_token_live(ictal__store *s, const char *id);
+
+/* --- users and sign-in sessions -------------------------------------------------------- */
+
+#define ICTAL_USER_NAME_MAX 64
+#define ICTAL_PASSWORD_MIN 10
+#define ICTAL_PASSWORD_MAX 1024
+#define ICTAL_PASSWORD_HASH_MAX 160
+#define ICTAL_SESSION_TTL_S (12 * 3600.0)
+
+/*
+ * Password hashes are "$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt hex>$<key hex>": scrypt
+ * with a random 16-byte salt per hash and the cost parameters kept beside it.
+ */
+int ictal__password_hash(const char *password, char *out, size_t size);
+/* 0 when password matches encoded, ICTAL_EINVAL when not, ICTAL_EFORMAT when encoded
+ * is not a hash of ours. Constant-time comparison. */
+int ictal__password_verify(const char *password, const char *encoded);
+/* Checks a new account: name 1-64 of [A-Za-z0-9._@-], password 10-1024 bytes, a role.
+ * 0 or ICTAL_EINVAL with d saying what is wrong. */
+int ictal__user_check(const char *name, const char *password, int role, ictal_diag *d);
+/* Adds a user (names compare without case). ICTAL_ESTATE when the name is taken
+ * (disabled users keep theirs). */
+int ictal__store_user_add(ictal__store *s, const char *name, const char *password, int role,
+                          ictal_diag *d);
+
+typedef struct ictal__login {
+    char token[80];    /* "<id>.<secret>", used like an API token */
+    char name[ICTAL_USER_NAME_MAX + 1];
+    int role;
+    double expires_at; /* Unix seconds */
+} ictal__login;
+
+/* Checks a user's password and opens a sign-in session of ttl_s seconds: a token in the
+ * api_tokens table bound to the user. ICTAL_EINVAL for an unknown or disabled user and
+ * for a wrong password alike (the same work is done in each case). */
+int ictal__store_user_login(ictal__store *s, const char *name, const char *password, double ttl_s,
+                            ictal__login *out);
+/* Ends the sign-in session of token. ICTAL_EINVAL when it does not count, ICTAL_ENOENT
+ * when it is an API token rather than a session. */
+int ictal__store_session_token_revoke(ictal__store *s, const char *token);
+/* Disables a user and ends its sessions. ICTAL_ENOENT when no enabled user has name. */
+int ictal__store_user_disable(ictal__store *s, const char *name);
+/* [{"name","role","created_at","disabled_at","sessions"}] (never the hashes). */
+json_t *ictal__store_users_json(ictal__store *s);
 
 double ictal__now_s(void); /* wall clock, Unix seconds */
 

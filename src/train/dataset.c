@@ -188,7 +188,7 @@ static int load_edf(const char *path, int montage, const char *annot_path, const
         rc = ictal_annot_read_any(annot_path, record, &ann, d);
     } else {
         /* the file's own EDF+ annotations (texts that name a seizure mark one) */
-        rc = info->n_annotations ? ictal_annot_read_edf(path, &ann, d) : 0;
+        rc = ictal_annot_from_edf(info, &ann, d);
     }
     if (rc == 0)
         rc = seizures_of(&ann, &out->sz, &out->n_sz);

@@ -54,6 +54,52 @@ const page = await browser.newPage();
 const errors = [];
 page.on('pageerror', (e) => errors.push(String(e)));
 page.on('dialog', (d) => { errors.push(`dialog: ${d.message()}`); d.dismiss(); });
+
+// Sign-in with a user name and password (the account made over the API by the admin).
+const created = await fetch(base + '/api/users', {
+  method: 'POST', headers: { Authorization: `Bearer ${token}` },
+  body: JSON.stringify({ username: 'dr-e2e', password: 'ward three night shift', role: 'clinician' }),
+});
+if (created.status !== 201) fail(`POST /api/users answered ${created.status}`);
+await page.goto(`${base}/`);
+await page.waitForSelector('#signin:not([hidden])', { timeout: 10000 });
+if (await page.locator('main').isVisible()) fail('the dashboard shows before signing in');
+// A wrong password is refused on the form, and nothing goes live.
+await page.fill('#login-user', 'dr-e2e');
+await page.fill('#login-password', 'not the password');
+await page.click('#login button[type=submit]');
+await page.waitForFunction(() => document.querySelector('#login-error').textContent.length > 0, null, { timeout: 10000 });
+const loginError = await page.locator('#login-error').textContent();
+if (!loginError.includes('wrong user name or password')) fail(`sign-in error "${loginError}"`);
+if (await page.locator('#conn.ok').count()) fail('live after a wrong password');
+await page.screenshot({ path: shot.replace(/\.png$/, '-signin.png') });
+await page.fill('#login-password', 'ward three night shift');
+await page.click('#login button[type=submit]');
+await page.waitForSelector('#conn.ok', { timeout: 10000 });
+const who = await page.locator('#whoami').textContent();
+if (who !== 'dr-e2e (clinician)') fail(`signed in as "${who}"`);
+if (!(await page.locator('main').isVisible())) fail('the dashboard is hidden after signing in');
+const session = await page.evaluate(() => localStorage.getItem('ictal-token'));
+const asSession = await fetch(base + '/api/alarms', { headers: { Authorization: `Bearer ${session}` } });
+if (asSession.status !== 200) fail(`the session token answered ${asSession.status} on /api/alarms`);
+// Sign out: back to the form, and the session token is revoked on the server.
+await page.click('#signout');
+await page.waitForSelector('#signin:not([hidden])', { timeout: 5000 });
+const revoked = await fetch(base + '/api/alarms', { headers: { Authorization: `Bearer ${session}` } });
+if (revoked.status !== 401) fail(`a signed-out session token answered ${revoked.status}`);
+if (await page.evaluate(() => localStorage.getItem('ictal-token')) !== null) fail('the token stayed in localStorage');
+// Signed in again, then disabled by the admin: the server ends the live connection's
+// session and the page goes back to the form by itself.
+await page.fill('#login-user', 'dr-e2e');
+await page.fill('#login-password', 'ward three night shift');
+await page.click('#login button[type=submit]');
+await page.waitForSelector('#conn.ok', { timeout: 10000 });
+const disabled = await fetch(base + '/api/users/dr-e2e', { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
+if (disabled.status !== 200) fail(`DELETE /api/users/dr-e2e answered ${disabled.status}`);
+await page.waitForSelector('#signin:not([hidden])', { timeout: 5000 });
+if (await page.locator('#conn.ok').count()) fail('still live after the user was disabled');
+
+// The admin API token in the URL fragment (as scripts/run.sh prints) still works.
 await page.goto(`${base}/#token=${token}`);
 await page.waitForSelector('#conn.ok', { timeout: 10000 });
 
@@ -131,5 +177,5 @@ await page.locator('#review-close').click();
 if (await page.locator('#review').isVisible()) fail('Close left the review open');
 if (!(await page.locator('#placeholder').isVisible())) fail('Close did not go back to the placeholder');
 if (errors.length) fail(`page errors: ${errors.join('; ')}`);
-console.log(`ok: alarm ${alarmId} shown, acknowledged on the dashboard and stored; past session ${sid} reviewed (${hist.hops} hops); screenshot ${shot}`);
+console.log(`ok: signed in and out as dr-e2e, signed out when disabled; alarm ${alarmId} shown, acknowledged on the dashboard and stored; past session ${sid} reviewed (${hist.hops} hops); screenshot ${shot}`);
 cleanup(0);
