@@ -598,10 +598,12 @@ int ictal_cmd_train(int argc, char **argv)
             goto fail;
         goto done;
     }
-    if (prog.show)
+    /* --evaluate streams the recordings through the given model (of its own feature
+     * set): no feature table is needed */
+    if (prog.show && !evaluate_path)
         ictal_cli_progress("features", 0, 1);
-    rc = ictal_corpus_features(&c, &tmpl, neg_stride, &ds, &d);
-    if (prog.show)
+    rc = evaluate_path ? 0 : ictal_corpus_features(&c, &tmpl, neg_stride, &ds, &d);
+    if (prog.show && !evaluate_path)
         ictal_cli_progress_end();
     if (rc)
         goto fail;
@@ -615,7 +617,7 @@ int ictal_cmd_train(int argc, char **argv)
     size_t n_pos, n_neg;
     ictal_dataset_count(&ds, NULL, &n_pos, &n_neg);
     double t_features = now_s() - t_start;
-    if (!quiet)
+    if (!quiet && !evaluate_path)
         fprintf(stderr, "ictal train: %zu recordings, %zu rows (%zu seizure, %zu other), "
                         "features in %.1f s\n",
                 c.n_items, ds.n_rows, n_pos, n_neg, t_features);
