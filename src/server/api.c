@@ -26,6 +26,7 @@ typedef struct http_pss {
     int headers_sent;
     int retry_after_s;  /* > 0: a Retry-After header (429) */
     int routed;         /* route() ran: lws may still report an empty body complete */
+    uint64_t auth_id;   /* the request waiting for the hasher (ictal__auth_req), or 0 */
 } http_pss;
 
 size_t ictal__http_pss_size(void)
@@ -190,6 +191,14 @@ char *ictal__metrics_text(ictal_server *srv)
             srv->login_failures_total);
     COUNTER("ictal_logins_throttled_total", "Sign-ins refused (429) after repeated failures.",
             srv->logins_throttled_total);
+    COUNTER("ictal_auth_busy_total",
+            "Sign-ins and user creations refused (503) while the password hasher was full.",
+            srv->auth_busy_total);
+    COUNTER("ictal_auth_abandoned_total",
+            "Password hashes whose client left before the result (its answer dropped).",
+            srv->auth_abandoned_total);
+    GAUGE("ictal_auth_jobs", "Password hashes queued or running on the hasher thread.", "%d",
+          srv->hasher ? ictal__hasher_held(srv->hasher) : 0);
     COUNTER("ictal_alarms_total", "Alarms raised since start.", srv->alarms_total);
     GAUGE("ictal_device_connections", "Open device connections.", "%d", connected);
     GAUGE("ictal_streams", "Device streams held in memory.", "%d", streams);
@@ -379,7 +388,73 @@ static void login_failed(ictal_server *srv, const char *addr)
     f->n++;
 }
 
-/* POST /api/login {"username","password"}: a sign-in session token. */
+/*
+ * Password hashing runs on the hasher thread (hasher.h): a sign-in or user creation is
+ * parked in srv->auth_reqs under a fresh request id and answered by ictal__auth_done
+ * once its hash is ready. A client that leaves meanwhile only clears the wsi of its
+ * entry (auth_detach), so the answer is dropped without touching a freed connection.
+ */
+static int auth_submit(struct lws *wsi, ictal_server *srv, http_pss *p, int op, const char *name,
+                       int role, const char *addr, const char *password, const char *encoded)
+{
+    ictal__auth_req *r = NULL;
+    for (int i = 0; i < ICTAL__AUTH_JOBS_MAX && r == NULL; i++)
+        if (srv->auth_reqs[i].id == 0)
+            r = &srv->auth_reqs[i];
+    uint64_t id = ++srv->auth_next_id;
+    if (r == NULL || ictal__hasher_submit(srv->hasher, id, op, password, encoded) != 0) {
+        srv->auth_busy_total++;
+        respond_error(wsi, p, 503, "too many sign-ins at once; try again shortly");
+        p->retry_after_s = 1;
+        return -1;
+    }
+    memset(r, 0, sizeof *r);
+    r->id = id;
+    r->wsi = wsi;
+    r->op = op;
+    r->role = role;
+    snprintf(r->name, sizeof r->name, "%s", name ? name : "");
+    snprintf(r->addr, sizeof r->addr, "%s", addr ? addr : "");
+    p->auth_id = id;
+    return 0;
+}
+
+/* The connection of p is gone or starts another request: its pending answer is dropped. */
+static void auth_detach(ictal_server *srv, http_pss *p)
+{
+    if (p == NULL || p->auth_id == 0)
+        return;
+    for (int i = 0; i < ICTAL__AUTH_JOBS_MAX; i++)
+        if (srv->auth_reqs[i].id == p->auth_id)
+            srv->auth_reqs[i].wsi = NULL;
+    p->auth_id = 0;
+}
+
+/* Wipes the request body and the parsed copy of its password. */
+static void wipe_password(http_pss *p, json_t *body)
+{
+    const char *pass = json_string_value(json_object_get(body, "password"));
+    if (pass)
+        OPENSSL_cleanse((char *)pass, strlen(pass));
+    if (p->body)
+        OPENSSL_cleanse(p->body, p->body_len);
+}
+
+static void login_refused(struct lws *wsi, ictal_server *srv, http_pss *p, const char *addr)
+{
+    /* One answer for an unknown user and a wrong password: no user enumeration. */
+    srv->auth_failures++;
+    srv->login_failures_total++;
+    login_failed(srv, addr);
+    if (wsi)
+        respond_error(wsi, p, 401, "wrong user name or password");
+}
+
+/*
+ * POST /api/login {"username","password"}: a sign-in session token. The throttle and
+ * the user's row are checked here; the password on the hasher (an unknown user costs
+ * the same hash), then login_done answers.
+ */
 static void login(struct lws *wsi, ictal_server *srv, http_pss *p)
 {
     char addr[64] = "";
@@ -395,23 +470,43 @@ static void login(struct lws *wsi, ictal_server *srv, http_pss *p)
     const char *user = json_string_value(json_object_get(body, "username"));
     const char *pass = json_string_value(json_object_get(body, "password"));
     if (user == NULL || pass == NULL) {
+        wipe_password(p, body);
         json_decref(body);
         respond_error(wsi, p, 400, "expected {\"username\": \"...\", \"password\": \"...\"}");
         return;
     }
-    ictal__login in;
+    char stored[ICTAL_USER_NAME_MAX + 1], hash[ICTAL_PASSWORD_HASH_MAX];
+    int role;
     int rc = strlen(pass) <= ICTAL_PASSWORD_MAX && strlen(user) <= ICTAL_USER_NAME_MAX
-                 ? ictal__store_user_login(&srv->store, user, pass, ICTAL_SESSION_TTL_S, &in)
+                 ? ictal__store_user_lookup(&srv->store, user, stored, &role, hash)
                  : ICTAL_EINVAL;
-    json_decref(body);
-    if (rc == ICTAL_EINVAL) {
-        /* One answer for an unknown user and a wrong password: no user enumeration. */
-        srv->auth_failures++;
-        srv->login_failures_total++;
-        login_failed(srv, addr);
-        respond_error(wsi, p, 401, "wrong user name or password");
-    } else if (rc != 0) {
+    if (rc == ICTAL_EINVAL)
+        login_refused(wsi, srv, p, addr);
+    else if (rc == 0 || rc == ICTAL_ENOENT)
+        auth_submit(wsi, srv, p, rc == 0 ? ICTAL__HASH_VERIFY : ICTAL__HASH_DUMMY, stored, 0, addr,
+                    pass, rc == 0 ? hash : NULL);
+    else
         respond_error(wsi, p, 500, "could not open a session");
+    OPENSSL_cleanse(hash, sizeof hash);
+    wipe_password(p, body);
+    json_decref(body);
+}
+
+/* A sign-in's password was checked (wsi NULL: its client has gone). */
+static void login_done(struct lws *wsi, ictal_server *srv, http_pss *p, const ictal__auth_req *r,
+                       int rc)
+{
+    ictal__login in;
+    if (rc == 0 && wsi == NULL)
+        return; /* nobody to hand a session to: none is opened */
+    if (rc == 0)
+        rc = ictal__store_session_open(&srv->store, r->name, ICTAL_SESSION_TTL_S, &in);
+    if (rc == ICTAL_EIO) {
+        if (wsi)
+            respond_error(wsi, p, 500, "could not open a session");
+    } else if (rc != 0) {
+        /* Counted even when the client left: disconnecting does not dodge the throttle. */
+        login_refused(wsi, srv, p, r->addr);
     } else {
         srv->logins_total++;
         respond_json(wsi, p, 200,
@@ -419,6 +514,52 @@ static void login(struct lws *wsi, ictal_server *srv, http_pss *p)
                                ictal__role_name(in.role), "name", in.name, "expires_at",
                                in.expires_at));
         OPENSSL_cleanse(in.token, sizeof in.token);
+    }
+}
+
+/* A new user's password was hashed: the user is stored even when the admin who asked
+ * has gone (the request was accepted). */
+static void user_add_done(struct lws *wsi, ictal_server *srv, http_pss *p, const ictal__auth_req *r,
+                          const ictal__hash_result *res)
+{
+    ictal_diag d;
+    ictal_diag_init(&d);
+    int rc = res->rc == 0 ? ictal__store_user_insert(&srv->store, r->name, r->role, res->encoded, &d)
+                          : ictal_diag_error(&d, ICTAL_EIO, "cannot hash the password");
+    if (wsi == NULL)
+        return;
+    if (rc == 0)
+        respond_json(wsi, p, 201,
+                     json_pack("{s:s, s:s}", "name", r->name, "role", ictal__role_name(r->role)));
+    else
+        respond_error(wsi, p, rc == ICTAL_ESTATE ? 409 : 500, d.message);
+}
+
+void ictal__auth_done(ictal_server *srv)
+{
+    ictal__hash_result res;
+    while (srv->hasher && ictal__hasher_take(srv->hasher, &res)) {
+        ictal__auth_req *r = NULL;
+        for (int i = 0; i < ICTAL__AUTH_JOBS_MAX && r == NULL; i++)
+            if (srv->auth_reqs[i].id == res.id)
+                r = &srv->auth_reqs[i];
+        if (r != NULL) {
+            struct lws *wsi = r->wsi;
+            http_pss *p = wsi ? lws_wsi_user(wsi) : NULL;
+            if (p == NULL || p->auth_id != r->id) {
+                wsi = NULL;
+                p = NULL;
+                srv->auth_abandoned_total++;
+            } else {
+                p->auth_id = 0;
+            }
+            if (r->op == ICTAL__HASH_NEW)
+                user_add_done(wsi, srv, p, r, &res);
+            else
+                login_done(wsi, srv, p, r, res.rc);
+            memset(r, 0, sizeof *r);
+        }
+        OPENSSL_cleanse(&res, sizeof res);
     }
 }
 
@@ -437,7 +578,8 @@ static void logout(struct lws *wsi, ictal_server *srv, http_pss *p)
     }
 }
 
-/* POST /api/users {"username","password","role"} (admin). */
+/* POST /api/users {"username","password","role"} (admin): checked here, hashed on the
+ * hasher, stored by user_add_done. */
 static void user_add(struct lws *wsi, ictal_server *srv, http_pss *p, json_t *body)
 {
     const char *user = json_string_value(json_object_get(body, "username"));
@@ -446,11 +588,11 @@ static void user_add(struct lws *wsi, ictal_server *srv, http_pss *p, json_t *bo
     int role = ictal__role_parse(role_name);
     ictal_diag d;
     ictal_diag_init(&d);
-    int rc = ictal__store_user_add(&srv->store, user, pass, role, &d);
-    if (rc == 0)
-        respond_json(wsi, p, 201, json_pack("{s:s, s:s}", "name", user, "role", ictal__role_name(role)));
+    if (ictal__user_check(user, pass, role, &d) != 0)
+        respond_error(wsi, p, 400, d.message);
     else
-        respond_error(wsi, p, rc == ICTAL_EINVAL ? 400 : rc == ICTAL_ESTATE ? 409 : 500, d.message);
+        auth_submit(wsi, srv, p, ICTAL__HASH_NEW, user, role, NULL, pass, NULL);
+    wipe_password(p, body);
 }
 
 /* DELETE /api/users/{name} (admin): disables the user and ends its sessions. */
@@ -641,6 +783,7 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     http_pss *p = user;
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
+        auth_detach(srv, p);
         memset(p, 0, sizeof *p);
         int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
         int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
@@ -747,14 +890,22 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return 0;
     }
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (srv)
+        if (srv) {
             ictal__server_wake(srv);
+            ictal__auth_done(srv);
+        }
         return 0;
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         if (lws_http_transaction_completed(wsi))
             return -1;
         return 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (srv)
+            auth_detach(srv, p);
+        break;
     case LWS_CALLBACK_CLOSED_HTTP:
+        if (srv)
+            auth_detach(srv, p);
         if (p) {
             free(p->resp);
             free(p->body);
