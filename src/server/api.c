@@ -377,6 +377,13 @@ static int login_wait_s(ictal_server *srv, const char *addr)
     return f->n >= ICTAL__LOGIN_FAILS_MAX ? (int)(left_us / 1000000) + 1 : 0;
 }
 
+/* Failures of addr in its current window (after login_wait_s). */
+static int login_fails_n(ictal_server *srv, const char *addr)
+{
+    ictal__login_fails *f = login_slot(srv, addr, 0);
+    return f ? f->n : 0;
+}
+
 static void login_failed(ictal_server *srv, const char *addr)
 {
     ictal__login_fails *f = login_slot(srv, addr, 1);
@@ -389,34 +396,66 @@ static void login_failed(ictal_server *srv, const char *addr)
 }
 
 /*
- * Password hashing runs on the hasher thread (hasher.h): a sign-in or user creation is
- * parked in srv->auth_reqs under a fresh request id and answered by ictal__auth_done
- * once its hash is ready. A client that leaves meanwhile only clears the wsi of its
- * entry (auth_detach), so the answer is dropped without touching a freed connection.
+ * Password hashing runs on the hasher thread (hasher.h): a sign-in or user creation
+ * gets an entry in srv->auth_reqs under a fresh request id and is answered by
+ * ictal__auth_done once its hash is ready. A client that leaves meanwhile only clears
+ * the wsi of its entry (auth_detach), so the answer is dropped without touching a freed
+ * connection.
  */
-static int auth_submit(struct lws *wsi, ictal_server *srv, http_pss *p, int op, const char *name,
-                       int role, const char *addr, const char *password, const char *encoded)
+static ictal__auth_req *auth_new(struct lws *wsi, ictal_server *srv, http_pss *p, int op,
+                                 const char *name, int role, const char *addr)
 {
     ictal__auth_req *r = NULL;
     for (int i = 0; i < ICTAL__AUTH_JOBS_MAX && r == NULL; i++)
         if (srv->auth_reqs[i].id == 0)
             r = &srv->auth_reqs[i];
-    uint64_t id = ++srv->auth_next_id;
-    if (r == NULL || ictal__hasher_submit(srv->hasher, id, op, password, encoded) != 0) {
+    if (r == NULL) {
         srv->auth_busy_total++;
         respond_error(wsi, p, 503, "too many sign-ins at once; try again shortly");
         p->retry_after_s = 1;
-        return -1;
+        return NULL;
     }
     memset(r, 0, sizeof *r);
-    r->id = id;
+    r->id = ++srv->auth_next_id;
     r->wsi = wsi;
     r->op = op;
     r->role = role;
     snprintf(r->name, sizeof r->name, "%s", name ? name : "");
     snprintf(r->addr, sizeof r->addr, "%s", addr ? addr : "");
-    p->auth_id = id;
-    return 0;
+    p->auth_id = r->id;
+    return r;
+}
+
+/* The request state of r's client, or NULL when it has gone. */
+static http_pss *auth_client(const ictal__auth_req *r)
+{
+    http_pss *p = r->wsi ? lws_wsi_user(r->wsi) : NULL;
+    return p && p->auth_id == r->id ? p : NULL;
+}
+
+/* Frees r (its password copy included); its client, if any, has its answer. */
+static void auth_free(ictal__auth_req *r)
+{
+    http_pss *p = auth_client(r);
+    if (p)
+        p->auth_id = 0;
+    OPENSSL_cleanse(r, sizeof *r);
+}
+
+/* Hands r's job to the hasher; 503 (and r freed) when it is full. */
+static int auth_submit(ictal_server *srv, ictal__auth_req *r, const char *password,
+                       const char *encoded)
+{
+    if (ictal__hasher_submit(srv->hasher, r->id, r->op, password, encoded) == 0)
+        return 0;
+    srv->auth_busy_total++;
+    http_pss *p = auth_client(r);
+    if (p) {
+        respond_error(r->wsi, p, 503, "too many sign-ins at once; try again shortly");
+        p->retry_after_s = 1;
+    }
+    auth_free(r);
+    return -1;
 }
 
 /* The connection of p is gone or starts another request: its pending answer is dropped. */
@@ -451,9 +490,77 @@ static void login_refused(struct lws *wsi, ictal_server *srv, http_pss *p, const
 }
 
 /*
+ * Sends a waiting sign-in to the hasher, or answers it. An address may have at most as
+ * many sign-ins on the hasher as it has failures left in its window; more wait here
+ * for their outcome (they may be failures). So however many are sent at once, no more
+ * than ICTAL__LOGIN_FAILS_MAX guesses per window reach a password check, and a right
+ * password is refused only after as many failures: the throttle of sign-ins checked one
+ * at a time.
+ */
+static void login_try(ictal_server *srv, ictal__auth_req *r)
+{
+    http_pss *p = auth_client(r);
+    if (p == NULL) {
+        srv->auth_abandoned_total++;
+        auth_free(r);
+        return;
+    }
+    int wait_s = login_wait_s(srv, r->addr);
+    if (wait_s > 0) {
+        srv->logins_throttled_total++;
+        respond_error(r->wsi, p, 429, "too many failed sign-ins from this address; try again later");
+        p->retry_after_s = wait_s;
+        auth_free(r);
+        return;
+    }
+    int in_flight = 0;
+    for (int i = 0; i < ICTAL__AUTH_JOBS_MAX; i++) {
+        const ictal__auth_req *o = &srv->auth_reqs[i];
+        in_flight += o != r && o->id != 0 && !o->waiting && o->op != ICTAL__HASH_NEW &&
+                     strcmp(o->addr, r->addr) == 0;
+    }
+    if (login_fails_n(srv, r->addr) + in_flight >= ICTAL__LOGIN_FAILS_MAX) {
+        r->waiting = 1;
+        return;
+    }
+    char stored[ICTAL_USER_NAME_MAX + 1], hash[ICTAL_PASSWORD_HASH_MAX];
+    int role;
+    int rc = ictal__store_user_lookup(&srv->store, r->name, stored, &role, hash);
+    if (rc == 0 || rc == ICTAL_ENOENT) {
+        r->waiting = 0;
+        r->op = rc == 0 ? ICTAL__HASH_VERIFY : ICTAL__HASH_DUMMY;
+        snprintf(r->name, sizeof r->name, "%s", rc == 0 ? stored : "");
+        if (auth_submit(srv, r, r->password, rc == 0 ? hash : NULL) == 0)
+            OPENSSL_cleanse(r->password, sizeof r->password);
+    } else {
+        respond_error(r->wsi, p, 500, "could not open a session");
+        auth_free(r);
+    }
+    OPENSSL_cleanse(hash, sizeof hash);
+}
+
+/* Sign-ins waiting for their address's earlier ones, oldest first (after results). */
+static void login_release(ictal_server *srv)
+{
+    uint64_t last = 0;
+    for (;;) {
+        ictal__auth_req *next = NULL;
+        for (int i = 0; i < ICTAL__AUTH_JOBS_MAX; i++) {
+            ictal__auth_req *o = &srv->auth_reqs[i];
+            if (o->id > last && o->waiting && (next == NULL || o->id < next->id))
+                next = o;
+        }
+        if (next == NULL)
+            return;
+        last = next->id;
+        login_try(srv, next);
+    }
+}
+
+/*
  * POST /api/login {"username","password"}: a sign-in session token. The throttle and
- * the user's row are checked here; the password on the hasher (an unknown user costs
- * the same hash), then login_done answers.
+ * the user's row are checked here (login_try); the password on the hasher (an unknown
+ * user costs the same hash), then login_done answers.
  */
 static void login(struct lws *wsi, ictal_server *srv, http_pss *p)
 {
@@ -469,27 +576,17 @@ static void login(struct lws *wsi, ictal_server *srv, http_pss *p)
     json_t *body = p->body_len > 0 ? json_loadb(p->body, p->body_len, 0, NULL) : NULL;
     const char *user = json_string_value(json_object_get(body, "username"));
     const char *pass = json_string_value(json_object_get(body, "password"));
-    if (user == NULL || pass == NULL) {
-        wipe_password(p, body);
-        json_decref(body);
+    ictal__auth_req *r = NULL;
+    if (user == NULL || pass == NULL)
         respond_error(wsi, p, 400, "expected {\"username\": \"...\", \"password\": \"...\"}");
-        return;
-    }
-    char stored[ICTAL_USER_NAME_MAX + 1], hash[ICTAL_PASSWORD_HASH_MAX];
-    int role;
-    int rc = strlen(pass) <= ICTAL_PASSWORD_MAX && strlen(user) <= ICTAL_USER_NAME_MAX
-                 ? ictal__store_user_lookup(&srv->store, user, stored, &role, hash)
-                 : ICTAL_EINVAL;
-    if (rc == ICTAL_EINVAL)
+    else if (strlen(pass) > ICTAL_PASSWORD_MAX || strlen(user) > ICTAL_USER_NAME_MAX)
         login_refused(wsi, srv, p, addr);
-    else if (rc == 0 || rc == ICTAL_ENOENT)
-        auth_submit(wsi, srv, p, rc == 0 ? ICTAL__HASH_VERIFY : ICTAL__HASH_DUMMY, stored, 0, addr,
-                    pass, rc == 0 ? hash : NULL);
-    else
-        respond_error(wsi, p, 500, "could not open a session");
-    OPENSSL_cleanse(hash, sizeof hash);
+    else if ((r = auth_new(wsi, srv, p, ICTAL__HASH_VERIFY, user, 0, addr)) != NULL)
+        memcpy(r->password, pass, strlen(pass) + 1);
     wipe_password(p, body);
     json_decref(body);
+    if (r)
+        login_try(srv, r);
 }
 
 /* A sign-in's password was checked (wsi NULL: its client has gone). */
@@ -538,29 +635,28 @@ static void user_add_done(struct lws *wsi, ictal_server *srv, http_pss *p, const
 void ictal__auth_done(ictal_server *srv)
 {
     ictal__hash_result res;
+    int any = 0;
     while (srv->hasher && ictal__hasher_take(srv->hasher, &res)) {
         ictal__auth_req *r = NULL;
         for (int i = 0; i < ICTAL__AUTH_JOBS_MAX && r == NULL; i++)
             if (srv->auth_reqs[i].id == res.id)
                 r = &srv->auth_reqs[i];
         if (r != NULL) {
-            struct lws *wsi = r->wsi;
-            http_pss *p = wsi ? lws_wsi_user(wsi) : NULL;
-            if (p == NULL || p->auth_id != r->id) {
-                wsi = NULL;
-                p = NULL;
+            http_pss *p = auth_client(r);
+            struct lws *wsi = p ? r->wsi : NULL;
+            if (p == NULL)
                 srv->auth_abandoned_total++;
-            } else {
-                p->auth_id = 0;
-            }
             if (r->op == ICTAL__HASH_NEW)
                 user_add_done(wsi, srv, p, r, &res);
             else
                 login_done(wsi, srv, p, r, res.rc);
-            memset(r, 0, sizeof *r);
+            auth_free(r);
+            any = 1;
         }
         OPENSSL_cleanse(&res, sizeof res);
     }
+    if (any)
+        login_release(srv);
 }
 
 /* POST /api/logout: ends the caller's sign-in session. */
@@ -588,10 +684,11 @@ static void user_add(struct lws *wsi, ictal_server *srv, http_pss *p, json_t *bo
     int role = ictal__role_parse(role_name);
     ictal_diag d;
     ictal_diag_init(&d);
+    ictal__auth_req *r = NULL;
     if (ictal__user_check(user, pass, role, &d) != 0)
         respond_error(wsi, p, 400, d.message);
-    else
-        auth_submit(wsi, srv, p, ICTAL__HASH_NEW, user, role, NULL, pass, NULL);
+    else if ((r = auth_new(wsi, srv, p, ICTAL__HASH_NEW, user, role, NULL)) != NULL)
+        auth_submit(srv, r, pass, NULL);
     wipe_password(p, body);
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "server/hoplog.h"
 
@@ -1539,5 +1540,6 @@ void ictal_server_destroy(ictal_server *srv)
     free(srv->decode_uv);
     free(srv->montage_uv);
     free(srv->model_bytes);
+    OPENSSL_cleanse(srv->auth_reqs, sizeof srv->auth_reqs); /* waiting sign-ins' passwords */
     free(srv);
 }

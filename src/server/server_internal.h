@@ -103,7 +103,7 @@ typedef struct ictal__login_fails {
     int n;
 } ictal__login_fails;
 
-/* A request waiting for the hasher thread (api.c). */
+/* A sign-in or user creation waiting for the hasher thread (api.c). */
 typedef struct ictal__auth_req {
     uint64_t id;                /* 0: a free slot */
     struct lws *wsi;            /* the client, NULL once it has gone (CLOSED_HTTP) */
@@ -111,6 +111,9 @@ typedef struct ictal__auth_req {
     char name[ICTAL_USER_NAME_MAX + 1];
     int role;                   /* POST /api/users: the new user's role */
     char addr[64];              /* sign-ins: the source address (throttle) */
+    int waiting;                /* a sign-in not yet on the hasher: its address has as
+                                   many in flight as it has failures left (api.c) */
+    char password[ICTAL_PASSWORD_MAX + 1]; /* a waiting sign-in's (wiped once hashed) */
 } ictal__auth_req;
 
 struct ictal_server {
