@@ -10,8 +10,10 @@
  * recording, so the N alarms come over `spread` seconds (--spread 0: all at once, the
  * worst case: N alarms decided within one frame).
  *
- * usage: bench_server [--devices N,N,...] [--seconds S] [--runs R] [--spread S]
- *   defaults: --devices 100,1000 --seconds 35 --runs 1 --spread 20. Needs ICTAL (the ictal
+ * With --logins 1, one client signs in over and over meanwhile (POST /api/login).
+ *
+ * usage: bench_server [--devices N,N,...] [--seconds S] [--runs R] [--spread S] [--logins 0|1]
+ *   defaults: --devices 100,1000 --seconds 35 --runs 1 --spread 20 --logins 0. Needs ICTAL (the ictal
  *   binary; default: ../ictal next to this program) and ICTAL_SOURCE_DIR (default .).
  */
 #define _GNU_SOURCE
@@ -175,6 +177,48 @@ static void *dash_main(void *arg)
 }
 
 static double spread_s = 20;
+static int logins_on;
+
+/* --logins: one client signing in over and over (POST /api/login, right password). */
+typedef struct login_client {
+    int port;
+    volatile int stop;
+    int n, ok;
+} login_client;
+
+static long post(int port, const char *path, const char *token, const char *body)
+{
+    CURL *c = curl_easy_init();
+    char url[128], auth[200];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token ? token : "");
+    struct curl_slist *h = token ? curl_slist_append(NULL, auth) : NULL;
+    buf b = {NULL, 0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    free(b.p);
+    return status;
+}
+
+static void *login_main(void *arg)
+{
+    login_client *lc = arg;
+    while (!lc->stop) {
+        lc->ok += post(lc->port, "/api/login", NULL,
+                       "{\"username\":\"bench\",\"password\":\"bench password 1\"}") == 200;
+        lc->n++;
+    }
+    return NULL;
+}
 
 typedef struct result {
     double cpu_pct, kb_per_stream, p50_ms, p99_ms, realtime_pct;
@@ -299,6 +343,14 @@ static int run_one(const char *ictal, const char *src_dir, const ictal__sim_sour
     dash d = {port, token, 0, 0, NULL};
     pthread_t th;
     pthread_create(&th, NULL, dash_main, &d);
+    login_client lc = {port, 0, 0, 0};
+    pthread_t lth;
+    if (logins_on) {
+        if (post(port, "/api/users", token,
+                 "{\"username\":\"bench\",\"password\":\"bench password 1\",\"role\":\"viewer\"}") != 201)
+            fprintf(stderr, "bench_server: could not add the sign-in user\n");
+        pthread_create(&lth, NULL, login_main, &lc);
+    }
     long rss0 = proc_rss_kb(pid);
     double cpu0 = proc_cpu_s(pid), t0 = now_s();
     sampler sa = {pid, port, token, t0 + seconds, 0, 0, 0, 0};
@@ -344,6 +396,11 @@ static int run_one(const char *ictal, const char *src_dir, const ictal__sim_sour
     res->realtime_pct = 100.0 * frames / expected_frames;
     d.stop = 1;
     pthread_join(th, NULL);
+    if (logins_on) {
+        lc.stop = 1;
+        pthread_join(lth, NULL);
+        printf("run %d devices %5d  sign-ins meanwhile: %d (%d answered 200)\n", run, n, lc.n, lc.ok);
+    }
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     /* After the drain: every distinct frame the devices sent is in a log, once. */
@@ -377,6 +434,8 @@ int main(int argc, char **argv)
             runs = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--spread") == 0)
             spread_s = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--logins") == 0)
+            logins_on = atoi(argv[i + 1]) != 0;
     }
     if (seconds <= 0 || seconds > 600 || runs < 1 || runs > 9) {
         fprintf(stderr, "bench_server: --seconds 1..600, --runs 1..9\n");

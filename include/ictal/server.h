@@ -1,7 +1,7 @@
 /*
  * ictal/server.h - the monitoring server behind `ictal serve`.
  *
- * One process, one thread, one libwebsockets event loop serving:
+ * One process, one libwebsockets event loop serving:
  *   - devices over WebSocket (subprotocol "ictal-device-v1", docs/protocol.md): a
  *     JSON hello, then binary frames (ictal/wire.h) that are appended to the session's
  *     frame log, analysed, and acknowledged by sequence number;
@@ -15,8 +15,9 @@
  * People sign in with a user name and password (POST /api/login) for a session token
  * that expires; services use API tokens. Both are bearer tokens (docs/server.md).
  * Webhooks are sent from a persistent outbox with libcurl's multi interface, driven
- * by a timer of the same event loop. The one other thread only fdatasync()s session
- * logs, so that the loop never waits on the disk (src/server/syncer.h).
+ * by a timer of the same event loop. Two helper threads keep slow work off the loop:
+ * one fdatasync()s session logs, so that the loop never waits on the disk
+ * (src/server/syncer.h); one computes password hashes (src/server/hasher.h).
  */
 #ifndef ICTAL_SERVER_H
 #define ICTAL_SERVER_H

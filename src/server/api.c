@@ -26,6 +26,7 @@ typedef struct http_pss {
     int headers_sent;
     int retry_after_s;  /* > 0: a Retry-After header (429) */
     int routed;         /* route() ran: lws may still report an empty body complete */
+    uint64_t auth_id;   /* the request waiting for the hasher (ictal__auth_req), or 0 */
 } http_pss;
 
 size_t ictal__http_pss_size(void)
@@ -190,6 +191,14 @@ char *ictal__metrics_text(ictal_server *srv)
             srv->login_failures_total);
     COUNTER("ictal_logins_throttled_total", "Sign-ins refused (429) after repeated failures.",
             srv->logins_throttled_total);
+    COUNTER("ictal_auth_busy_total",
+            "Sign-ins and user creations refused (503) while the password hasher was full.",
+            srv->auth_busy_total);
+    COUNTER("ictal_auth_abandoned_total",
+            "Password hashes whose client left before the result (its answer dropped).",
+            srv->auth_abandoned_total);
+    GAUGE("ictal_auth_jobs", "Password hashes queued or running on the hasher thread.", "%d",
+          srv->hasher ? ictal__hasher_held(srv->hasher) : 0);
     COUNTER("ictal_alarms_total", "Alarms raised since start.", srv->alarms_total);
     GAUGE("ictal_device_connections", "Open device connections.", "%d", connected);
     GAUGE("ictal_streams", "Device streams held in memory.", "%d", streams);
@@ -368,6 +377,13 @@ static int login_wait_s(ictal_server *srv, const char *addr)
     return f->n >= ICTAL__LOGIN_FAILS_MAX ? (int)(left_us / 1000000) + 1 : 0;
 }
 
+/* Failures of addr in its current window (after login_wait_s). */
+static int login_fails_n(ictal_server *srv, const char *addr)
+{
+    ictal__login_fails *f = login_slot(srv, addr, 0);
+    return f ? f->n : 0;
+}
+
 static void login_failed(ictal_server *srv, const char *addr)
 {
     ictal__login_fails *f = login_slot(srv, addr, 1);
@@ -379,7 +395,173 @@ static void login_failed(ictal_server *srv, const char *addr)
     f->n++;
 }
 
-/* POST /api/login {"username","password"}: a sign-in session token. */
+/*
+ * Password hashing runs on the hasher thread (hasher.h): a sign-in or user creation
+ * gets an entry in srv->auth_reqs under a fresh request id and is answered by
+ * ictal__auth_done once its hash is ready. A client that leaves meanwhile only clears
+ * the wsi of its entry (auth_detach), so the answer is dropped without touching a freed
+ * connection.
+ */
+static ictal__auth_req *auth_new(struct lws *wsi, ictal_server *srv, http_pss *p, int op,
+                                 const char *name, int role, const char *addr)
+{
+    ictal__auth_req *r = NULL;
+    for (int i = 0; i < ICTAL__AUTH_JOBS_MAX && r == NULL; i++)
+        if (srv->auth_reqs[i].id == 0)
+            r = &srv->auth_reqs[i];
+    if (r == NULL) {
+        srv->auth_busy_total++;
+        respond_error(wsi, p, 503, "too many sign-ins at once; try again shortly");
+        p->retry_after_s = 1;
+        return NULL;
+    }
+    memset(r, 0, sizeof *r);
+    r->id = ++srv->auth_next_id;
+    r->wsi = wsi;
+    r->op = op;
+    r->role = role;
+    snprintf(r->name, sizeof r->name, "%s", name ? name : "");
+    snprintf(r->addr, sizeof r->addr, "%s", addr ? addr : "");
+    p->auth_id = r->id;
+    return r;
+}
+
+/* The request state of r's client, or NULL when it has gone. */
+static http_pss *auth_client(const ictal__auth_req *r)
+{
+    http_pss *p = r->wsi ? lws_wsi_user(r->wsi) : NULL;
+    return p && p->auth_id == r->id ? p : NULL;
+}
+
+/* Frees r (its password copy included); its client, if any, has its answer. */
+static void auth_free(ictal__auth_req *r)
+{
+    http_pss *p = auth_client(r);
+    if (p)
+        p->auth_id = 0;
+    OPENSSL_cleanse(r, sizeof *r);
+}
+
+/* Hands r's job to the hasher; 503 (and r freed) when it is full. */
+static int auth_submit(ictal_server *srv, ictal__auth_req *r, const char *password,
+                       const char *encoded)
+{
+    if (ictal__hasher_submit(srv->hasher, r->id, r->op, password, encoded) == 0)
+        return 0;
+    srv->auth_busy_total++;
+    http_pss *p = auth_client(r);
+    if (p) {
+        respond_error(r->wsi, p, 503, "too many sign-ins at once; try again shortly");
+        p->retry_after_s = 1;
+    }
+    auth_free(r);
+    return -1;
+}
+
+/* The connection of p is gone or starts another request: its pending answer is dropped. */
+static void auth_detach(ictal_server *srv, http_pss *p)
+{
+    if (p == NULL || p->auth_id == 0)
+        return;
+    for (int i = 0; i < ICTAL__AUTH_JOBS_MAX; i++)
+        if (srv->auth_reqs[i].id == p->auth_id)
+            srv->auth_reqs[i].wsi = NULL;
+    p->auth_id = 0;
+}
+
+/* Wipes the request body and the parsed copy of its password. */
+static void wipe_password(http_pss *p, json_t *body)
+{
+    const char *pass = json_string_value(json_object_get(body, "password"));
+    if (pass)
+        OPENSSL_cleanse((char *)pass, strlen(pass));
+    if (p->body)
+        OPENSSL_cleanse(p->body, p->body_len);
+}
+
+static void login_refused(struct lws *wsi, ictal_server *srv, http_pss *p, const char *addr)
+{
+    /* One answer for an unknown user and a wrong password: no user enumeration. */
+    srv->auth_failures++;
+    srv->login_failures_total++;
+    login_failed(srv, addr);
+    if (wsi)
+        respond_error(wsi, p, 401, "wrong user name or password");
+}
+
+/*
+ * Sends a waiting sign-in to the hasher, or answers it. An address may have at most as
+ * many sign-ins on the hasher as it has failures left in its window; more wait here
+ * for their outcome (they may be failures). So however many are sent at once, no more
+ * than ICTAL__LOGIN_FAILS_MAX guesses per window reach a password check, and a right
+ * password is refused only after as many failures: the throttle of sign-ins checked one
+ * at a time.
+ */
+static void login_try(ictal_server *srv, ictal__auth_req *r)
+{
+    http_pss *p = auth_client(r);
+    if (p == NULL) {
+        srv->auth_abandoned_total++;
+        auth_free(r);
+        return;
+    }
+    int wait_s = login_wait_s(srv, r->addr);
+    if (wait_s > 0) {
+        srv->logins_throttled_total++;
+        respond_error(r->wsi, p, 429, "too many failed sign-ins from this address; try again later");
+        p->retry_after_s = wait_s;
+        auth_free(r);
+        return;
+    }
+    int in_flight = 0;
+    for (int i = 0; i < ICTAL__AUTH_JOBS_MAX; i++) {
+        const ictal__auth_req *o = &srv->auth_reqs[i];
+        in_flight += o != r && o->id != 0 && !o->waiting && o->op != ICTAL__HASH_NEW &&
+                     strcmp(o->addr, r->addr) == 0;
+    }
+    if (login_fails_n(srv, r->addr) + in_flight >= ICTAL__LOGIN_FAILS_MAX) {
+        r->waiting = 1;
+        return;
+    }
+    char stored[ICTAL_USER_NAME_MAX + 1], hash[ICTAL_PASSWORD_HASH_MAX];
+    int role;
+    int rc = ictal__store_user_lookup(&srv->store, r->name, stored, &role, hash);
+    if (rc == 0 || rc == ICTAL_ENOENT) {
+        r->waiting = 0;
+        r->op = rc == 0 ? ICTAL__HASH_VERIFY : ICTAL__HASH_DUMMY;
+        snprintf(r->name, sizeof r->name, "%s", rc == 0 ? stored : "");
+        if (auth_submit(srv, r, r->password, rc == 0 ? hash : NULL) == 0)
+            OPENSSL_cleanse(r->password, sizeof r->password);
+    } else {
+        respond_error(r->wsi, p, 500, "could not open a session");
+        auth_free(r);
+    }
+    OPENSSL_cleanse(hash, sizeof hash);
+}
+
+/* Sign-ins waiting for their address's earlier ones, oldest first (after results). */
+static void login_release(ictal_server *srv)
+{
+    uint64_t last = 0;
+    for (;;) {
+        ictal__auth_req *next = NULL;
+        for (int i = 0; i < ICTAL__AUTH_JOBS_MAX; i++) {
+            ictal__auth_req *o = &srv->auth_reqs[i];
+            if (o->id > last && o->waiting && (next == NULL || o->id < next->id))
+                next = o;
+        }
+        if (next == NULL)
+            return;
+        last = next->id;
+        login_try(srv, next);
+    }
+}
+
+/*
+ * POST /api/login {"username","password"}: a sign-in session token. The throttle and
+ * the user's row are checked here (login_try); the password on the hasher (an unknown
+ * user costs the same hash), then login_done answers.
+ */
 static void login(struct lws *wsi, ictal_server *srv, http_pss *p)
 {
     char addr[64] = "";
@@ -394,24 +576,34 @@ static void login(struct lws *wsi, ictal_server *srv, http_pss *p)
     json_t *body = p->body_len > 0 ? json_loadb(p->body, p->body_len, 0, NULL) : NULL;
     const char *user = json_string_value(json_object_get(body, "username"));
     const char *pass = json_string_value(json_object_get(body, "password"));
-    if (user == NULL || pass == NULL) {
-        json_decref(body);
+    ictal__auth_req *r = NULL;
+    if (user == NULL || pass == NULL)
         respond_error(wsi, p, 400, "expected {\"username\": \"...\", \"password\": \"...\"}");
-        return;
-    }
-    ictal__login in;
-    int rc = strlen(pass) <= ICTAL_PASSWORD_MAX && strlen(user) <= ICTAL_USER_NAME_MAX
-                 ? ictal__store_user_login(&srv->store, user, pass, ICTAL_SESSION_TTL_S, &in)
-                 : ICTAL_EINVAL;
+    else if (strlen(pass) > ICTAL_PASSWORD_MAX || strlen(user) > ICTAL_USER_NAME_MAX)
+        login_refused(wsi, srv, p, addr);
+    else if ((r = auth_new(wsi, srv, p, ICTAL__HASH_VERIFY, user, 0, addr)) != NULL)
+        memcpy(r->password, pass, strlen(pass) + 1);
+    wipe_password(p, body);
     json_decref(body);
-    if (rc == ICTAL_EINVAL) {
-        /* One answer for an unknown user and a wrong password: no user enumeration. */
-        srv->auth_failures++;
-        srv->login_failures_total++;
-        login_failed(srv, addr);
-        respond_error(wsi, p, 401, "wrong user name or password");
+    if (r)
+        login_try(srv, r);
+}
+
+/* A sign-in's password was checked (wsi NULL: its client has gone). */
+static void login_done(struct lws *wsi, ictal_server *srv, http_pss *p, const ictal__auth_req *r,
+                       int rc)
+{
+    ictal__login in;
+    if (rc == 0 && wsi == NULL)
+        return; /* nobody to hand a session to: none is opened */
+    if (rc == 0)
+        rc = ictal__store_session_open(&srv->store, r->name, ICTAL_SESSION_TTL_S, &in);
+    if (rc == ICTAL_EIO) {
+        if (wsi)
+            respond_error(wsi, p, 500, "could not open a session");
     } else if (rc != 0) {
-        respond_error(wsi, p, 500, "could not open a session");
+        /* Counted even when the client left: disconnecting does not dodge the throttle. */
+        login_refused(wsi, srv, p, r->addr);
     } else {
         srv->logins_total++;
         respond_json(wsi, p, 200,
@@ -420,6 +612,51 @@ static void login(struct lws *wsi, ictal_server *srv, http_pss *p)
                                in.expires_at));
         OPENSSL_cleanse(in.token, sizeof in.token);
     }
+}
+
+/* A new user's password was hashed: the user is stored even when the admin who asked
+ * has gone (the request was accepted). */
+static void user_add_done(struct lws *wsi, ictal_server *srv, http_pss *p, const ictal__auth_req *r,
+                          const ictal__hash_result *res)
+{
+    ictal_diag d;
+    ictal_diag_init(&d);
+    int rc = res->rc == 0 ? ictal__store_user_insert(&srv->store, r->name, r->role, res->encoded, &d)
+                          : ictal_diag_error(&d, ICTAL_EIO, "cannot hash the password");
+    if (wsi == NULL)
+        return;
+    if (rc == 0)
+        respond_json(wsi, p, 201,
+                     json_pack("{s:s, s:s}", "name", r->name, "role", ictal__role_name(r->role)));
+    else
+        respond_error(wsi, p, rc == ICTAL_ESTATE ? 409 : 500, d.message);
+}
+
+void ictal__auth_done(ictal_server *srv)
+{
+    ictal__hash_result res;
+    int any = 0;
+    while (srv->hasher && ictal__hasher_take(srv->hasher, &res)) {
+        ictal__auth_req *r = NULL;
+        for (int i = 0; i < ICTAL__AUTH_JOBS_MAX && r == NULL; i++)
+            if (srv->auth_reqs[i].id == res.id)
+                r = &srv->auth_reqs[i];
+        if (r != NULL) {
+            http_pss *p = auth_client(r);
+            struct lws *wsi = p ? r->wsi : NULL;
+            if (p == NULL)
+                srv->auth_abandoned_total++;
+            if (r->op == ICTAL__HASH_NEW)
+                user_add_done(wsi, srv, p, r, &res);
+            else
+                login_done(wsi, srv, p, r, res.rc);
+            auth_free(r);
+            any = 1;
+        }
+        OPENSSL_cleanse(&res, sizeof res);
+    }
+    if (any)
+        login_release(srv);
 }
 
 /* POST /api/logout: ends the caller's sign-in session. */
@@ -437,7 +674,8 @@ static void logout(struct lws *wsi, ictal_server *srv, http_pss *p)
     }
 }
 
-/* POST /api/users {"username","password","role"} (admin). */
+/* POST /api/users {"username","password","role"} (admin): checked here, hashed on the
+ * hasher, stored by user_add_done. */
 static void user_add(struct lws *wsi, ictal_server *srv, http_pss *p, json_t *body)
 {
     const char *user = json_string_value(json_object_get(body, "username"));
@@ -446,11 +684,12 @@ static void user_add(struct lws *wsi, ictal_server *srv, http_pss *p, json_t *bo
     int role = ictal__role_parse(role_name);
     ictal_diag d;
     ictal_diag_init(&d);
-    int rc = ictal__store_user_add(&srv->store, user, pass, role, &d);
-    if (rc == 0)
-        respond_json(wsi, p, 201, json_pack("{s:s, s:s}", "name", user, "role", ictal__role_name(role)));
-    else
-        respond_error(wsi, p, rc == ICTAL_EINVAL ? 400 : rc == ICTAL_ESTATE ? 409 : 500, d.message);
+    ictal__auth_req *r = NULL;
+    if (ictal__user_check(user, pass, role, &d) != 0)
+        respond_error(wsi, p, 400, d.message);
+    else if ((r = auth_new(wsi, srv, p, ICTAL__HASH_NEW, user, role, NULL)) != NULL)
+        auth_submit(srv, r, pass, NULL);
+    wipe_password(p, body);
 }
 
 /* DELETE /api/users/{name} (admin): disables the user and ends its sessions. */
@@ -641,6 +880,7 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     http_pss *p = user;
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
+        auth_detach(srv, p);
         memset(p, 0, sizeof *p);
         int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
         int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
@@ -747,14 +987,22 @@ int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return 0;
     }
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (srv)
+        if (srv) {
             ictal__server_wake(srv);
+            ictal__auth_done(srv);
+        }
         return 0;
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         if (lws_http_transaction_completed(wsi))
             return -1;
         return 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (srv)
+            auth_detach(srv, p);
+        break;
     case LWS_CALLBACK_CLOSED_HTTP:
+        if (srv)
+            auth_detach(srv, p);
         if (p) {
             free(p->resp);
             free(p->body);

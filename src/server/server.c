@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "server/hoplog.h"
 
@@ -245,6 +246,7 @@ void ictal__server_wake(ictal_server *srv)
     syncs_done(srv);
 }
 
+/* Called by the syncer and the hasher threads. */
 static void syncer_wake(void *user)
 {
     ictal_server *srv = user;
@@ -1403,6 +1405,8 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
         rc = ictal__store_manual_checkpoints(&srv->store);
     if (rc == 0 && ictal__syncer_create(&srv->syncer, db, syncer_wake, srv) != 0)
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start the log syncer");
+    if (rc == 0 && ictal__hasher_create(&srv->hasher, ICTAL__AUTH_JOBS_MAX, syncer_wake, srv) != 0)
+        rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start the password hasher");
     if (rc != 0) {
         ictal_server_destroy(srv);
         return rc;
@@ -1515,7 +1519,10 @@ void ictal_server_destroy(ictal_server *srv)
 {
     if (srv == NULL)
         return;
-    /* The syncer first (it may wake the loop); then logs are synced inline. */
+    /* The helper threads first (they may wake the loop): the hasher finishes the hash in
+     * progress and drops the rest; then logs are synced inline. */
+    ictal__hasher_destroy(srv->hasher);
+    srv->hasher = NULL;
     ictal__syncer_destroy(srv->syncer);
     srv->syncer = NULL;
     if (srv->ctx) {
@@ -1533,5 +1540,6 @@ void ictal_server_destroy(ictal_server *srv)
     free(srv->decode_uv);
     free(srv->montage_uv);
     free(srv->model_bytes);
+    OPENSSL_cleanse(srv->auth_reqs, sizeof srv->auth_reqs); /* waiting sign-ins' passwords */
     free(srv);
 }

@@ -12,6 +12,7 @@
 #include "ictal/server.h"
 #include "ictal/wire.h"
 #include "server/analysis.h"
+#include "server/hasher.h"
 #include "server/recorder.h"
 #include "server/seslog.h"
 #include "server/store.h"
@@ -26,6 +27,7 @@
 #define ICTAL__LOGIN_SLOTS 256     /* source addresses whose failed sign-ins are counted */
 #define ICTAL__LOGIN_FAILS_MAX 5   /* failed sign-ins per address and window ... */
 #define ICTAL__LOGIN_WINDOW_S 60   /* ... before it gets 429 until the window ends */
+#define ICTAL__AUTH_JOBS_MAX 16    /* sign-ins and user creations hashing at once (beyond: 503) */
 
 /* A queued outgoing WebSocket message (LWS_PRE bytes of headroom before data). */
 typedef struct ictal__msg {
@@ -101,6 +103,19 @@ typedef struct ictal__login_fails {
     int n;
 } ictal__login_fails;
 
+/* A sign-in or user creation waiting for the hasher thread (api.c). */
+typedef struct ictal__auth_req {
+    uint64_t id;                /* 0: a free slot */
+    struct lws *wsi;            /* the client, NULL once it has gone (CLOSED_HTTP) */
+    int op;                     /* ICTAL__HASH_* */
+    char name[ICTAL_USER_NAME_MAX + 1];
+    int role;                   /* POST /api/users: the new user's role */
+    char addr[64];              /* sign-ins: the source address (throttle) */
+    int waiting;                /* a sign-in not yet on the hasher: its address has as
+                                   many in flight as it has failures left (api.c) */
+    char password[ICTAL_PASSWORD_MAX + 1]; /* a waiting sign-in's (wiped once hashed) */
+} ictal__auth_req;
+
 struct ictal_server {
     ictal_server_options opt;
     char data_dir[1024];
@@ -113,6 +128,9 @@ struct ictal_server {
     ictal__store store;
     ictal__webhook *webhook;
     ictal__syncer *syncer;
+    ictal__hasher *hasher;
+    ictal__auth_req auth_reqs[ICTAL__AUTH_JOBS_MAX];
+    uint64_t auth_next_id;
     ictal__stream *streams;
     ictal__dash *dashes;
     int port;
@@ -129,6 +147,7 @@ struct ictal_server {
     uint64_t frames_total, samples_total, bytes_total, rejected_total, duplicates_total;
     uint64_t seq_gaps_total, time_gaps_total, alarms_total, hellos_total, auth_failures;
     uint64_t logins_total, login_failures_total, logins_throttled_total;
+    uint64_t auth_busy_total, auth_abandoned_total;
     ictal__login_fails login_fails[ICTAL__LOGIN_SLOTS];
     int device_conns, dash_conns;
     uint64_t lat_count, lat_bucket[ICTAL__LAT_BUCKETS];
@@ -159,7 +178,9 @@ void ictal__dash_recheck(ictal_server *srv);
 /* Called on the loop when the syncer woke it (LWS_CALLBACK_EVENT_WAIT_CANCELLED). */
 void ictal__server_wake(ictal_server *srv);
 
-/* HTTP API (api.c). */
+/* HTTP API (api.c). ictal__auth_done completes the requests whose hashes are ready
+ * (called on the loop when the hasher woke it). */
+void ictal__auth_done(ictal_server *srv);
 int ictal__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len);
 size_t ictal__http_pss_size(void);

@@ -883,15 +883,17 @@ int ictal__user_check(const char *name, const char *password, int role, ictal_di
     return 0;
 }
 
-int ictal__store_user_add(ictal__store *s, const char *name, const char *password, int role,
-                          ictal_diag *d)
+int ictal__password_dummy(const char *password)
 {
-    int rc = ictal__user_check(name, password, role, d);
-    if (rc != 0)
-        return rc;
-    char hash[ICTAL_PASSWORD_HASH_MAX];
-    if (ictal__password_hash(password, hash, sizeof hash) != 0)
-        return ictal_diag_error(d, ICTAL_EIO, "cannot hash the password");
+    unsigned char salt[16] = {0}, key[PW_KEY];
+    int rc = scrypt_key(password, salt, sizeof salt, PW_LOG2_N, PW_R, PW_P, key);
+    OPENSSL_cleanse(key, sizeof key);
+    return rc;
+}
+
+int ictal__store_user_insert(ictal__store *s, const char *name, int role, const char *hash,
+                             ictal_diag *d)
+{
     if (exec_bound(s, "INSERT OR IGNORE INTO users(name, role, password_hash, created_at)"
                       " VALUES (?1, ?2, ?3, ?4)",
                    "titd", name, role, hash, ictal__now_s()) != 0)
@@ -901,33 +903,49 @@ int ictal__store_user_add(ictal__store *s, const char *name, const char *passwor
     return 0;
 }
 
-int ictal__store_user_login(ictal__store *s, const char *name, const char *password, double ttl_s,
-                            ictal__login *out)
+int ictal__store_user_add(ictal__store *s, const char *name, const char *password, int role,
+                          ictal_diag *d)
 {
-    memset(out, 0, sizeof *out);
+    int rc = ictal__user_check(name, password, role, d);
+    if (rc != 0)
+        return rc;
+    char hash[ICTAL_PASSWORD_HASH_MAX];
+    if (ictal__password_hash(password, hash, sizeof hash) != 0)
+        return ictal_diag_error(d, ICTAL_EIO, "cannot hash the password");
+    return ictal__store_user_insert(s, name, role, hash, d);
+}
+
+int ictal__store_user_lookup(ictal__store *s, const char *name, char *stored_name, int *role,
+                             char *hash)
+{
+    stored_name[0] = 0;
+    hash[0] = 0;
+    *role = ICTAL_ROLE_NONE;
     sqlite3_stmt *st = prep_bind(s, "SELECT name, role, password_hash FROM users"
                                     " WHERE name = ?1 AND disabled_at IS NULL",
                                  "t", name ? name : "");
     if (st == NULL)
         return ICTAL_EIO;
-    char hash[ICTAL_PASSWORD_HASH_MAX] = "";
+    int rc = ICTAL_ENOENT;
     if (sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(out->name, sizeof out->name, "%s", (const char *)sqlite3_column_text(st, 0));
-        out->role = sqlite3_column_int(st, 1);
-        snprintf(hash, sizeof hash, "%s", (const char *)sqlite3_column_text(st, 2));
+        snprintf(stored_name, ICTAL_USER_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+        *role = sqlite3_column_int(st, 1);
+        snprintf(hash, ICTAL_PASSWORD_HASH_MAX, "%s", (const char *)sqlite3_column_text(st, 2));
+        rc = 0;
     }
     sqlite3_finalize(st);
-    if (hash[0] == 0) {
-        /* No such user: spend the same time as a check, so timing tells nothing. */
-        unsigned char salt[16] = {0}, key[PW_KEY];
-        scrypt_key(password ? password : "", salt, sizeof salt, PW_LOG2_N, PW_R, PW_P, key);
-        memset(out, 0, sizeof *out);
-        return ICTAL_EINVAL;
-    }
-    int rc = ictal__password_verify(password ? password : "", hash);
+    return rc;
+}
+
+int ictal__store_session_open(ictal__store *s, const char *name, double ttl_s, ictal__login *out)
+{
+    memset(out, 0, sizeof *out);
+    char hash[ICTAL_PASSWORD_HASH_MAX];
+    int rc = ictal__store_user_lookup(s, name, out->name, &out->role, hash);
+    OPENSSL_cleanse(hash, sizeof hash);
     if (rc != 0) {
         memset(out, 0, sizeof *out);
-        return rc == ICTAL_EIO ? ICTAL_EIO : ICTAL_EINVAL;
+        return rc == ICTAL_ENOENT ? ICTAL_EINVAL : rc;
     }
     char id[17], secret[49];
     unsigned char salt[16], h[32];
@@ -946,6 +964,7 @@ int ictal__store_user_login(ictal__store *s, const char *name, const char *passw
                    out->expires_at) != 0)
         return ICTAL_EIO;
     snprintf(out->token, sizeof out->token, "%s.%s", id, secret);
+    OPENSSL_cleanse(secret, sizeof secret);
     return 0;
 }
 

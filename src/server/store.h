@@ -172,10 +172,17 @@ int ictal__password_verify(const char *password, const char *encoded);
 /* Checks a new account: name 1-64 of [A-Za-z0-9._@-], password 10-1024 bytes, a role.
  * 0 or ICTAL_EINVAL with d saying what is wrong. */
 int ictal__user_check(const char *name, const char *password, int role, ictal_diag *d);
+/* Does the work of one password check, for a user that does not exist (so that timing
+ * tells nothing). 0 or ICTAL_EIO. */
+int ictal__password_dummy(const char *password);
 /* Adds a user (names compare without case). ICTAL_ESTATE when the name is taken
- * (disabled users keep theirs). */
+ * (disabled users keep theirs). Hashes on the calling thread: for the CLI; the server
+ * hashes on its hasher thread (hasher.h) and calls ictal__store_user_insert. */
 int ictal__store_user_add(ictal__store *s, const char *name, const char *password, int role,
                           ictal_diag *d);
+/* Adds a user whose password is hashed already (encoded as ictal__password_hash). */
+int ictal__store_user_insert(ictal__store *s, const char *name, int role, const char *hash,
+                             ictal_diag *d);
 
 typedef struct ictal__login {
     char token[80];    /* "<id>.<secret>", used like an API token */
@@ -184,11 +191,15 @@ typedef struct ictal__login {
     double expires_at; /* Unix seconds */
 } ictal__login;
 
-/* Checks a user's password and opens a sign-in session of ttl_s seconds: a token in the
- * api_tokens table bound to the user. ICTAL_EINVAL for an unknown or disabled user and
- * for a wrong password alike (the same work is done in each case). */
-int ictal__store_user_login(ictal__store *s, const char *name, const char *password, double ttl_s,
-                            ictal__login *out);
+/* The enabled user called name: its stored name (ICTAL_USER_NAME_MAX + 1 bytes), role
+ * and password hash (ICTAL_PASSWORD_HASH_MAX bytes). ICTAL_ENOENT when there is none
+ * (or it is disabled). */
+int ictal__store_user_lookup(ictal__store *s, const char *name, char *stored_name, int *role,
+                             char *hash);
+/* Opens a sign-in session of ttl_s seconds for the user called name, whose password was
+ * checked: a token in the api_tokens table bound to the user, with its current role.
+ * ICTAL_EINVAL when the user is gone or was disabled meanwhile. */
+int ictal__store_session_open(ictal__store *s, const char *name, double ttl_s, ictal__login *out);
 /* Ends the sign-in session of token. ICTAL_EINVAL when it does not count, ICTAL_ENOENT
  * when it is an API token rather than a session. */
 int ictal__store_session_token_revoke(ictal__store *s, const char *token);
