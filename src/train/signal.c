@@ -86,6 +86,43 @@ static int push_all(ictal_detector *det, const ictal_signal *sig)
     return 0;
 }
 
+/* Artefact amplitude thresholds scaled by k (intracranial EEG is several times larger). */
+static void scale_artefacts(ictal_config *cfg, float k)
+{
+    if (!(k > 0) || k == 1.0f)
+        return;
+    cfg->jump_uv *= k;
+    cfg->drift_uv *= k;
+    cfg->movement_uv *= k;
+    cfg->disconnect_uv *= k;
+    cfg->muscle_uv2 *= k * k;
+}
+
+/* Streams sig through a features-only detector of tmpl's feature set, window and hop,
+ * calling on_hop(user, hop) for every hop. */
+static int stream_features(const ictal_signal *sig, const ictal_model_info *tmpl,
+                           ictal_hop_fn on_hop, void *user, ictal_diag *d)
+{
+    ictal_config cfg;
+    ictal_config_init(&cfg);
+    cfg.n_channels = sig->n_channels;
+    cfg.rate_hz = sig->rate_hz;
+    cfg.labels = sig->labels;
+    cfg.window_s = tmpl->window_s;
+    cfg.hop_s = tmpl->hop_s;
+    cfg.feature_set = tmpl->feature_set;
+    scale_artefacts(&cfg, sig->artefact_scale);
+    cfg.on_hop = on_hop;
+    cfg.user = user;
+    int rc;
+    ictal_detector *det = detector_new(&cfg, d, &rc);
+    if (det == NULL)
+        return rc;
+    rc = push_all(det, sig);
+    free(det);
+    return rc;
+}
+
 struct feature_ctx {
     ictal_dataset *ds;
     int record;
@@ -119,17 +156,6 @@ static void on_feature_hop(void *user, const ictal_hop *hop)
     }
 }
 
-static void scale_artefacts(ictal_config *cfg, float k)
-{
-    if (!(k > 0) || k == 1.0f)
-        return;
-    cfg->jump_uv *= k;
-    cfg->drift_uv *= k;
-    cfg->movement_uv *= k;
-    cfg->disconnect_uv *= k;
-    cfg->muscle_uv2 *= k * k;
-}
-
 static int check_signal(const ictal_signal *sig, ictal_diag *d)
 {
     if (sig == NULL || sig->frames_uv == NULL || sig->n_channels <= 0 ||
@@ -152,22 +178,7 @@ int ictal_dataset_add_signal(ictal_dataset *ds, int record, const ictal_signal *
                                 "feature set %u", ds->n_features, (unsigned)tmpl->feature_set);
     struct feature_ctx ctx = {ds, record, sz, n_sz, tmpl->window_s, neg_stride > 1 ? neg_stride : 1,
                               0, 0};
-    ictal_config cfg;
-    ictal_config_init(&cfg);
-    cfg.n_channels = sig->n_channels;
-    cfg.rate_hz = sig->rate_hz;
-    cfg.labels = sig->labels;
-    cfg.window_s = tmpl->window_s;
-    cfg.hop_s = tmpl->hop_s;
-    cfg.feature_set = tmpl->feature_set;
-    scale_artefacts(&cfg, sig->artefact_scale);
-    cfg.on_hop = on_feature_hop;
-    cfg.user = &ctx;
-    ictal_detector *det = detector_new(&cfg, d, &rc);
-    if (det == NULL)
-        return rc;
-    rc = push_all(det, sig);
-    free(det);
+    rc = stream_features(sig, tmpl, on_feature_hop, &ctx, d);
     if (rc == 0)
         rc = ctx.rc;
     if (rc == 0) {
@@ -360,22 +371,7 @@ int ictal_segment_describe(const ictal_signal *sig, const ictal_model_info *tmpl
     if (ctx.nf == 0)
         return ictal_diag_error(d, ICTAL_EINVAL, "feature set %u unknown",
                                 (unsigned)tmpl->feature_set);
-    ictal_config cfg;
-    ictal_config_init(&cfg);
-    cfg.n_channels = sig->n_channels;
-    cfg.rate_hz = sig->rate_hz;
-    cfg.labels = sig->labels;
-    cfg.window_s = tmpl->window_s;
-    cfg.hop_s = tmpl->hop_s;
-    cfg.feature_set = tmpl->feature_set;
-    scale_artefacts(&cfg, sig->artefact_scale);
-    cfg.on_hop = on_describe_hop;
-    cfg.user = &ctx;
-    ictal_detector *det = detector_new(&cfg, d, &rc);
-    if (det == NULL)
-        return rc;
-    rc = push_all(det, sig);
-    free(det);
+    rc = stream_features(sig, tmpl, on_describe_hop, &ctx, d);
     if (rc == 0)
         rc = ctx.rc;
     for (int ch = 0; ch < sig->n_channels; ch++) {
