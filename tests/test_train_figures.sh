@@ -16,6 +16,12 @@ check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
 row() { grep -E "^\| $2 \|" "$1"; }            # a set's row of the summary table
 col() { row "$1" "$2" | awk -F'|' -v c="$3" '{gsub(/ /, "", $c); print $c}'; }
 
+# The shipped model is exactly what its documented command trains (models/README.md)
+"$ICTAL" train -q --data "$DATA" --out "$T/default.ictalmodel" > /dev/null 2>&1
+check "models/default.ictalmodel is reproduced byte for byte by its command" \
+    "cmp -s '$T/default.ictalmodel' '$SRC/models/default.ictalmodel'"
+# (test_detect_cli.sh checks that the built-in copy is this file)
+
 # Guinea-Bissau is in the wearable montage either way: measured once
 for montage in double-banana wearable; do
     R=$T/$montage.md
