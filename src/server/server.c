@@ -1283,9 +1283,13 @@ static int load_model_bytes(ictal_server *srv, const void *data, size_t n, ictal
     if (buf == NULL)
         return ictal_diag_error(d, ICTAL_ENOMEM, "out of memory");
     memcpy(buf, data, n);
-    if (d && d->source == NULL)
+    int named = d && d->source == NULL;
+    if (named)
         d->source = "model_data";
-    return adopt_model(srv, buf, n, d);
+    int rc = adopt_model(srv, buf, n, d);
+    if (named && rc == 0)
+        d->source = NULL; /* later errors (listening, the database) are not the model's */
+    return rc;
 }
 
 static int load_model(ictal_server *srv, const char *path, ictal_diag *d)
@@ -1314,7 +1318,10 @@ static int load_model(ictal_server *srv, const char *path, ictal_diag *d)
     fclose(f);
     if (d)
         d->source = path;
-    return adopt_model(srv, buf, n, d);
+    int rc = adopt_model(srv, buf, n, d);
+    if (d && rc == 0)
+        d->source = NULL;
+    return rc;
 }
 
 static int write_admin_token(ictal_server *srv, ictal_diag *d)
