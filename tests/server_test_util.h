@@ -119,9 +119,15 @@ static inline size_t ts_write(char *p, size_t sz, size_t n, void *u)
     return sz * n;
 }
 
-/* One HTTP request; returns the status, *body (malloc'd, may be NULL) the response. */
-static inline long ts_http(const test_server *s, const char *method, const char *path, const char *token,
-                    const char *req_body, char **body, size_t *body_len)
+/*
+ * One HTTP request from source address src (NULL: the default), each response header
+ * line passed to on_header(line, 1, len, header_user) when on_header is not NULL;
+ * returns the status, *body (malloc'd, may be NULL) the response.
+ */
+static inline long ts_http_from(const test_server *s, const char *src, const char *method,
+                                const char *path, const char *token, const char *req_body,
+                                size_t (*on_header)(char *, size_t, size_t, void *),
+                                void *header_user, char **body, size_t *body_len)
 {
     CURL *c = curl_easy_init();
     char url[512], auth[256];
@@ -137,9 +143,17 @@ static inline long ts_http(const test_server *s, const char *method, const char 
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ts_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    if (on_header) {
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, header_user);
+    }
+    if (src)
+        curl_easy_setopt(c, CURLOPT_INTERFACE, src);
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, req_body ? req_body : "");
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
     long status = 0;
     if (curl_easy_perform(c) == CURLE_OK)
@@ -153,6 +167,13 @@ static inline long ts_http(const test_server *s, const char *method, const char 
     else
         free(b.data);
     return status;
+}
+
+/* One HTTP request; returns the status, *body (malloc'd, may be NULL) the response. */
+static inline long ts_http(const test_server *s, const char *method, const char *path, const char *token,
+                    const char *req_body, char **body, size_t *body_len)
+{
+    return ts_http_from(s, NULL, method, path, token, req_body, NULL, NULL, body, body_len);
 }
 
 /* GET path as JSON with the admin token (NULL on failure). */

@@ -41,35 +41,7 @@ static void http(const char *src, const char *method, const char *path, const ch
                  const char *body, reply *r)
 {
     memset(r, 0, sizeof *r);
-    CURL *c = curl_easy_init();
-    char url[512], auth[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", srv.port, path);
-    struct curl_slist *h = NULL;
-    if (token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        h = curl_slist_append(h, auth);
-    }
-    ts_buf b = {NULL, 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ts_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    if (src)
-        curl_easy_setopt(c, CURLOPT_INTERFACE, src);
-    if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-    } else if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    }
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    r->body = b.data;
+    r->status = ts_http_from(&srv, src, method, path, token, body, on_header, r, &r->body, NULL);
 }
 
 static long status_of(const char *method, const char *path, const char *token, const char *body)
