@@ -4,10 +4,12 @@
 #ifndef ICTAL_TEST_DETECT_UTIL_H
 #define ICTAL_TEST_DETECT_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dsp.h"
 #include "ictal/ictal.h"
 #include "test_model_util.h"
 
@@ -75,6 +77,41 @@ static inline size_t du_line_length_model(unsigned char *buf, size_t cap, float 
     m.mean[ICTAL_F_LOG_LINE_LENGTH] = center;
     m.provenance = "test: line length only";
     return test_model_serialize(&m, buf, cap);
+}
+
+/* FNV-1a over n bytes, continuing from h: a hash of everything a detector reported. */
+static inline uint64_t du_fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* A biquad in double precision, started at steady state for input u: the reference the
+ * detector's float filters are checked against. */
+typedef struct du_biquad {
+    double b0, b1, b2, a1, a2, s1, s2;
+} du_biquad;
+
+static inline void du_biquad_set(du_biquad *q, const ictal__biquad *f, double u)
+{
+    q->b0 = f->b0;
+    q->b1 = f->b1;
+    q->b2 = f->b2;
+    q->a1 = f->a1;
+    q->a2 = f->a2;
+    double y = u * (q->b0 + q->b1 + q->b2) / (1.0 + q->a1 + q->a2);
+    q->s2 = q->b2 * u - q->a2 * y;
+    q->s1 = q->b1 * u - q->a1 * y + q->s2;
+}
+
+static inline double du_biquad_run(du_biquad *q, double x)
+{
+    double y = q->b0 * x + q->s1;
+    q->s1 = q->b1 * x - q->a1 * y + q->s2;
+    q->s2 = q->b2 * x - q->a2 * y;
+    return y;
 }
 
 #endif

@@ -28,26 +28,18 @@ typedef struct rec {
     int keep, cap;
 } rec;
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 static void on_hop(void *user, const ictal_hop *h)
 {
     rec *r = user;
-    r->hash = fnv(r->hash, &h->t_s, sizeof h->t_s);
-    r->hash = fnv(r->hash, &h->prob, sizeof h->prob);
-    r->hash = fnv(r->hash, &h->prob_smooth, sizeof h->prob_smooth);
-    r->hash = fnv(r->hash, &h->state, sizeof h->state);
-    r->hash = fnv(r->hash, &h->burden, sizeof h->burden);
-    r->hash = fnv(r->hash, h->chan_prob, sizeof(float) * (size_t)h->n_channels);
-    r->hash = fnv(r->hash, h->quality, sizeof(uint16_t) * (size_t)h->n_channels);
+    r->hash = du_fnv(r->hash, &h->t_s, sizeof h->t_s);
+    r->hash = du_fnv(r->hash, &h->prob, sizeof h->prob);
+    r->hash = du_fnv(r->hash, &h->prob_smooth, sizeof h->prob_smooth);
+    r->hash = du_fnv(r->hash, &h->state, sizeof h->state);
+    r->hash = du_fnv(r->hash, &h->burden, sizeof h->burden);
+    r->hash = du_fnv(r->hash, h->chan_prob, sizeof(float) * (size_t)h->n_channels);
+    r->hash = du_fnv(r->hash, h->quality, sizeof(uint16_t) * (size_t)h->n_channels);
     size_t nf = (size_t)h->n_channels * (size_t)h->n_features;
-    r->hash = fnv(r->hash, h->features, sizeof(float) * nf);
+    r->hash = du_fnv(r->hash, h->features, sizeof(float) * nf);
     if (r->keep && r->hops < r->cap) {
         memcpy(r->feat + (size_t)r->hops * nf, h->features, nf * sizeof(float));
         memcpy(r->quality + (size_t)r->hops * (size_t)h->n_channels, h->quality,
@@ -63,7 +55,7 @@ static void on_hop(void *user, const ictal_hop *h)
 static void on_alarm(void *user, const ictal_alarm *e)
 {
     rec *r = user;
-    r->hash = fnv(r->hash, e, sizeof *e);
+    r->hash = du_fnv(r->hash, e, sizeof *e);
     if (r->events < 64)
         r->ev[r->events] = *e;
     r->events++;
@@ -308,30 +300,6 @@ static void test_determinism(void)
 
 /* --- features against a straightforward computation --------------------------------------- */
 
-typedef struct dbq {
-    double b0, b1, b2, a1, a2, s1, s2;
-} dbq;
-
-static void dbq_set(dbq *q, const ictal__biquad *f, double u)
-{
-    q->b0 = f->b0;
-    q->b1 = f->b1;
-    q->b2 = f->b2;
-    q->a1 = f->a1;
-    q->a2 = f->a2;
-    double y = u * (q->b0 + q->b1 + q->b2) / (1.0 + q->a1 + q->a2);
-    q->s2 = q->b2 * u - q->a2 * y;
-    q->s1 = q->b1 * u - q->a1 * y + q->s2;
-}
-
-static double dbq_run(dbq *q, double x)
-{
-    double y = q->b0 * x + q->s1;
-    q->s1 = q->b1 * x - q->a1 * y + q->s2;
-    q->s2 = q->b2 * x - q->a2 * y;
-    return y;
-}
-
 static double l10(double x)
 {
     return log10(1.0 + (x > 0 ? x : 0));
@@ -362,32 +330,32 @@ static void test_features_reference(void)
     double worst[ICTAL_N_FEATURES] = {0};
     for (int c = 0; c < nch; c++) {
         /* Front end over the whole channel at once, in double. */
-        dbq q[3], h, qb[5][2];
+        du_biquad q[3], h, qb[5][2];
         double u0 = g_frames[c];
         for (int s = 0; s < 3; s++)
-            dbq_set(&q[s], &aa[s], u0);
+            du_biquad_set(&q[s], &aa[s], u0);
         int k = 0;
         for (int s = 0; s < ns; s++) {
             double y = g_frames[(size_t)s * (size_t)nch + (size_t)c];
             for (int t = 0; t < 3; t++)
-                y = dbq_run(&q[t], y);
+                y = du_biquad_run(&q[t], y);
             if (s % 2 == 0) { /* 256 -> 128 Hz: internal sample k is input sample 2k */
                 if (k == 0) {
-                    dbq_set(&h, &hp, y);
+                    du_biquad_set(&h, &hp, y);
                     for (int b = 0; b < 5; b++) {
-                        dbq_set(&qb[b][0], &bh[b], 0.0);
-                        dbq_set(&qb[b][1], &bl[b], 0.0);
+                        du_biquad_set(&qb[b][0], &bh[b], 0.0);
+                        du_biquad_set(&qb[b][1], &bl[b], 0.0);
                     }
                 }
-                x[k] = dbq_run(&h, y);
+                x[k] = du_biquad_run(&h, y);
                 /* delta: low-pass only (edged below by the high-pass); gamma: high-pass
                  * only (edged above by the anti-aliasing); the others both. */
                 for (int b = 0; b < 5; b++) {
                     double z = x[k];
                     if (b > 0)
-                        z = dbq_run(&qb[b][0], z);
+                        z = du_biquad_run(&qb[b][0], z);
                     if (b < 4)
-                        z = dbq_run(&qb[b][1], z);
+                        z = du_biquad_run(&qb[b][1], z);
                     band[(size_t)b * (size_t)nk + (size_t)k] = z;
                 }
                 k++;

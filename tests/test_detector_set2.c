@@ -150,26 +150,18 @@ typedef struct feats {
     uint64_t hash;
 } feats;
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 static void on_hop(void *user, const ictal_hop *h)
 {
     feats *r = user;
     size_t nf = (size_t)h->n_channels * (size_t)h->n_features;
     r->nf = h->n_features;
-    r->hash = fnv(r->hash, &h->t_s, sizeof h->t_s);
-    r->hash = fnv(r->hash, &h->prob, sizeof h->prob);
-    r->hash = fnv(r->hash, &h->prob_smooth, sizeof h->prob_smooth);
-    r->hash = fnv(r->hash, &h->state, sizeof h->state);
-    r->hash = fnv(r->hash, h->chan_prob, sizeof(float) * (size_t)h->n_channels);
-    r->hash = fnv(r->hash, h->quality, sizeof(uint16_t) * (size_t)h->n_channels);
-    r->hash = fnv(r->hash, h->features, sizeof(float) * nf);
+    r->hash = du_fnv(r->hash, &h->t_s, sizeof h->t_s);
+    r->hash = du_fnv(r->hash, &h->prob, sizeof h->prob);
+    r->hash = du_fnv(r->hash, &h->prob_smooth, sizeof h->prob_smooth);
+    r->hash = du_fnv(r->hash, &h->state, sizeof h->state);
+    r->hash = du_fnv(r->hash, h->chan_prob, sizeof(float) * (size_t)h->n_channels);
+    r->hash = du_fnv(r->hash, h->quality, sizeof(uint16_t) * (size_t)h->n_channels);
+    r->hash = du_fnv(r->hash, h->features, sizeof(float) * nf);
     if (r->f && r->hops < r->cap) {
         memcpy(r->f + (size_t)r->hops * nf, h->features, nf * sizeof(float));
         memcpy(r->q + (size_t)r->hops * (size_t)h->n_channels, h->quality,
@@ -221,30 +213,6 @@ static void features_only(ictal_config *cfg, int nch, int fs)
     cfg->feature_set = fs;
 }
 
-typedef struct dbq {
-    double b0, b1, b2, a1, a2, s1, s2;
-} dbq;
-
-static void dbq_set(dbq *q, const ictal__biquad *f, double u)
-{
-    q->b0 = f->b0;
-    q->b1 = f->b1;
-    q->b2 = f->b2;
-    q->a1 = f->a1;
-    q->a2 = f->a2;
-    double y = u * (q->b0 + q->b1 + q->b2) / (1.0 + q->a1 + q->a2);
-    q->s2 = q->b2 * u - q->a2 * y;
-    q->s1 = q->b1 * u - q->a1 * y + q->s2;
-}
-
-static double dbq_run(dbq *q, double x)
-{
-    double y = q->b0 * x + q->s1;
-    q->s1 = q->b1 * x - q->a1 * y + q->s2;
-    q->s2 = q->b2 * x - q->a2 * y;
-    return y;
-}
-
 static void test_features_reference(void)
 {
     const int nch = g_nch, ns = g_ns, W = 8, HOP = 64;
@@ -281,18 +249,18 @@ static void test_features_reference(void)
     double worst[3] = {0};
     int bad = 0, compared = 0, pattern_flips = 0;
     for (int c = 0; c < nch; c++) {
-        dbq q[3], h;
+        du_biquad q[3], h;
         for (int s = 0; s < 3; s++)
-            dbq_set(&q[s], &aa[s], g_frames[c]);
+            du_biquad_set(&q[s], &aa[s], g_frames[c]);
         int k = 0;
         for (int s = 0; s < ns; s++) {
             double y = g_frames[(size_t)s * (size_t)nch + (size_t)c];
             for (int t = 0; t < 3; t++)
-                y = dbq_run(&q[t], y);
+                y = du_biquad_run(&q[t], y);
             if (s % 2 == 0) {
                 if (k == 0)
-                    dbq_set(&h, &hp, y);
-                x[k++] = dbq_run(&h, y);
+                    du_biquad_set(&h, &hp, y);
+                x[k++] = du_biquad_run(&h, y);
             }
         }
         for (int hi = 0; hi < r2.hops; hi++) {
