@@ -80,32 +80,11 @@ static int run_one(const char *ictal, int clients, double seconds, int run, resu
     char dir[] = "/tmp/ictal-bench-login-XXXXXX";
     if (mkdtemp(dir) == NULL)
         return 1;
-    char port_file[64], token_path[64];
-    snprintf(port_file, sizeof port_file, "%s/port", dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl(ictal, ictal, "serve", "--listen", "127.0.0.1:0", "--data", dir, "--port-file",
-              port_file, "--model", "none", "--quiet", (char *)NULL);
-        _exit(127);
-    }
-    int port = 0;
-    for (int i = 0; i < 400 && port <= 0; i++) {
-        FILE *f = fopen(port_file, "r");
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1)
-                port = 0;
-            fclose(f);
-        }
-        usleep(25000);
-    }
-    char token[128] = "", auth_h[200];
-    snprintf(token_path, sizeof token_path, "%s/admin.token", dir);
-    FILE *tf = fopen(token_path, "r");
-    if (tf) {
-        if (fgets(token, sizeof token, tf))
-            token[strcspn(token, "\n")] = 0;
-        fclose(tf);
-    }
+    char token[128], auth_h[200];
+    int port;
+    pid_t pid = bench_serve_start(ictal, dir, "none", &port, token, sizeof token);
+    if (pid < 0)
+        return 1;
     int rc = 1;
     CURL *c = curl_easy_init();
     char url[128];

@@ -33,15 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "server/fleet.h"
 #include "server/seslog.h"
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static double proc_cpu_s(pid_t pid)
 {
@@ -289,51 +283,18 @@ static uint64_t count_stored(const char *dir, int *bad_logs)
     return total;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static int run_one(const char *ictal, const char *src_dir, const ictal__sim_source *src, int n,
                    double seconds, int run, result *res)
 {
     char dir[] = "/tmp/ictal-bench-XXXXXX";
     if (mkdtemp(dir) == NULL)
         return 1;
-    char port_file[64], model[PATH_MAX], token_path[64];
-    snprintf(port_file, sizeof port_file, "%s/port", dir);
+    char model[PATH_MAX], token[128];
     snprintf(model, sizeof model, "%s/tests/fixtures/server/linelength.model", src_dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl(ictal, ictal, "serve", "--listen", "127.0.0.1:0", "--data", dir, "--port-file",
-              port_file, "--model", model, "--quiet", (char *)NULL);
-        _exit(127);
-    }
-    int port = 0;
-    for (int i = 0; i < 400 && port <= 0; i++) {
-        FILE *f = fopen(port_file, "r");
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1)
-                port = 0;
-            fclose(f);
-        }
-        usleep(25000);
-    }
-    char token[128] = "";
-    snprintf(token_path, sizeof token_path, "%s/admin.token", dir);
-    FILE *tf = fopen(token_path, "r");
-    if (tf) {
-        if (fgets(token, sizeof token, tf))
-            token[strcspn(token, "\n")] = 0;
-        fclose(tf);
-    }
+    int port;
+    pid_t pid = bench_serve_start(ictal, dir, model, &port, token, sizeof token);
+    if (pid < 0)
+        return 1;
     if (port <= 0) {
         fprintf(stderr, "bench_server: the server did not start\n");
         kill(pid, SIGKILL);
