@@ -24,6 +24,10 @@ check "bad --unit: usage error" "[ $? -eq 2 ]"
 check "--unit segment without --cv, with --out: usage error" "[ $? -eq 2 ]"
 "$ICTAL" train --unit segment --cv kfold --data x --out y > /dev/null 2>&1
 check "--unit segment writes no model: usage error" "[ $? -eq 2 ]"
+for opt in "--window 8" "--feature-set 2" "--features all" "--unit segment" "--init m"; do
+    "$ICTAL" train --select $opt --cv kfold --data x > /dev/null 2> "$T/err"
+    check "--select with $opt: usage error" "[ $? -eq 2 ] && grep -q 'chooses the feature set' '$T/err'"
+done
 "$ICTAL" train --out "$T/x" /nonexistent/rec.edf > /dev/null 2> "$T/err"
 check "missing recording: I/O error naming it" "[ $? -eq 3 ] && grep -q rec.edf '$T/err'"
 
@@ -80,6 +84,9 @@ check "--init of another feature set refused, naming it" "[ $? -ne 0 ] && grep -
 "$ICTAL" train -q --cv loro --report "$T/r.md" $RECS > "$T/out" 2>&1
 check "loro runs" "[ $? -eq 0 ] && grep -q 'Leave-one-record-out' '$T/r.md'"
 check "loro: both seizures alarmed" "[ \$(grep -cE '^\| chb0[57]_0[16] \| chb0[57] \| 37.0 \| 152.0 \| [0-9.]+ \|' '$T/r.md') -eq 2 ]"
+"$ICTAL" train -q --select --cv loro $RECS > /dev/null 2> "$T/err"
+check "--select on recordings that are not labelled segments: usage error naming one" \
+    "[ $? -eq 2 ] && grep -q 'labelled segments.*chb05_06' '$T/err'"
 # segment model over multi-channel recordings: one row per channel, aggregated per segment
 "$ICTAL" train -q --unit segment --cv loro --report "$T/s.md" $RECS > "$T/out" 2>&1
 check "segment model, loro, 4 recordings" "[ $? -eq 0 ] && grep -q '^| all | 4 | 2 | 2 |' '$T/s.md'"

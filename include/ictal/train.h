@@ -176,10 +176,15 @@ typedef struct ictal_detection {
     ictal_train_alarm *alarms;
     size_t n_alarms, cap_alarms;
     double duration_s;
+    float window_s;     /* the model's window, for hop labels */
 } ictal_detection;
 
 void ictal_detection_init(ictal_detection *r);
 void ictal_detection_free(ictal_detection *r);
+/* A segment's probability: the mean of the hop probabilities over the hops the detector
+ * judged (some channel usable), 0 when none was; *n_used (may be NULL) counts them. A
+ * segment is called seizure at >= 0.5 (the rule of the Bonn figures). */
+double ictal_detection_mean_prob(const ictal_detection *r, size_t *n_used);
 
 /*
  * Streams sig through a detector with model m (post-processing from post, or the
@@ -399,12 +404,30 @@ typedef enum ictal_cv_scheme {
     ICTAL_CV_KFOLD     /* k folds of records, stratified by seizure / no seizure */
 } ictal_cv_scheme;
 
+/*
+ * A configuration to choose from by nested cross-validation (ictal_select): a feature
+ * table of the corpus (record i is item i, as ictal_corpus_features builds it) and the
+ * template it was built with (feature set, window). Features hidden from the trainer
+ * (ictal_dataset_drop_features) make a candidate too.
+ */
+typedef struct ictal_cv_candidate {
+    const ictal_dataset *ds;
+    ictal_model_info tmpl;
+    char name[64];            /* for reports: "set 2, relative, 8 s" */
+} ictal_cv_candidate;
+
 typedef struct ictal_cv_params {
     ictal_cv_scheme scheme;
     int k;             /* folds for ICTAL_CV_KFOLD */
     unsigned seed;     /* record shuffle for ICTAL_CV_KFOLD */
     int tune;          /* tune the threshold on the training folds (inner 3-fold by patient) */
     ictal_train_params train;
+    /* Model selection: with n_candidates > 0, each fold chooses one of candidates by
+     * ictal_select() on its training items only, with inner_k inner folds, and
+     * ictal_cv_run's ds and tmpl are not used. */
+    const ictal_cv_candidate *candidates;
+    size_t n_candidates;
+    int inner_k;       /* default 5 */
 } ictal_cv_params;
 
 void ictal_cv_params_default(ictal_cv_params *p);
@@ -422,6 +445,31 @@ int ictal_tune_on_training(const ictal_corpus *c, const ictal_dataset *ds,
 /* Assigns a fold to every item; returns the number of folds (or ICTAL_EINVAL). */
 int ictal_cv_folds(const ictal_corpus *c, const ictal_cv_params *p, int *fold_of_item);
 
+/*
+ * Nested cross-validation for data sets of labelled segments (Bonn, ...: every item is
+ * seizure throughout or seizure-free, ictal_corpus_is_segments()).
+ *
+ * ictal_select() chooses among candidates using only the items with in_train set: they
+ * are dealt into k stratified inner folds (seeded by seed); for each candidate and inner
+ * fold, a model is trained on the other inner folds' rows of the candidate's table and
+ * predicts the rows of the inner fold's items; an item's probability is the mean over
+ * its rows (the hops the detector judged), called seizure at >= 0.5 - the rule by which
+ * the outer figure is measured. A candidate's score is its inner accuracy over the
+ * training items; ties go to the lower Brier score of the item probabilities, then to
+ * the earlier candidate. Items without in_train never enter: not a row, not a fold.
+ * Fills scores[n] (may be NULL) and returns the chosen index, or ICTAL_E*.
+ */
+typedef struct ictal_select_score {
+    double accuracy;   /* inner accuracy over the training items */
+    double brier;      /* mean squared error of the item probabilities */
+    size_t n_items;    /* training items scored */
+} ictal_select_score;
+
+int ictal_corpus_is_segments(const ictal_corpus *c, size_t *bad_item);
+int ictal_select(const ictal_corpus *c, const ictal_cv_candidate *cand, size_t n,
+                 const uint8_t *in_train, int k, unsigned seed, const ictal_train_params *tp,
+                 ictal_select_score *scores, ictal_diag *d);
+
 typedef struct ictal_cv_result {
     size_t n_items;
     int n_folds;
@@ -429,7 +477,11 @@ typedef struct ictal_cv_result {
     ictal_postproc *post;    /* [n_items] decisions used on the item (tuned on its training folds) */
     ictal_detection *det;    /* [n_items] the held-out detection */
     double train_s;          /* seconds spent training (all folds, tuning included) */
-    float window_s;          /* the model's window, for hop labels */
+    /* with candidates: the one each fold chose, and every candidate's inner score */
+    int *chosen;                /* [n_folds] index into the candidates */
+    ictal_select_score *scores; /* [n_folds * n_candidates] */
+    size_t n_candidates;
+    char (*candidate_names)[64]; /* [n_candidates], copied */
 } ictal_cv_result;
 
 void ictal_cv_result_init(ictal_cv_result *r);

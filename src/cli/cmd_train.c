@@ -57,7 +57,7 @@ static void usage(FILE *out)
             "                      seizure and background (default relative; set 2's three\n"
             "                      are amplitude-independent and kept)\n"
             "  --hard-weight K     weight of the seizure-free hops of recordings that have\n"
-            "                      seizures (the patient's own background; default 5)\n"
+            "                      seizures (the patient's own background; default 1)\n"
             "  --agg max|topK      channel aggregation: the largest probability, or the mean\n"
             "                      of the K largest (default top2: two channels must agree)\n"
             "  --out MODEL         write the model trained on all the data\n"
@@ -76,6 +76,12 @@ static void usage(FILE *out)
             "                      at probability >= 0.5; reports segment accuracy, sensitivity,\n"
             "                      specificity, AUC and every error. Evaluation only: the\n"
             "                      streaming detector does not use segment models (no --out)\n"
+            "  --select            choose the feature set (1, 2), features (all, relative)\n"
+            "                      and window (4, 8 s) by nested cross-validation: each\n"
+            "                      outer fold runs an inner 5-fold cross-validation on its\n"
+            "                      own training segments (with --out: on all the data).\n"
+            "                      For data sets of labelled segments (Bonn, ...); the\n"
+            "                      report lists every candidate's inner score and choice\n"
             "  -q, --quiet         no progress\n"
             "\n"
             "Training is deterministic: the same data and options give the same model file.\n");
@@ -238,6 +244,35 @@ static int run_segments(const ictal_corpus *c, const ictal_cv_params *cvp,
     return rc;
 }
 
+/* The candidates of --select, in the order that breaks ties: the smaller feature set,
+ * the shorter window (earlier alarms), then all features (one recording system). */
+static const struct {
+    int feature_set, relative;
+    float window_s;
+} select_grid[] = {
+    {1, 0, 4.0f}, {1, 1, 4.0f}, {1, 0, 8.0f}, {1, 1, 8.0f},
+    {2, 0, 4.0f}, {2, 1, 4.0f}, {2, 0, 8.0f}, {2, 1, 8.0f},
+};
+#define N_SELECT (sizeof select_grid / sizeof select_grid[0])
+
+/* The feature table of c for tmpl, without the absolute features when relative, the
+ * seizure recordings' own background weighted by hard_weight. */
+static int build_table(const ictal_corpus *c, const ictal_model_info *tmpl, int neg_stride,
+                       int relative, double hard_weight, ictal_dataset *ds, ictal_diag *d)
+{
+    int rc = ictal_corpus_features(c, tmpl, neg_stride, ds, d);
+    if (rc)
+        return rc;
+    if (relative)
+        ictal_dataset_drop_features(ds, ICTAL_TRAIN_ABSOLUTE_FEATURES);
+    /* the background of seizure recordings is the hard negative: same patient, same
+     * montage and amplifier as the seizures, unlike the seizure-free data sets */
+    for (size_t i = 0; i < ds->n_rows; i++)
+        if (ds->y[i] < 0.5f && ds->records[ds->record[i]].has_seizure)
+            ds->w[i] = (float)hard_weight;
+    return 0;
+}
+
 int ictal_cmd_train(int argc, char **argv);
 
 int ictal_cmd_train(int argc, char **argv)
@@ -252,7 +287,7 @@ int ictal_cmd_train(int argc, char **argv)
     int top_k = 2, relative = 1, feature_set = 1;
     double hard_weight = 1.0;
     const char *evaluate_path = NULL;
-    int unit_segment = 0;
+    int unit_segment = 0, select_config = 0, fixed_config = 0;
     ictal_cv_params cvp;
     ictal_cv_params_default(&cvp);
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -365,6 +400,7 @@ int ictal_cmd_train(int argc, char **argv)
         } else if (strcmp(a, "--window") == 0) {
             NEED_ARG();
             window_s = atof(argv[++i]);
+            fixed_config = 1;
         } else if (strcmp(a, "--min-duration") == 0) {
             NEED_ARG();
             min_duration_s = atof(argv[++i]);
@@ -373,6 +409,7 @@ int ictal_cmd_train(int argc, char **argv)
             hard_weight = atof(argv[++i]);
         } else if (strcmp(a, "--feature-set") == 0) {
             NEED_ARG();
+            fixed_config = 1;
             const char *fs = argv[++i];
             if (strcmp(fs, "1") == 0 || strcmp(fs, "2") == 0) {
                 feature_set = fs[0] - '0';
@@ -383,6 +420,7 @@ int ictal_cmd_train(int argc, char **argv)
             }
         } else if (strcmp(a, "--features") == 0) {
             NEED_ARG();
+            fixed_config = 1;
             const char *fs = argv[++i];
             if (strcmp(fs, "all") == 0)
                 relative = 0;
@@ -430,6 +468,8 @@ int ictal_cmd_train(int argc, char **argv)
         } else if (strcmp(a, "--report") == 0) {
             NEED_ARG();
             report_path = argv[++i];
+        } else if (strcmp(a, "--select") == 0) {
+            select_config = 1;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             quiet = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -492,6 +532,13 @@ int ictal_cmd_train(int argc, char **argv)
         free(inputs);
         return ICTAL_EXIT_USAGE;
     }
+    if (select_config && (fixed_config || unit_segment || evaluate_path || init_path || mode_patient)) {
+        fprintf(stderr, "ictal train: --select chooses the feature set, features and window "
+                        "itself, for hop models of labelled segments; it takes no --feature-set, "
+                        "--features, --window, --unit segment, --evaluate, --init or --mode patient\n");
+        free(inputs);
+        return ICTAL_EXIT_USAGE;
+    }
     if (neg_stride < 0)
         neg_stride = protocol ? 8 : 2;
 
@@ -510,6 +557,9 @@ int ictal_cmd_train(int argc, char **argv)
     ictal_dataset_init(&ds, tmpl.n_features);
     ictal_cv_result cvr;
     ictal_cv_result_init(&cvr);
+    ictal_dataset cand_ds[N_SELECT];
+    ictal_cv_candidate cand[N_SELECT];
+    size_t n_cand_ds = 0;
     unsigned char *init_bytes = NULL, *model_bytes = NULL, *eval_bytes = NULL;
     size_t init_len = 0, model_len = 0, eval_len = 0;
     ictal_model init_model;
@@ -602,25 +652,52 @@ int ictal_cmd_train(int argc, char **argv)
      * set): no feature table is needed */
     if (prog.show && !evaluate_path)
         ictal_cli_progress("features", 0, 1);
-    rc = evaluate_path ? 0 : ictal_corpus_features(&c, &tmpl, neg_stride, &ds, &d);
+    if (evaluate_path) {
+        rc = 0;
+    } else if (select_config) {
+        size_t bad = 0;
+        if (!ictal_corpus_is_segments(&c, &bad)) {
+            fprintf(stderr, "ictal train: --select is for data sets of labelled segments "
+                            "(seizure throughout or seizure-free), and %s is not one\n",
+                    c.n_items ? c.items[bad].name : "the data");
+            status = ICTAL_EXIT_USAGE;
+            goto done;
+        }
+        for (size_t j = 0; j < N_SELECT && rc == 0; j++) {
+            ictal_model_info t;
+            ictal_train_template_set(&t, select_grid[j].feature_set);
+            t.window_s = select_grid[j].window_s;
+            t.post = tmpl.post;
+            t.aggregation = tmpl.aggregation;
+            t.top_k = tmpl.top_k;
+            ictal_dataset_init(&cand_ds[j], t.n_features);
+            n_cand_ds = j + 1;
+            rc = build_table(&c, &t, neg_stride, select_grid[j].relative, hard_weight,
+                             &cand_ds[j], &d);
+            cand[j].ds = &cand_ds[j];
+            cand[j].tmpl = t;
+            snprintf(cand[j].name, sizeof cand[j].name, "set %d, %s, %g s",
+                     select_grid[j].feature_set, select_grid[j].relative ? "relative" : "all",
+                     (double)select_grid[j].window_s);
+        }
+        cvp.candidates = cand;
+        cvp.n_candidates = N_SELECT;
+    } else {
+        rc = build_table(&c, &tmpl, neg_stride, relative, hard_weight, &ds, &d);
+    }
     if (prog.show && !evaluate_path)
         ictal_cli_progress_end();
     if (rc)
         goto fail;
-    if (relative)
-        ictal_dataset_drop_features(&ds, ICTAL_TRAIN_ABSOLUTE_FEATURES);
-    /* the background of seizure recordings is the hard negative: same patient, same
-     * montage and amplifier as the seizures, unlike the seizure-free data sets */
-    for (size_t i = 0; i < ds.n_rows; i++)
-        if (ds.y[i] < 0.5f && ds.records[ds.record[i]].has_seizure)
-            ds.w[i] = (float)hard_weight;
+    const ictal_dataset *train_ds = select_config ? &cand_ds[0] : &ds;
     size_t n_pos, n_neg;
-    ictal_dataset_count(&ds, NULL, &n_pos, &n_neg);
+    ictal_dataset_count(train_ds, NULL, &n_pos, &n_neg);
     double t_features = now_s() - t_start;
     if (!quiet && !evaluate_path)
-        fprintf(stderr, "ictal train: %zu recordings, %zu rows (%zu seizure, %zu other), "
+        fprintf(stderr, "ictal train: %zu recordings, %zu rows (%zu seizure, %zu other)%s, "
                         "features in %.1f s\n",
-                c.n_items, ds.n_rows, n_pos, n_neg, t_features);
+                c.n_items, train_ds->n_rows, n_pos, n_neg,
+                select_config ? " in the first of 8 candidate tables" : "", t_features);
 
     if (cv_arg || evaluate_path) {
         char title[512], command[4096];
@@ -649,29 +726,28 @@ int ictal_cmd_train(int argc, char **argv)
                      cvp.train.kind == ICTAL_MODEL_LOGISTIC ? "logistic regression"
                                                             : "XGBoost trees",
                      protocol ? protocol : "ictal data",
-                     tmpl.feature_set == 2 ? ", feature set 2" : "");
+                     select_config        ? ", configuration chosen per fold by nested cross-validation"
+                     : tmpl.feature_set == 2 ? ", feature set 2"
+                                             : "");
         }
         if (prog.show)
             ictal_cli_progress_end();
         if (rc)
             goto fail;
         command_line(argc, argv, command, sizeof command);
+        for (int f = 0; f < cvr.n_folds && cvr.chosen; f++)
+            printf("fold %d: chose %s (inner accuracy %.4f)\n", f + 1,
+                   cvr.chosen[f] >= 0 ? cand[cvr.chosen[f]].name : "-",
+                   cvr.chosen[f] >= 0
+                       ? cvr.scores[(size_t)f * cvr.n_candidates + (size_t)cvr.chosen[f]].accuracy
+                       : NAN);
         /* the Bonn figure is a segment accuracy: the mean probability of its hops */
         size_t bonn = 0, bonn_ok = 0;
         for (size_t i = 0; i < c.n_items; i++) {
             if (strcmp(c.items[i].set, "bonn") != 0)
                 continue;
-            /* the mean over the hops the detector could judge (not settling, not
-             * flagged): the segment's probability */
-            double sum = 0;
             size_t n_used = 0;
-            for (size_t h = 0; h < cvr.det[i].n_hops; h++) {
-                if (!cvr.det[i].any_usable[h])
-                    continue;
-                sum += cvr.det[i].prob[h];
-                n_used++;
-            }
-            double mean = n_used ? sum / (double)n_used : 0;
+            double mean = ictal_detection_mean_prob(&cvr.det[i], &n_used);
             bonn++;
             int ok = (mean >= 0.5) == (c.items[i].n_sz > 0);
             bonn_ok += ok;
@@ -707,6 +783,30 @@ int ictal_cmd_train(int argc, char **argv)
 
     if (out_path) {
         double t0 = now_s();
+        if (select_config) {
+            uint8_t *all = malloc(c.n_items ? c.n_items : 1);
+            if (all == NULL) {
+                rc = ICTAL_ENOMEM;
+                goto fail;
+            }
+            memset(all, 1, c.n_items);
+            ictal_select_score sc[N_SELECT];
+            int j = ictal_select(&c, cand, N_SELECT, all, 5, cvp.seed, &cvp.train, sc, &d);
+            free(all);
+            if (j < 0) {
+                rc = j;
+                goto fail;
+            }
+            if (!quiet)
+                for (size_t k = 0; k < N_SELECT; k++)
+                    fprintf(stderr, "ictal train: %-24s inner accuracy %.4f, Brier %.4f%s\n",
+                            cand[k].name, sc[k].accuracy, sc[k].brier,
+                            (int)k == j ? "  <- chosen" : "");
+            train_ds = &cand_ds[j];
+            tmpl = cand[j].tmpl;
+            relative = select_grid[j].relative;
+            ictal_dataset_count(train_ds, NULL, &n_pos, NULL);
+        }
         ictal_postproc post = tmpl.post;
         if (cvp.tune) {
             uint8_t *all = malloc(c.n_items ? c.n_items : 1);
@@ -715,14 +815,14 @@ int ictal_cmd_train(int argc, char **argv)
                 goto fail;
             }
             memset(all, 1, c.n_items);
-            rc = ictal_tune_on_training(&c, &ds, all, &cvp, &tmpl, &post, &d);
+            rc = ictal_tune_on_training(&c, train_ds, all, &cvp, &tmpl, &post, &d);
             free(all);
             if (rc)
                 goto fail;
         }
         ictal_model_info t2 = tmpl;
         t2.post = post;
-        rc = ictal_train(&ds, NULL, &cvp.train, &t2, &trained, &d);
+        rc = ictal_train(train_ds, NULL, &cvp.train, &t2, &trained, &d);
         if (rc)
             goto fail;
         char prov[1024];
@@ -738,12 +838,13 @@ int ictal_cmd_train(int argc, char **argv)
         snprintf(prov, sizeof prov,
                  "ictal %s model, %s on %s features of set %u; data: %s; %zu recordings, %zu rows "
                  "(%zu seizure); threshold %.2f tuned on held-out patients of the training "
-                 "data; see models/README.md",
+                 "data%s; see models/README.md",
                  mode_patient ? "patient-specific" : "generic",
                  cvp.train.kind == ICTAL_MODEL_LOGISTIC ? "logistic regression" : "XGBoost trees",
                  relative ? "relative" : "all", (unsigned)tmpl.feature_set, sets_seen,
-                 c.n_items, ds.n_rows, n_pos,
-                 (double)post.threshold_on);
+                 c.n_items, train_ds->n_rows, n_pos, (double)post.threshold_on,
+                 select_config ? "; configuration chosen by 5-fold cross-validation (--select)"
+                               : "");
         rc = ictal_trained_set_provenance(&trained, prov);
         if (rc == 0)
             rc = ictal_trained_serialize(&trained, &model_bytes, &model_len, &d);
@@ -774,6 +875,8 @@ done:
     ictal_trained_free(&trained);
     ictal_cv_result_free(&cvr);
     ictal_dataset_free(&ds);
+    for (size_t j = 0; j < n_cand_ds; j++)
+        ictal_dataset_free(&cand_ds[j]);
     ictal_corpus_free(&c);
     free(init_bytes);
     free(model_bytes);

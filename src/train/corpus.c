@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ictal/train.h"
+#include "train_internal.h"
 
 void ictal_corpus_init(ictal_corpus *c)
 {
@@ -103,6 +104,31 @@ int ictal_corpus_add(ictal_corpus *c, const char *set, const char *name, const c
 double ictal_corpus_duration_s(const ictal_corpus_item *it)
 {
     return it->duration_s;
+}
+
+int ictal__item_has_seizure(const ictal_corpus_item *it)
+{
+    for (size_t i = 0; i < it->n_sz; i++)
+        if (it->sz[i].offset_s > it->sz[i].onset_s)
+            return 1;
+    return 0;
+}
+
+int ictal_corpus_is_segments(const ictal_corpus *c, size_t *bad_item)
+{
+    /* a labelled segment: seizure-free, or one seizure over the whole of it (within a
+     * hop at either end) */
+    for (size_t i = 0; i < c->n_items; i++) {
+        const ictal_corpus_item *it = &c->items[i];
+        if (!ictal__item_has_seizure(it))
+            continue;
+        if (it->n_sz != 1 || it->sz[0].onset_s > 0.5 || it->sz[0].offset_s < it->duration_s - 0.5) {
+            if (bad_item)
+                *bad_item = i;
+            return 0;
+        }
+    }
+    return c->n_items > 0;
 }
 
 int ictal_corpus_features(const ictal_corpus *c, const ictal_model_info *tmpl, int neg_stride,

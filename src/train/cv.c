@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "ictal/train.h"
+#include "train_internal.h"
 
 void ictal_train_params_default(ictal_train_params *p)
 {
@@ -45,14 +46,6 @@ void ictal_cv_params_default(ictal_cv_params *p)
     ictal_train_params_default(&p->train);
 }
 
-static int has_seizure(const ictal_corpus_item *it)
-{
-    for (size_t i = 0; i < it->n_sz; i++)
-        if (it->sz[i].offset_s > it->sz[i].onset_s)
-            return 1;
-    return 0;
-}
-
 /* Index of name in names[0..n), appending it when new. */
 static int group_index(const char **names, int *n, const char *name)
 {
@@ -61,6 +54,41 @@ static int group_index(const char **names, int *n, const char *name)
             return i;
     names[*n] = name;
     return (*n)++;
+}
+
+int ictal__deal_folds(const ictal_corpus *c, const uint8_t *subset, int k, unsigned seed,
+                      int *fold_of_item)
+{
+    /* stratified: seizure items and the others each dealt round-robin after a seeded
+     * shuffle (xorshift, so every platform deals the same folds); items outside subset
+     * get -1 */
+    size_t *order = malloc((c->n_items ? c->n_items : 1) * sizeof *order);
+    if (order == NULL)
+        return ICTAL_ENOMEM;
+    uint64_t s = 0x9E3779B97F4A7C15ull ^ (uint64_t)seed;
+    for (size_t i = 0; i < c->n_items; i++)
+        order[i] = i;
+    for (size_t i = c->n_items; i > 1; i--) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        size_t j = (size_t)(s % i), t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+    int next[2] = {0, 0};
+    for (size_t n = 0; n < c->n_items; n++) {
+        size_t i = order[n];
+        if (subset && !subset[i]) {
+            fold_of_item[i] = -1;
+            continue;
+        }
+        int cls = ictal__item_has_seizure(&c->items[i]);
+        fold_of_item[i] = next[cls];
+        next[cls] = (next[cls] + 1) % k;
+    }
+    free(order);
+    return k;
 }
 
 int ictal_cv_folds(const ictal_corpus *c, const ictal_cv_params *p, int *fold_of_item)
@@ -84,31 +112,7 @@ int ictal_cv_folds(const ictal_corpus *c, const ictal_cv_params *p, int *fold_of
     }
     if (p->scheme != ICTAL_CV_KFOLD || p->k < 2)
         return ICTAL_EINVAL;
-    /* stratified: seizure items and the others each dealt round-robin after a seeded
-     * shuffle (xorshift, so every platform deals the same folds) */
-    size_t *order = malloc(c->n_items * sizeof *order);
-    if (order == NULL)
-        return ICTAL_ENOMEM;
-    uint64_t s = 0x9E3779B97F4A7C15ull ^ (uint64_t)p->seed;
-    for (size_t i = 0; i < c->n_items; i++)
-        order[i] = i;
-    for (size_t i = c->n_items; i > 1; i--) {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        size_t j = (size_t)(s % i), t = order[i - 1];
-        order[i - 1] = order[j];
-        order[j] = t;
-    }
-    int next[2] = {0, 0};
-    for (size_t k = 0; k < c->n_items; k++) {
-        size_t i = order[k];
-        int cls = has_seizure(&c->items[i]);
-        fold_of_item[i] = next[cls];
-        next[cls] = (next[cls] + 1) % p->k;
-    }
-    free(order);
-    return p->k;
+    return ictal__deal_folds(c, NULL, p->k, p->seed, fold_of_item);
 }
 
 void ictal_cv_result_init(ictal_cv_result *r)
@@ -124,6 +128,9 @@ void ictal_cv_result_free(ictal_cv_result *r)
     free(r->det);
     free(r->fold);
     free(r->post);
+    free(r->chosen);
+    free(r->scores);
+    free(r->candidate_names);
     memset(r, 0, sizeof *r);
 }
 
@@ -290,9 +297,13 @@ int ictal_cv_run(const ictal_corpus *c, const ictal_dataset *ds, const ictal_cv_
                  const ictal_model_info *tmpl, ictal_cv_result *r,
                  void (*progress)(void *user, int fold, int n_folds), void *user, ictal_diag *d)
 {
-    if (ds->n_records != c->n_items)
-        return ictal_diag_error(d, ICTAL_EINVAL, "the table has %zu records, the corpus %zu items",
-                                ds->n_records, c->n_items);
+    for (size_t j = 0; j <= p->n_candidates; j++) {
+        const ictal_dataset *t = j < p->n_candidates ? p->candidates[j].ds
+                                 : p->n_candidates ? NULL : ds;
+        if (t && t->n_records != c->n_items)
+            return ictal_diag_error(d, ICTAL_EINVAL, "the table has %zu records, the corpus %zu "
+                                    "items", t->n_records, c->n_items);
+    }
     ictal_cv_result_free(r);
     size_t n = c->n_items;
     r->n_items = n;
@@ -310,7 +321,21 @@ int ictal_cv_run(const ictal_corpus *c, const ictal_dataset *ds, const ictal_cv_
         return ictal_diag_error(d, ICTAL_EINVAL, "cross-validation needs at least 2 folds");
     }
     r->n_folds = n_folds;
-    r->window_s = tmpl->window_s;
+    size_t n_cand = p->n_candidates;
+    if (n_cand > 0) {
+        r->n_candidates = n_cand;
+        r->chosen = malloc((size_t)n_folds * sizeof *r->chosen);
+        r->scores = calloc((size_t)n_folds * n_cand, sizeof *r->scores);
+        r->candidate_names = malloc(n_cand * sizeof *r->candidate_names);
+        if (!r->chosen || !r->scores || !r->candidate_names) {
+            free(in_train);
+            return ICTAL_ENOMEM;
+        }
+        for (size_t j = 0; j < n_cand; j++)
+            memcpy(r->candidate_names[j], p->candidates[j].name, sizeof r->candidate_names[j]);
+        for (int f = 0; f < n_folds; f++)
+            r->chosen[f] = -1;
+    }
     int rc = 0;
     for (int f = 0; f < n_folds && rc == 0; f++) {
         if (progress)
@@ -323,13 +348,28 @@ int ictal_cv_run(const ictal_corpus *c, const ictal_dataset *ds, const ictal_cv_
         if (!any)
             continue;
         double t0 = now_s();
-        ictal_postproc post = tmpl->post;
+        const ictal_dataset *fds = ds;
+        const ictal_model_info *ftmpl = tmpl;
+        if (n_cand > 0) {
+            /* the fold's own seed, so that inner folds differ between outer folds */
+            int j = ictal_select(c, p->candidates, n_cand, in_train, p->inner_k > 1 ? p->inner_k : 5,
+                                 p->seed + 1000u * (unsigned)(f + 1), &p->train,
+                                 r->scores + (size_t)f * n_cand, d);
+            if (j < 0) {
+                rc = j;
+                break;
+            }
+            r->chosen[f] = j;
+            fds = p->candidates[j].ds;
+            ftmpl = &p->candidates[j].tmpl;
+        }
+        ictal_postproc post = ftmpl->post;
         if (p->tune)
-            rc = ictal_tune_on_training(c, ds, in_train, p, tmpl, &post, d);
+            rc = ictal_tune_on_training(c, fds, in_train, p, ftmpl, &post, d);
         unsigned char *bytes = NULL;
         ictal_model m;
         if (rc == 0)
-            rc = ictal_train_parsed(ds, in_train, &p->train, tmpl, &bytes, &m, d);
+            rc = ictal_train_parsed(fds, in_train, &p->train, ftmpl, &bytes, &m, d);
         r->train_s += now_s() - t0;
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (in_train[i])
@@ -425,10 +465,9 @@ void ictal_cv_summarize(const ictal_corpus *c, const ictal_cv_result *r,
         const ictal_detection *dt = &r->det[i];
         s->n_items++;
         s->hours += ictal_corpus_duration_s(it) / 3600.0;
-        float window_s = r->window_s;
         for (size_t h = 0; h < dt->n_hops; h++) {
             score[k] = dt->prob[h];
-            label[k] = ictal_hop_label(dt->t_s[h], window_s, it->sz, it->n_sz);
+            label[k] = ictal_hop_label(dt->t_s[h], dt->window_s, it->sz, it->n_sz);
             if (!isnan(label[k])) {
                 int pos = label[k] > 0.5f, said = dt->prob[h] >= 0.5f;
                 if (pos) {
@@ -490,7 +529,6 @@ int ictal_evaluate_model(const ictal_corpus *c, const ictal_model *m, ictal_cv_r
     size_t n = c->n_items;
     r->n_items = n;
     r->n_folds = 1;
-    r->window_s = m->info.window_s;
     r->fold = calloc(n ? n : 1, sizeof *r->fold);
     r->post = malloc((n ? n : 1) * sizeof *r->post);
     r->det = calloc(n ? n : 1, sizeof *r->det);

@@ -12,6 +12,7 @@
 #include "ictal/annot.h"
 #include "ictal/score.h"
 #include "ictal/train.h"
+#include "train_internal.h"
 
 struct set_sel {
     const ictal_corpus *c;
@@ -76,6 +77,64 @@ static int score_item(const ictal_corpus_item *it, const ictal_detection *dt,
     ictal_annotations_free(&ref);
     ictal_annotations_free(&hyp);
     return rc;
+}
+
+/* Nested cross-validation: every candidate's inner score in every fold, and the choice. */
+static void write_selection(FILE *f, const ictal_cv_result *r)
+{
+    fprintf(f, "## Model selection (nested cross-validation)\n\nEach fold chose its "
+               "configuration by an inner cross-validation of its own training segments "
+               "(inner accuracy of the mean rule; ties: lower Brier score, then the earlier "
+               "candidate). The held-out segments took no part in the choice.\n\n| fold |");
+    for (size_t j = 0; j < r->n_candidates; j++)
+        fprintf(f, " %s |", r->candidate_names[j]);
+    fprintf(f, " chosen |\n|---|");
+    for (size_t j = 0; j <= r->n_candidates; j++)
+        fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (int k = 0; k < r->n_folds; k++) {
+        fprintf(f, "| %d |", k + 1);
+        for (size_t j = 0; j < r->n_candidates; j++) {
+            const ictal_select_score *sc = &r->scores[(size_t)k * r->n_candidates + j];
+            fprintf(f, " %.4f (%.4f) |", sc->accuracy, sc->brier);
+        }
+        int ch = r->chosen ? r->chosen[k] : -1;
+        fprintf(f, " %s |\n", ch >= 0 ? r->candidate_names[ch] : "-");
+    }
+    fprintf(f, "\nCells: inner accuracy (Brier score) over the fold's training segments.\n\n");
+}
+
+/* Data sets of labelled segments: each segment called by the mean of its judged hops. */
+static void write_segments(FILE *f, const ictal_corpus *c, const ictal_cv_result *r)
+{
+    size_t n = 0, ok = 0, n_pos = 0, tp = 0;
+    for (size_t i = 0; i < c->n_items; i++) {
+        double p = ictal_detection_mean_prob(&r->det[i], NULL);
+        int y = ictal__item_has_seizure(&c->items[i]);
+        n++;
+        ok += (p >= 0.5) == y;
+        n_pos += y;
+        tp += y && p >= 0.5;
+    }
+    fprintf(f, "## Segments\n\nA segment's probability is the mean over the hops the "
+               "detector judged; seizure at >= 0.5. **Accuracy %.4f (%zu of %zu)**, "
+               "sensitivity %.4f (%zu of %zu), specificity %.4f (%zu of %zu).\n\n"
+               "| misclassified segment | true | mean probability | judged hops | fold |\n"
+               "|---|---|---|---|---|\n",
+            n ? (double)ok / (double)n : NAN, ok, n,
+            n_pos ? (double)tp / (double)n_pos : NAN, tp, n_pos,
+            n > n_pos ? (double)(ok - tp) / (double)(n - n_pos) : NAN, ok - tp, n - n_pos);
+    for (size_t i = 0; i < c->n_items; i++) {
+        size_t used = 0;
+        double p = ictal_detection_mean_prob(&r->det[i], &used);
+        int y = ictal__item_has_seizure(&c->items[i]);
+        if ((p >= 0.5) != y)
+            fprintf(f, "| %s | %s | %.3f | %zu | %d |\n", c->items[i].name,
+                    y ? "seizure" : "seizure-free", p, used, r->fold[i] + 1);
+    }
+    if (ok == n)
+        fprintf(f, "| (none) | | | | |\n");
+    fprintf(f, "\n");
 }
 
 int ictal_cv_write_report(const char *path, const char *title, const char *command,
@@ -146,6 +205,10 @@ int ictal_cv_write_report(const char *path, const char *title, const char *comma
                "is the alarm time minus the onset. A false alarm is an alarm raised more than "
                "30 s before or 60 s after every seizure of its recording. SzCORE columns score "
                "the same alarms with the SzCORE event rules (pooled over the set).\n\n");
+    if (r->n_candidates > 0)
+        write_selection(f, r);
+    if (ictal_corpus_is_segments(c, NULL))
+        write_segments(f, c, r);
     /* The peak of what the thresholds saw inside the seizure, beside the threshold, says
      * whether a miss was near the line or far from it. */
     fprintf(f, "## Seizures\n\n| recording | patient | onset s | offset s | first alarm s | "

@@ -13,6 +13,7 @@
 
 #include "ictal/ictal.h"
 #include "ictal/train.h"
+#include "train_internal.h"
 
 void ictal_segment_stats(const float *x, size_t n, size_t stride, float out[ICTAL_SEGMENT_STATS])
 {
@@ -65,14 +66,6 @@ int ictal_segment_feature_name(int col, char *buf, size_t cap)
     return ictal_segment_column_name(1, col, buf, cap);
 }
 
-static int has_seizure(const ictal_corpus_item *it)
-{
-    for (size_t i = 0; i < it->n_sz; i++)
-        if (it->sz[i].offset_s > it->sz[i].onset_s)
-            return 1;
-    return 0;
-}
-
 int ictal_segment_table(const ictal_corpus *c, const ictal_model_info *tmpl, uint64_t drop,
                         ictal_dataset *ds, ictal_diag *d)
 {
@@ -101,7 +94,7 @@ int ictal_segment_table(const ictal_corpus *c, const ictal_model_info *tmpl, uin
         free(owned);
         if (rc)
             break;
-        float y = has_seizure(it) ? 1.0f : 0.0f;
+        float y = ictal__item_has_seizure(it) ? 1.0f : 0.0f;
         float dur = (float)ictal_corpus_duration_s(it);
         for (int ch = 0; ch < sig.n_channels && rc == 0; ch++) {
             if (n_judged[ch] == 0)
@@ -250,7 +243,7 @@ void ictal_segment_summarize(const ictal_corpus *c, const ictal_segment_result *
     for (size_t i = 0; i < r->n_items && i < c->n_items; i++) {
         if (select && !select(user, i))
             continue;
-        int pos = has_seizure(&c->items[i]), said = r->prob[i] >= 0.5f;
+        int pos = ictal__item_has_seizure(&c->items[i]), said = r->prob[i] >= 0.5f;
         s->n++;
         if (pos) {
             s->n_pos++;
@@ -382,7 +375,7 @@ int ictal_segment_write_report(const char *path, const char *title, const char *
                "channels |\n|---|---|---|---|---|---|\n");
     size_t n_err = 0;
     for (size_t i = 0; i < c->n_items; i++) {
-        int pos = has_seizure(&c->items[i]);
+        int pos = ictal__item_has_seizure(&c->items[i]);
         if ((r->prob[i] >= 0.5f) == pos)
             continue;
         fprintf(f, "| %s | %s | %s | %.3f | %d | %d |\n", c->items[i].name, c->items[i].set,

@@ -206,6 +206,21 @@ void ictal_detection_free(ictal_detection *r)
     memset(r, 0, sizeof *r);
 }
 
+double ictal_detection_mean_prob(const ictal_detection *r, size_t *n_used)
+{
+    double sum = 0;
+    size_t n = 0;
+    for (size_t h = 0; h < r->n_hops; h++) {
+        if (!r->any_usable[h])
+            continue;
+        sum += r->prob[h];
+        n++;
+    }
+    if (n_used)
+        *n_used = n;
+    return n ? sum / (double)n : 0.0;
+}
+
 struct detect_ctx {
     ictal_detection *out;
     size_t cap_hops;
@@ -310,6 +325,7 @@ int ictal_detect_signal(const ictal_model *m, const ictal_postproc *post,
     if (rc == 0)
         rc = ctx.rc;
     out->duration_s = (double)sig->n_frames / sig->rate_hz;
+    out->window_s = m->info.window_s;
     /* an event still open at the end closes at the last hop */
     for (size_t i = 0; i < out->n_alarms; i++)
         if (out->alarms[i].offset_s < 0)
