@@ -17,6 +17,7 @@ run $I train --data "$D" --cv lopo --features all --agg max --report docs/result
 # feature set 2, declared in advance (section 4c): the four evaluations above with --feature-set 2
 run $I train --data "$D" --sets bonn --cv kfold --folds 10 --features all --feature-set 2 --report docs/results/bonn-10fold-set2.md
 run $I train --data "$D" --sets bonn --cv kfold --folds 10 --features all --unit segment --feature-set 2 --report docs/results/bonn-10fold-segment-set2.md
+run $I train --data "$D" --sets bonn --cv kfold --folds 10 --select --report docs/results/bonn-10fold-select.md
 run $I train --data "$D" --cv lopo --feature-set 2 --report docs/results/lopo-double-banana-set2.md
 run $I train --data "$D" --cv lopo --montage wearable --feature-set 2 --report docs/results/lopo-wearable-set2.md
 # patient-specific (section 7): a generic model that never saw the patient, personalised

@@ -55,4 +55,15 @@ out=$("$ICTAL" train -q --data "$DATA" --sets bonn --cv kfold --folds 10 --featu
 acc=$(sed -n 's/^bonn: segment model accuracy \([0-9.]*\).*/\1/p' <<<"$out")
 echo "bonn 10-fold segment-model accuracy: $acc"
 check "Bonn segment model accuracy >= 0.9775" "awk -v a='$acc' 'BEGIN {exit !(a >= 0.9775)}'"
+# Bonn with the configuration chosen per fold by nested cross-validation (section 4d):
+# the same choices as the committed report, and the figure must not regress
+out=$("$ICTAL" train -q --data "$DATA" --sets bonn --cv kfold --folds 10 --select --no-tune 2>/dev/null)
+acc=$(sed -n 's/^bonn: segment accuracy \([0-9.]*\).*/\1/p' <<<"$out")
+echo "bonn 10-fold nested-selection accuracy: $acc"
+check "Bonn nested selection accuracy >= 0.98" "awk -v a='$acc' 'BEGIN {exit !(a >= 0.98)}'"
+chosen=$(sed -n 's/^fold \([0-9]*\): chose \(.*\) (inner.*/\1 \2/p' <<<"$out")
+committed=$(grep -E '^\| [0-9]+ \| [0-9.]+ \(' "$SRC/docs/results/bonn-10fold-select.md" |
+    awk -F'|' '{gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $(NF-1)); print $2 " " $(NF-1)}')
+check "Bonn nested selection: each fold chooses as in docs/results/bonn-10fold-select.md" \
+    "[ -n \"\$chosen\" ] && [ \"\$chosen\" = \"\$committed\" ]"
 exit $fail
