@@ -8,6 +8,7 @@
 #define ICTAL_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,16 @@ static int test__passed, test__failed;
                   "%s = \"%s\", %s = \"%s\"", #a, test__a ? test__a : "(null)", #b,                \
                   test__b ? test__b : "(null)");                                                   \
     } while (0)
+
+/* Uniform in [0, 1) from a xorshift64 state (seeded by the caller, never 0): the same
+ * sequence on every platform, so tests built on random data are reproducible. */
+static inline double test_uniform(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (double)(*state >> 11) / 9007199254740992.0;
+}
 
 static inline int test_summary(void)
 {

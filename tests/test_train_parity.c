@@ -20,12 +20,10 @@
 #include "test.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
 static double rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
+    return test_uniform(&rng_state);
 }
 
 /* A pseudo-random table with a nonlinear rule, 10 % NaN. */

@@ -23,10 +23,7 @@ static uint64_t rng = 0x2545F4914F6CDD1Dull;
 
 static double uniform(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
+    return test_uniform(&rng);
 }
 
 /* Resonant noise around 9 Hz (AR(2)) with a slow component: EEG-like, amplitude gain. */
