@@ -791,7 +791,7 @@ int ictal_cmd_train(int argc, char **argv)
             }
             memset(all, 1, c.n_items);
             ictal_select_score sc[N_SELECT];
-            int j = ictal_select(&c, cand, N_SELECT, all, 5, cvp.seed, &cvp.train, sc, &d);
+            int j = ictal_select(&c, cand, N_SELECT, all, cvp.inner_k, cvp.seed, &cvp.train, sc, &d);
             free(all);
             if (j < 0) {
                 rc = j;

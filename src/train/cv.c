@@ -43,6 +43,7 @@ void ictal_cv_params_default(ictal_cv_params *p)
     p->k = 10;
     p->seed = 20101;
     p->tune = 1;
+    p->inner_k = 5;
     ictal_train_params_default(&p->train);
 }
 
@@ -352,7 +353,7 @@ int ictal_cv_run(const ictal_corpus *c, const ictal_dataset *ds, const ictal_cv_
         const ictal_model_info *ftmpl = tmpl;
         if (n_cand > 0) {
             /* the fold's own seed, so that inner folds differ between outer folds */
-            int j = ictal_select(c, p->candidates, n_cand, in_train, p->inner_k > 1 ? p->inner_k : 5,
+            int j = ictal_select(c, p->candidates, n_cand, in_train, p->inner_k,
                                  p->seed + 1000u * (unsigned)(f + 1), &p->train,
                                  r->scores + (size_t)f * n_cand, d);
             if (j < 0) {
