@@ -99,7 +99,7 @@ static void test_store(void)
 
     /* API tokens: roles, and a wrong secret gets nothing. */
     char tok[96], name[64];
-    CHECK_EQ_INT(ictal__store_token_create(&s, "ward", ICTAL_ROLE_CLINICIAN, tok, sizeof tok), 0);
+    CHECK_EQ_INT(ictal__store_token_create(&s, "ward", ICTAL_ROLE_CLINICIAN, 0, tok, sizeof tok), 0);
     CHECK_EQ_INT(ictal__store_token_role(&s, tok, name, sizeof name), ICTAL_ROLE_CLINICIAN);
     CHECK_STR(name, "ward");
     tok[strlen(tok) - 1] ^= 1;
