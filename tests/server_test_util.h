@@ -120,12 +120,14 @@ static inline size_t ts_write(char *p, size_t sz, size_t n, void *u)
 }
 
 /*
- * One HTTP request from source address src (NULL: the default), each response header
- * line passed to on_header(line, 1, len, header_user) when on_header is not NULL;
- * returns the status, *body (malloc'd, may be NULL) the response.
+ * One HTTP request from source address src (NULL: the default) with extra request
+ * headers (NULL-terminated "Name: value" lines, or NULL), each response header line
+ * passed to on_header(line, 1, len, header_user) when on_header is not NULL; returns the
+ * status, *body (malloc'd, may be NULL) the response.
  */
-static inline long ts_http_from(const test_server *s, const char *src, const char *method,
-                                const char *path, const char *token, const char *req_body,
+static inline long ts_http_hdrs(const test_server *s, const char *src, const char *const *headers,
+                                const char *method, const char *path, const char *token,
+                                const char *req_body,
                                 size_t (*on_header)(char *, size_t, size_t, void *),
                                 void *header_user, char **body, size_t *body_len)
 {
@@ -137,6 +139,8 @@ static inline long ts_http_from(const test_server *s, const char *src, const cha
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
         h = curl_slist_append(h, auth);
     }
+    for (int i = 0; headers && headers[i]; i++)
+        h = curl_slist_append(h, headers[i]);
     ts_buf b = {NULL, 0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -167,6 +171,16 @@ static inline long ts_http_from(const test_server *s, const char *src, const cha
     else
         free(b.data);
     return status;
+}
+
+/* ts_http_hdrs without extra request headers. */
+static inline long ts_http_from(const test_server *s, const char *src, const char *method,
+                                const char *path, const char *token, const char *req_body,
+                                size_t (*on_header)(char *, size_t, size_t, void *),
+                                void *header_user, char **body, size_t *body_len)
+{
+    return ts_http_hdrs(s, src, NULL, method, path, token, req_body, on_header, header_user, body,
+                        body_len);
 }
 
 /* One HTTP request; returns the status, *body (malloc'd, may be NULL) the response. */

@@ -7,7 +7,10 @@
  * throttle (429 with Retry-After, other addresses unaffected); logout, disabled users
  * and expired sessions refused; sessions survive a restart; a session token on the
  * dashboard WebSocket, which is signed out when its user is disabled; passwords stored
- * only as salted scrypt hashes (read from the SQLite file).
+ * only as salted scrypt hashes (read from the SQLite file). Then account administration:
+ * re-enabling, role changes and the last-admin guard; password changes (own and set by an
+ * admin) ending sessions and throttled like sign-ins; API tokens listed, revoked and
+ * expiring; --trust-proxy and X-Forwarded-For against spoofing.
  */
 #define _GNU_SOURCE /* memmem */
 #include "server_test_util.h"
@@ -262,7 +265,8 @@ static void test_accounts(int64_t alarm_id)
     CHECK_EQ_INT(r.status, 200);
     json_t *users = json_loads(r.body ? r.body : "", 0, NULL);
     CHECK_EQ_INT((long long)json_array_size(users), 4);
-    CHECK(r.body && strstr(r.body, "scrypt") == NULL && strstr(r.body, "password") == NULL);
+    CHECK(r.body && strstr(r.body, "scrypt") == NULL && strstr(r.body, "\"password\"") == NULL &&
+          strstr(r.body, "hash") == NULL && strstr(r.body, "same password") == NULL);
     size_t i;
     json_t *u;
     int seen = 0;
@@ -431,6 +435,370 @@ static void test_stored_hashes(void)
     }
 }
 
+/* GET path with token as JSON (NULL unless 200). */
+static json_t *get_json(const char *path, const char *token)
+{
+    reply r;
+    http(NULL, "GET", path, token, NULL, &r);
+    json_t *j = r.status == 200 ? json_loads(r.body ? r.body : "", 0, NULL) : NULL;
+    free(r.body);
+    return j;
+}
+
+/* The entry of array a whose key equals value (borrowed), or NULL. */
+static json_t *find_by(json_t *a, const char *key, const char *value)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(a, i, e) {
+        const char *v = json_string_value(json_object_get(e, key));
+        if (v && strcmp(v, value) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* The status of a request, and whether its body holds what. */
+static long status_with(const char *method, const char *path, const char *token, const char *body,
+                        const char *what, int *found)
+{
+    reply r;
+    http(NULL, method, path, token, body, &r);
+    *found = r.body && strstr(r.body, what) != NULL;
+    free(r.body);
+    return r.status;
+}
+
+static long metric(const char *name)
+{
+    char *m = NULL, key[128];
+    ts_http(&srv, "GET", "/metrics", srv.token, NULL, &m, NULL);
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *t = m ? strstr(m, key) : NULL;
+    long v = t ? atol(t + strlen(key)) : -1;
+    free(m);
+    return v;
+}
+
+/*
+ * Admins re-enable users and change roles: open sessions and dashboards follow a role
+ * change at once; the last enabled admin can be neither disabled nor demoted (409), by
+ * itself or anyone.
+ */
+static void test_user_admin(void)
+{
+    const char *src = "127.0.0.6", *same = "same password 42";
+    char adm[96], clin[96];
+    int found = 0;
+    CHECK_EQ_INT(login(src, "ward-admin", "first admin password", adm, sizeof adm, NULL, 0), 200);
+    /* ward-admin is the only enabled admin (the admin API token is not a user). */
+    CHECK_EQ_INT(status_with("DELETE", "/api/users/ward-admin", adm, NULL, "no enabled admin", &found), 409);
+    CHECK(found);
+    CHECK_EQ_INT(status_with("POST", "/api/users/Ward-Admin/role", srv.token, "{\"role\":\"viewer\"}",
+                             "no enabled admin", &found), 409);
+    CHECK(found);
+    json_t *users = get_json("/api/users", adm);
+    json_t *wa = find_by(users, "name", "ward-admin");
+    CHECK(wa && json_is_null(json_object_get(wa, "disabled_at")));
+    CHECK_STR(json_string_value(json_object_get(wa, "role")), "admin");
+    json_decref(users);
+
+    /* dr-b (disabled in test_accounts) is enabled again and signs in with its password. */
+    CHECK_EQ_INT(login(src, "dr-b", same, NULL, 0, NULL, 0), 401);
+    CHECK_EQ_INT(status_of("POST", "/api/users/dr-b/enable", NULL, NULL), 401);
+    CHECK_EQ_INT(status_of("POST", "/api/users/nobody-here/enable", adm, NULL), 404);
+    CHECK_EQ_INT(status_of("POST", "/api/users/dr-b/enable", adm, NULL), 200);
+    CHECK_EQ_INT(status_of("POST", "/api/users/dr-b/enable", adm, NULL), 404); /* enabled already */
+    CHECK_EQ_INT(login(src, "dr-b", same, clin, sizeof clin, NULL, 0), 200);
+    CHECK_EQ_INT(status_of("GET", "/api/users", clin, NULL), 403);
+    CHECK_EQ_INT(status_of("POST", "/api/users/dr-b/enable", clin, NULL), 403);
+    CHECK_EQ_INT(status_of("POST", "/api/users/dr-b/role", clin, "{\"role\":\"admin\"}"), 403);
+
+    /* A role change reaches the user's open session and its dashboard at once. */
+    ws_dash w;
+    CHECK_EQ_INT(ws_open(&w, clin), 0);
+    CHECK(ws_wait_auth(&w, 1));
+    CHECK_STR(w.auth[0], "{\"type\":\"auth\",\"role\":\"clinician\",\"name\":\"dr-b\"}");
+    CHECK_EQ_INT(status_of("POST", "/api/users/dr-b/role", adm, "{\"role\":\"root\"}"), 400);
+    CHECK_EQ_INT(status_of("POST", "/api/users/dr-b/role", adm, NULL), 400);
+    CHECK_EQ_INT(status_of("POST", "/api/users/nobody-here/role", adm, "{\"role\":\"viewer\"}"), 404);
+    CHECK_EQ_INT(status_of("POST", "/api/users/dr-b/role", adm, "{\"role\":\"admin\"}"), 200);
+    CHECK(ws_wait_auth(&w, 2));
+    CHECK_STR(w.auth[1], "{\"type\":\"auth\",\"role\":\"admin\",\"name\":\"dr-b\"}");
+    CHECK_EQ_INT(status_of("GET", "/api/users", clin, NULL), 200);
+
+    /* Two admins: either may disable the other, not then itself. */
+    CHECK_EQ_INT(status_of("DELETE", "/api/users/ward-admin", clin, NULL), 200);
+    CHECK_EQ_INT(status_of("GET", "/api/users", adm, NULL), 401);
+    CHECK_EQ_INT(status_with("DELETE", "/api/users/dr-b", clin, NULL, "no enabled admin", &found), 409);
+    CHECK_EQ_INT(status_with("POST", "/api/users/dr-b/role", clin, "{\"role\":\"clinician\"}",
+                             "no enabled admin", &found), 409);
+    CHECK(found);
+    CHECK_EQ_INT(status_of("POST", "/api/users/ward-admin/enable", clin, NULL), 200);
+    CHECK_EQ_INT(status_of("GET", "/api/users", adm, NULL), 401); /* its old session stays ended */
+    CHECK_EQ_INT(login(src, "ward-admin", "first admin password", adm, sizeof adm, NULL, 0), 200);
+    /* Demoted to viewer: it may read, not acknowledge; the dashboard is told. */
+    CHECK_EQ_INT(status_of("POST", "/api/users/DR-B/role", adm, "{\"role\":\"viewer\"}"), 200);
+    CHECK(ws_wait_auth(&w, 3));
+    CHECK_STR(w.auth[2], "{\"type\":\"auth\",\"role\":\"viewer\",\"name\":\"dr-b\"}");
+    CHECK_EQ_INT(status_of("GET", "/api/users", clin, NULL), 403);
+    CHECK_EQ_INT(status_of("POST", "/api/alarms/999/ack", clin, NULL), 403);
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", clin, NULL), 200);
+    ws_close_all();
+    users = get_json("/api/users", adm);
+    CHECK_STR(json_string_value(json_object_get(find_by(users, "name", "dr-b"), "role")), "viewer");
+    CHECK_EQ_INT(json_integer_value(json_object_get(find_by(users, "name", "dr-b"), "sessions")), 1);
+    json_decref(users);
+}
+
+/*
+ * Password changes: a user changes its own with the current one (checked on the hasher,
+ * throttled with sign-ins per address), which ends its other sessions and their
+ * dashboards but not the one asking; an admin sets another user's, which ends all of
+ * them; the one password policy applies.
+ */
+static void test_password_change(void)
+{
+    const char *src = "127.0.0.5", *same = "same password 42";
+    char s1[96], s2[96], adm[96], body[512];
+    long changes0 = metric("ictal_password_changes_total");
+    CHECK_EQ_INT(login(src, "screen", same, s1, sizeof s1, NULL, 0), 200);
+    CHECK_EQ_INT(login(src, "screen", same, s2, sizeof s2, NULL, 0), 200);
+    CHECK_EQ_INT(login(src, "ward-admin", "first admin password", adm, sizeof adm, NULL, 0), 200);
+    ws_dash w;
+    CHECK_EQ_INT(ws_open(&w, s2), 0);
+    CHECK(ws_wait_auth(&w, 1));
+    CHECK(strstr(w.auth[0], "\"role\":\"viewer\"") != NULL);
+
+    int found = 0;
+    CHECK_EQ_INT(status_with("POST", "/api/users/screen/password", s1,
+                             "{\"current_password\":\"not my password\",\"new_password\":\"screen pw two\"}",
+                             "the current password is wrong", &found), 403);
+    CHECK(found);
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", s1, NULL), 200); /* still signed in */
+    CHECK_EQ_INT(status_with("POST", "/api/users/screen/password", s1,
+                             "{\"current_password\":\"same password 42\",\"new_password\":\"short\"}",
+                             "at least 10 characters", &found), 400);
+    CHECK(found);
+    CHECK_EQ_INT(status_with("POST", "/api/users/screen/password", s1, "{\"new_password\":\"screen pw two\"}",
+                             "current_password", &found), 400);
+    CHECK(found);
+    CHECK_EQ_INT(status_of("POST", "/api/users/screen/password", s1, "{}"), 400);
+    /* A viewer cannot set someone else's. */
+    CHECK_EQ_INT(status_of("POST", "/api/users/nurse-c/password", s1, "{\"new_password\":\"nurse pw two\"}"),
+                 403);
+    CHECK_EQ_INT(status_of("POST", "/api/users/screen/password", NULL, "{\"new_password\":\"x234567890\"}"),
+                 401);
+
+    reply r;
+    http(src, "POST", "/api/users/screen/password", s1,
+         "{\"current_password\":\"same password 42\",\"new_password\":\"screen pw two\"}", &r);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(r.body && strstr(r.body, "\"password_changed\":true") && strstr(r.body, "\"name\":\"screen\""));
+    free(r.body);
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", s1, NULL), 200); /* the session that asked */
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", s2, NULL), 401); /* the other one ended */
+    CHECK(ws_wait_auth(&w, 2));
+    CHECK(strstr(w.auth[1], "\"role\":\"none\"") != NULL);
+    ws_close_all();
+    CHECK_EQ_INT(login(src, "screen", same, NULL, 0, NULL, 0), 401);
+    CHECK_EQ_INT(login(src, "screen", "screen pw two", s2, sizeof s2, NULL, 0), 200);
+    CHECK_EQ_INT(metric("ictal_password_changes_total"), changes0 + 1);
+
+    /* An admin sets it without the current one; every session of the user ends. */
+    CHECK_EQ_INT(status_of("POST", "/api/users/nobody-here/password", adm, "{\"new_password\":\"x234567890\"}"),
+                 404);
+    CHECK_EQ_INT(status_of("POST", "/api/users/screen/password", adm, "{\"new_password\":\"short\"}"), 400);
+    CHECK_EQ_INT(status_of("POST", "/api/users/SCREEN/password", adm, "{\"new_password\":\"set by the admin\"}"),
+                 200);
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", s1, NULL), 401);
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", s2, NULL), 401);
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", adm, NULL), 200);
+    CHECK_EQ_INT(login(src, "screen", "screen pw two", NULL, 0, NULL, 0), 401);
+    CHECK_EQ_INT(login(src, "screen", "set by the admin", s1, sizeof s1, NULL, 0), 200);
+    /* An admin changing its own password through its session gives the current one. */
+    CHECK_EQ_INT(status_of("POST", "/api/users/ward-admin/password", adm, "{\"new_password\":\"x234567890\"}"),
+                 400);
+    /* The admin API token may set anyone's (it is no user's session). */
+    CHECK_EQ_INT(status_of("POST", "/api/users/nurse-c/password", srv.token,
+                           "{\"new_password\":\"nurse password 2\"}"), 200);
+    CHECK_EQ_INT(login(src, "nurse-c", "nurse password 2", NULL, 0, NULL, 0), 200);
+    CHECK_EQ_INT(metric("ictal_password_changes_total"), changes0 + 3);
+    json_t *users = get_json("/api/users", adm);
+    CHECK(json_number_value(json_object_get(find_by(users, "name", "screen"), "password_changed_at")) >
+          (double)time(NULL) - 120);
+    CHECK(json_is_null(json_object_get(find_by(users, "name", "ward-admin"), "password_changed_at")));
+    json_decref(users);
+
+    /* Wrong current passwords count with sign-ins from the address: after 5 even the
+     * right one waits (429), and so do sign-ins from there. */
+    const char *src2 = "127.0.0.7";
+    char s3[96];
+    CHECK_EQ_INT(login(src2, "screen", "set by the admin", s3, sizeof s3, NULL, 0), 200);
+    for (int i = 0; i < 5; i++) {
+        http(src2, "POST", "/api/users/screen/password", s3,
+             "{\"current_password\":\"guess guess guess\",\"new_password\":\"another new one\"}", &r);
+        CHECK_EQ_INT(r.status, 403);
+        free(r.body);
+    }
+    http(src2, "POST", "/api/users/screen/password", s3,
+         "{\"current_password\":\"set by the admin\",\"new_password\":\"another new one\"}", &r);
+    CHECK_EQ_INT(r.status, 429);
+    CHECK(atoi(r.retry_after) >= 1 && atoi(r.retry_after) <= 60);
+    free(r.body);
+    CHECK_EQ_INT(login(src2, "screen", "set by the admin", NULL, 0, body, sizeof body), 429);
+    CHECK_EQ_INT(login(src, "screen", "set by the admin", NULL, 0, NULL, 0), 200);
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", s3, NULL), 200); /* nothing changed */
+}
+
+/*
+ * API tokens: listed without secrets (with last use and expiry), created with a label
+ * (the secret shown once), revoked by id: the next request is refused and a dashboard
+ * signed in with it is signed out. Sign-in sessions and device tokens are not API tokens.
+ */
+static void test_tokens(void)
+{
+    char adm[96], view[96];
+    CHECK_EQ_INT(login("127.0.0.6", "ward-admin", "first admin password", adm, sizeof adm, NULL, 0), 200);
+    CHECK_EQ_INT(login("127.0.0.6", "nurse-c", "nurse password 2", view, sizeof view, NULL, 0), 200);
+    reply r;
+    http(NULL, "POST", "/api/tokens", adm, "{\"name\":\"ward display\",\"role\":\"viewer\"}", &r);
+    CHECK_EQ_INT(r.status, 201);
+    json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
+    free(r.body);
+    char tok[96], id[32];
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(j, "token")));
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(j, "id")));
+    CHECK_EQ_INT((long long)strlen(id), 16);
+    CHECK(strncmp(tok, id, 16) == 0 && tok[16] == '.');
+    CHECK_STR(json_string_value(json_object_get(j, "name")), "ward display");
+    CHECK(json_is_null(json_object_get(j, "expires_at")));
+    json_decref(j);
+    http(NULL, "POST", "/api/tokens", adm,
+         "{\"name\":\"brief\",\"role\":\"clinician\",\"expires_in_s\":1}", &r);
+    CHECK_EQ_INT(r.status, 201);
+    j = json_loads(r.body ? r.body : "", 0, NULL);
+    free(r.body);
+    char brief[96];
+    snprintf(brief, sizeof brief, "%s", json_string_value(json_object_get(j, "token")));
+    double exp = json_number_value(json_object_get(j, "expires_at"));
+    CHECK(exp > (double)time(NULL) - 1 && exp < (double)time(NULL) + 3);
+    json_decref(j);
+    const char *bad[] = {"{\"name\":\"x\",\"role\":\"viewer\",\"expires_in_s\":0}",
+                         "{\"name\":\"x\",\"role\":\"viewer\",\"expires_in_s\":\"1h\"}",
+                         "{\"name\":\"\",\"role\":\"viewer\"}", "{\"name\":\"x\",\"role\":\"root\"}"};
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ_INT(status_of("POST", "/api/tokens", adm, bad[i]), 400);
+    CHECK_EQ_INT(status_of("POST", "/api/tokens", view, "{\"name\":\"x\",\"role\":\"viewer\"}"), 403);
+    CHECK_EQ_INT(status_of("POST", "/api/devices", adm, "{\"device_id\":\"ward-9\"}"), 201);
+
+    /* Used once: the list shows when. */
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", tok, NULL), 200);
+    http(NULL, "GET", "/api/tokens", adm, NULL, &r);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(r.body && strstr(r.body, tok + 17) == NULL && strstr(r.body, srv.token + 17) == NULL &&
+          strstr(r.body, "\"token\"") == NULL && strstr(r.body, "ward-9") == NULL);
+    json_t *list = json_loads(r.body ? r.body : "", 0, NULL);
+    free(r.body);
+    CHECK_EQ_INT((long long)json_array_size(list), 3); /* admin.token's, the display's, brief; no session */
+    json_t *e = find_by(list, "id", id);
+    CHECK(e != NULL);
+    CHECK_STR(json_string_value(json_object_get(e, "name")), "ward display");
+    CHECK_STR(json_string_value(json_object_get(e, "role")), "viewer");
+    CHECK(json_number_value(json_object_get(e, "last_used_at")) > (double)time(NULL) - 60);
+    CHECK(json_number_value(json_object_get(e, "created_at")) > (double)time(NULL) - 60);
+    CHECK(json_is_null(json_object_get(e, "expires_at")));
+    CHECK(find_by(list, "name", "admin") != NULL);
+    json_decref(list);
+    CHECK_EQ_INT(status_of("GET", "/api/tokens", view, NULL), 403);
+
+    /* Revoked: refused at the next request; its dashboard is signed out. */
+    ws_dash w;
+    CHECK_EQ_INT(ws_open(&w, tok), 0);
+    CHECK(ws_wait_auth(&w, 1));
+    CHECK_STR(w.auth[0], "{\"type\":\"auth\",\"role\":\"viewer\",\"name\":\"ward display\"}");
+    char path[64];
+    snprintf(path, sizeof path, "/api/tokens/%s", id);
+    CHECK_EQ_INT(status_of("DELETE", path, view, NULL), 403);
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", tok, NULL), 200);
+    CHECK_EQ_INT(status_of("DELETE", path, adm, NULL), 200);
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", tok, NULL), 401);
+    CHECK(ws_wait_auth(&w, 2));
+    CHECK(strstr(w.auth[1], "\"role\":\"none\"") != NULL);
+    ws_close_all();
+    CHECK_EQ_INT(status_of("DELETE", path, adm, NULL), 404);
+    CHECK_EQ_INT(status_of("DELETE", "/api/tokens/nonsense", adm, NULL), 404);
+    /* A session is ended by logout, not here. */
+    snprintf(path, sizeof path, "/api/tokens/%.16s", view);
+    CHECK_EQ_INT(status_of("DELETE", path, adm, NULL), 404);
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", view, NULL), 200);
+    /* The device registered meanwhile is untouched. */
+    json_t *devs = get_json("/api/devices", adm);
+    CHECK(find_by(devs, "device_id", "ward-9") != NULL || find_by(devs, "id", "ward-9") != NULL);
+    json_decref(devs);
+    /* The expiring token stops by itself. */
+    ts_sleep_ms(1300);
+    CHECK_EQ_INT(status_of("GET", "/api/alarms", brief, NULL), 401);
+}
+
+/*
+ * Behind a reverse proxy (--trust-proxy): only a trusted peer's X-Forwarded-For names
+ * the client, by its right-most entry that is not a trusted proxy; from any other peer the
+ * header is ignored, so a client cannot pick its own throttle bucket.
+ */
+static long login_xff(const char *src, const char *xff, const char *password)
+{
+    char hdr[256], req[256];
+    snprintf(hdr, sizeof hdr, "X-Forwarded-For: %s", xff);
+    const char *hdrs[] = {hdr, NULL};
+    snprintf(req, sizeof req, "{\"username\":\"nurse-c\",\"password\":\"%s\"}", password);
+    char *b = NULL;
+    long st = ts_http_hdrs(&srv, src, xff ? hdrs : NULL, "POST", "/api/login", NULL, req, NULL, NULL,
+                           &b, NULL);
+    free(b);
+    return st;
+}
+
+static void test_trust_proxy(void)
+{
+    const char *right = "nurse password 2", *wrong = "wrong password!";
+    /* A bad list stops the server before it starts, naming the entry. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' serve --data '%s' --listen 127.0.0.1:0 --model none --quiet"
+             " --trust-proxy 127.0.0.3,10.0.0.0/33 2>&1 | grep -q '10.0.0.0/33'", getenv("ICTAL"), dir);
+    CHECK_EQ_INT(system(cmd), 0);
+
+    ts_stop(&srv, SIGTERM);
+    CHECK_EQ_INT(ts_start(&srv, dir, (const char *const[]){"--model", "none", "--trust-proxy",
+                                                            "127.0.0.3,127.0.0.8/30", NULL}), 0);
+    /* An untrusted peer: its header is ignored, whatever it says each time. */
+    char xff[64];
+    for (int i = 0; i < 5; i++) {
+        snprintf(xff, sizeof xff, "203.0.113.%d", 50 + i);
+        CHECK_EQ_INT(login_xff("127.0.0.12", xff, wrong), 401);
+    }
+    CHECK_EQ_INT(login_xff("127.0.0.12", "203.0.113.99", right), 429);
+    CHECK_EQ_INT(login_xff("127.0.0.12", NULL, right), 429);
+
+    /* A trusted proxy: the client it names is throttled, not the proxy. */
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(login_xff("127.0.0.3", "203.0.113.7", wrong), 401);
+    CHECK_EQ_INT(login_xff("127.0.0.3", "203.0.113.7", right), 429);
+    /* Prepending does not escape it; our proxies on the way are skipped (CIDR); one
+     * address has one spelling. */
+    CHECK_EQ_INT(login_xff("127.0.0.3", "203.0.113.8, 203.0.113.7", right), 429);
+    CHECK_EQ_INT(login_xff("127.0.0.3", "203.0.113.7, 127.0.0.9", right), 429);
+    CHECK_EQ_INT(login_xff("127.0.0.9", "203.0.113.7", right), 429);
+    CHECK_EQ_INT(login_xff("127.0.0.3", "::ffff:203.0.113.7", right), 429);
+    /* Other clients behind the same proxy, and the proxy's own requests, sign in. */
+    CHECK_EQ_INT(login_xff("127.0.0.3", "203.0.113.8", right), 200);
+    CHECK_EQ_INT(login_xff("127.0.0.3", "203.0.113.7, 203.0.113.8", right), 200);
+    CHECK_EQ_INT(login_xff("127.0.0.3", NULL, right), 200);
+    CHECK_EQ_INT(login_xff("127.0.0.11", "198.51.100.1", right), 200);
+    /* A trusted peer with a header that names no address: its own bucket. */
+    CHECK_EQ_INT(login_xff("127.0.0.3", "unknown", right), 200);
+}
+
 int main(void)
 {
     if (getenv("ICTAL") == NULL)
@@ -448,6 +816,10 @@ int main(void)
     test_accounts(alarm_id);
     test_throttle();
     test_stored_hashes();
+    test_user_admin();
+    test_password_change();
+    test_tokens();
+    test_trust_proxy();
     ts_stop(&srv, SIGTERM);
     if (system(cmd) != 0)
         return 1;

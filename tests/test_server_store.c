@@ -99,7 +99,7 @@ static void test_store(void)
 
     /* API tokens: roles, and a wrong secret gets nothing. */
     char tok[96], name[64];
-    CHECK_EQ_INT(ictal__store_token_create(&s, "ward", ICTAL_ROLE_CLINICIAN, tok, sizeof tok), 0);
+    CHECK_EQ_INT(ictal__store_token_create(&s, "ward", ICTAL_ROLE_CLINICIAN, 0, tok, sizeof tok), 0);
     CHECK_EQ_INT(ictal__store_token_role(&s, tok, name, sizeof name), ICTAL_ROLE_CLINICIAN);
     CHECK_STR(name, "ward");
     tok[strlen(tok) - 1] ^= 1;
@@ -118,6 +118,143 @@ static void test_store(void)
     sqlite3_exec(s.db, "PRAGMA user_version=99", NULL, NULL, NULL);
     ictal__store_close(&s);
     CHECK_EQ_INT(ictal__store_open(&s, path, &d), ICTAL_EVERSION);
+}
+
+static int64_t count(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/*
+ * A database of schema 2 (before token last use and password change times) upgrades in
+ * place: its users, password hashes, API tokens and sign-in sessions keep working. The
+ * schema-2 file is made from a current one by removing what migration 3 adds.
+ */
+static void test_upgrade_from_2(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/v2.db", dir);
+    ictal__store s;
+    ictal_diag d;
+    ictal_diag_init(&d);
+    CHECK_EQ_INT(ictal__store_open(&s, path, &d), 0);
+    CHECK_EQ_INT(ictal__store_user_add(&s, "ward-admin", "old admin password", ICTAL_ROLE_ADMIN, &d), 0);
+    char tok[96];
+    ictal__login in;
+    CHECK_EQ_INT(ictal__store_token_create(&s, "ward", ICTAL_ROLE_VIEWER, 0, tok, sizeof tok), 0);
+    CHECK_EQ_INT(ictal__store_session_open(&s, "ward-admin", 3600, &in), 0);
+    CHECK_EQ_INT(sqlite3_exec(s.db, "ALTER TABLE api_tokens DROP COLUMN last_used_at;"
+                                    "ALTER TABLE users DROP COLUMN password_changed_at;"
+                                    "PRAGMA user_version=2;", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM pragma_table_info('api_tokens')"
+                             " WHERE name = 'last_used_at'"), 0);
+    ictal__store_close(&s);
+
+    CHECK_EQ_INT(ictal__store_open(&s, path, &d), 0);
+    CHECK_EQ_INT(ictal__store_user_version(&s), 3);
+    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM pragma_table_info('api_tokens')"
+                             " WHERE name = 'last_used_at'"), 1);
+    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM pragma_table_info('users')"
+                             " WHERE name = 'password_changed_at'"), 1);
+    /* Old rows: no last use yet, no password change. */
+    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM api_tokens WHERE last_used_at IS NULL"), 2);
+    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM users WHERE password_changed_at IS NULL"), 1);
+    char name[64], stored[ICTAL_USER_NAME_MAX + 1], hash[ICTAL_PASSWORD_HASH_MAX];
+    int role = 0;
+    CHECK_EQ_INT(ictal__store_token_role(&s, tok, name, sizeof name), ICTAL_ROLE_VIEWER);
+    CHECK_EQ_INT(ictal__store_token_role(&s, in.token, name, sizeof name), ICTAL_ROLE_ADMIN);
+    CHECK_STR(name, "ward-admin");
+    CHECK_EQ_INT(ictal__store_user_lookup(&s, "WARD-ADMIN", stored, &role, hash), 0);
+    CHECK_EQ_INT(ictal__password_verify("old admin password", hash), 0);
+    /* What schema 3 adds works on the upgraded rows. */
+    json_t *toks = ictal__store_tokens_json(&s);
+    CHECK_EQ_INT((long long)json_array_size(toks), 1); /* the API token, not the session */
+    CHECK(json_number_value(json_object_get(json_array_get(toks, 0), "last_used_at")) > 1e9);
+    CHECK(json_is_null(json_object_get(json_array_get(toks, 0), "expires_at")));
+    json_decref(toks);
+    char newhash[ICTAL_PASSWORD_HASH_MAX];
+    CHECK_EQ_INT(ictal__password_hash("new admin password", newhash, sizeof newhash), 0);
+    CHECK_EQ_INT(ictal__store_user_set_password(&s, "ward-admin", newhash, NULL), 0);
+    CHECK_EQ_INT(ictal__store_token_role(&s, in.token, NULL, 0), ICTAL_ROLE_NONE);
+    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM users WHERE password_changed_at > 1e9"), 1);
+    ictal__store_close(&s);
+}
+
+/* Users: the last enabled admin can be neither disabled nor demoted; roles carry over to
+ * open sessions; re-enabling; API tokens listed without secrets, revoked, expiring. */
+static void test_users_tokens(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/u.db", dir);
+    ictal__store s;
+    ictal_diag d;
+    ictal_diag_init(&d);
+    CHECK_EQ_INT(ictal__store_open(&s, path, &d), 0);
+    char h[ICTAL_PASSWORD_HASH_MAX];
+    CHECK_EQ_INT(ictal__password_hash("some password", h, sizeof h), 0);
+    CHECK_EQ_INT(ictal__store_user_insert(&s, "a1", ICTAL_ROLE_ADMIN, h, &d), 0);
+    CHECK_EQ_INT(ictal__store_user_insert(&s, "a2", ICTAL_ROLE_ADMIN, h, &d), 0);
+    CHECK_EQ_INT(ictal__store_user_insert(&s, "v1", ICTAL_ROLE_VIEWER, h, &d), 0);
+    ictal__login a1, v1a, v1b;
+    CHECK_EQ_INT(ictal__store_session_open(&s, "a1", 3600, &a1), 0);
+    CHECK_EQ_INT(ictal__store_session_open(&s, "v1", 3600, &v1a), 0);
+    CHECK_EQ_INT(ictal__store_session_open(&s, "v1", 3600, &v1b), 0);
+    /* Two admins: one may go; then the other is the last. */
+    CHECK_EQ_INT(ictal__store_user_disable(&s, "A2"), 0);
+    CHECK_EQ_INT(ictal__store_user_disable(&s, "a1"), ICTAL_ESTATE);
+    CHECK_EQ_INT(ictal__store_user_set_role(&s, "a1", ICTAL_ROLE_CLINICIAN), ICTAL_ESTATE);
+    CHECK_EQ_INT(ictal__store_user_set_role(&s, "a1", ICTAL_ROLE_ADMIN), 0);
+    CHECK_EQ_INT(ictal__store_token_role(&s, a1.token, NULL, 0), ICTAL_ROLE_ADMIN);
+    /* A disabled admin does not count; re-enabled it does. */
+    CHECK_EQ_INT(ictal__store_user_enable(&s, "a2"), 0);
+    CHECK_EQ_INT(ictal__store_user_enable(&s, "a2"), ICTAL_ENOENT);
+    CHECK_EQ_INT(ictal__store_user_enable(&s, "nobody"), ICTAL_ENOENT);
+    CHECK_EQ_INT(ictal__store_user_set_role(&s, "a1", ICTAL_ROLE_CLINICIAN), 0);
+    CHECK_EQ_INT(ictal__store_token_role(&s, a1.token, NULL, 0), ICTAL_ROLE_CLINICIAN);
+    CHECK_EQ_INT(ictal__store_user_set_role(&s, "nobody", ICTAL_ROLE_VIEWER), ICTAL_ENOENT);
+    CHECK_EQ_INT(ictal__store_user_set_role(&s, "v1", ICTAL_ROLE_NONE), ICTAL_EINVAL);
+    /* Roles of other users' sessions are untouched; a password change keeps one session. */
+    CHECK_EQ_INT(ictal__store_token_role(&s, v1a.token, NULL, 0), ICTAL_ROLE_VIEWER);
+    char id[17];
+    snprintf(id, sizeof id, "%.16s", v1b.token);
+    CHECK_EQ_INT(ictal__store_user_set_password(&s, "V1", h, id), 0);
+    CHECK_EQ_INT(ictal__store_token_role(&s, v1a.token, NULL, 0), ICTAL_ROLE_NONE);
+    CHECK_EQ_INT(ictal__store_token_role(&s, v1b.token, NULL, 0), ICTAL_ROLE_VIEWER);
+    CHECK_EQ_INT(ictal__store_user_set_password(&s, "nobody", h, NULL), ICTAL_ENOENT);
+    char user[80];
+    CHECK_EQ_INT(ictal__store_session_user(&s, v1b.token, user, sizeof user), 0);
+    CHECK_STR(user, "v1");
+
+    /* API tokens: listed without secrets; revoked by id; sessions are not API tokens. */
+    char t1[96], t2[96];
+    CHECK_EQ_INT(ictal__store_token_create(&s, "display", ICTAL_ROLE_VIEWER, 0, t1, sizeof t1), 0);
+    CHECK_EQ_INT(ictal__store_token_create(&s, "short", ICTAL_ROLE_VIEWER, ictal__now_s() - 1, t2,
+                                           sizeof t2), 0);
+    CHECK_EQ_INT(ictal__store_session_user(&s, t1, user, sizeof user), ICTAL_ENOENT);
+    CHECK_EQ_INT(ictal__store_token_role(&s, t2, NULL, 0), ICTAL_ROLE_NONE); /* expired */
+    json_t *list = ictal__store_tokens_json(&s);
+    char *txt = json_dumps(list, 0);
+    CHECK_EQ_INT((long long)json_array_size(list), 2);
+    CHECK(txt && strstr(txt, t1 + 17) == NULL && strstr(txt, "\"display\"") != NULL);
+    CHECK(json_number_value(json_object_get(json_array_get(list, 1), "expires_at")) > 1e9);
+    free(txt);
+    json_decref(list);
+    snprintf(id, sizeof id, "%.16s", t1);
+    CHECK_EQ_INT(ictal__store_token_live(&s, id, user, sizeof user), ICTAL_ROLE_VIEWER);
+    CHECK_STR(user, "display");
+    CHECK_EQ_INT(ictal__store_token_revoke(&s, id), 0);
+    CHECK_EQ_INT(ictal__store_token_revoke(&s, id), ICTAL_ENOENT);
+    CHECK_EQ_INT(ictal__store_token_live(&s, id, NULL, 0), ICTAL_ROLE_NONE);
+    CHECK_EQ_INT(ictal__store_token_role(&s, t1, NULL, 0), ICTAL_ROLE_NONE);
+    snprintf(id, sizeof id, "%.16s", v1b.token);
+    CHECK_EQ_INT(ictal__store_token_revoke(&s, id), ICTAL_ENOENT);
+    CHECK_EQ_INT(ictal__store_token_role(&s, v1b.token, NULL, 0), ICTAL_ROLE_VIEWER);
+    ictal__store_close(&s);
 }
 
 static size_t frame(uint8_t *buf, uint64_t seq, int64_t t_us)
@@ -196,6 +333,8 @@ int main(void)
     if (mkdtemp(dir) == NULL)
         return 1;
     test_store();
+    test_upgrade_from_2();
+    test_users_tokens();
     test_seslog();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

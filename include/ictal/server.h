@@ -53,6 +53,10 @@ typedef struct ictal_server_options {
     int max_devices;             /* concurrent device connections; 0: 4096 */
     const char *tls_cert;        /* PEM certificate (chain): serve https:// and wss:// */
     const char *tls_key;         /* PEM private key; both or neither */
+    const char *trusted_proxies; /* "ADDR[,ADDR...]": reverse proxies (IPv4/IPv6 addresses
+                                    or CIDR ranges) whose X-Forwarded-For names the client
+                                    (sign-in throttle, logs); NULL: the TCP peer is the
+                                    client, the header is ignored */
     int quiet;                   /* non-zero: no log lines on stderr */
 } ictal_server_options;
 

@@ -51,6 +51,9 @@ static void usage(FILE *out)
             "  --max-speed X        per-stream sample rate limit, x real time (default 32)\n"
             "  --max-frames-per-s N per-stream frame rate limit (default 200)\n"
             "  --max-devices N      concurrent device connections (default 4096)\n"
+            "  --trust-proxy LIST   reverse proxies (ADDR[,ADDR]: IPv4/IPv6 addresses or\n"
+            "                       CIDR ranges) whose X-Forwarded-For names the client; from\n"
+            "                       any other peer the header is ignored\n"
             "  --port-file FILE     write the bound port there once listening\n"
             "  --quiet              no log lines\n"
             "  --add-user NAME      add a user account for the dashboard sign-in and exit;\n"
@@ -159,6 +162,8 @@ int ictal_cmd_serve(int argc, char **argv)
                 opt.max_devices = atoi(v);
             } else if (strcmp(a, "--port-file") == 0) {
                 port_file = v;
+            } else if (strcmp(a, "--trust-proxy") == 0) {
+                opt.trusted_proxies = v;
             } else if (strcmp(a, "--add-user") == 0) {
                 add_user_name = v;
             } else if (strcmp(a, "--role") == 0) {

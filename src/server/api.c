@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -187,8 +188,12 @@ char *ictal__metrics_text(ictal_server *srv)
     COUNTER("ictal_auth_failures_total", "Rejected device or dashboard credentials.",
             srv->auth_failures);
     COUNTER("ictal_logins_total", "Successful password sign-ins.", srv->logins_total);
-    COUNTER("ictal_login_failures_total", "Sign-ins refused for a wrong user name or password.",
+    COUNTER("ictal_login_failures_total",
+            "Sign-ins refused for a wrong user name or password, and password changes for a"
+            " wrong current password.",
             srv->login_failures_total);
+    COUNTER("ictal_password_changes_total", "Passwords changed by their users or set by admins.",
+            srv->password_changes_total);
     COUNTER("ictal_logins_throttled_total", "Sign-ins refused (429) after repeated failures.",
             srv->logins_throttled_total);
     COUNTER("ictal_auth_busy_total",
@@ -341,6 +346,16 @@ static void serve_session_history(struct lws *wsi, ictal_server *srv, http_pss *
 
 /* --- sign-in ---------------------------------------------------------------------------- */
 
+/* The client's address (netaddr.h): the TCP peer, or behind a trusted proxy the entry of
+ * X-Forwarded-For it names. The throttle and the logs use it. */
+static void client_addr(struct lws *wsi, ictal_server *srv, char out[ICTAL__ADDR_TEXT_MAX])
+{
+    char peer[ICTAL__ADDR_TEXT_MAX] = "", xff[4096];
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    int n = srv->proxies.n > 0 ? lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) : -1;
+    ictal__client_addr(&srv->proxies, peer, n > 0 ? xff : NULL, out);
+}
+
 /*
  * Failed sign-ins are counted per source address in fixed windows; an address with
  * ICTAL__LOGIN_FAILS_MAX failures in its window gets 429 (without a password check)
@@ -402,8 +417,8 @@ static void login_failed(ictal_server *srv, const char *addr)
  * the wsi of its entry (auth_detach), so the answer is dropped without touching a freed
  * connection.
  */
-static ictal__auth_req *auth_new(struct lws *wsi, ictal_server *srv, http_pss *p, int op,
-                                 const char *name, int role, const char *addr)
+static ictal__auth_req *auth_new(struct lws *wsi, ictal_server *srv, http_pss *p, int kind,
+                                 int op, const char *name, int role, const char *addr)
 {
     ictal__auth_req *r = NULL;
     for (int i = 0; i < ICTAL__AUTH_JOBS_MAX && r == NULL; i++)
@@ -418,6 +433,7 @@ static ictal__auth_req *auth_new(struct lws *wsi, ictal_server *srv, http_pss *p
     memset(r, 0, sizeof *r);
     r->id = ++srv->auth_next_id;
     r->wsi = wsi;
+    r->kind = kind;
     r->op = op;
     r->role = role;
     snprintf(r->name, sizeof r->name, "%s", name ? name : "");
@@ -469,24 +485,42 @@ static void auth_detach(ictal_server *srv, http_pss *p)
     p->auth_id = 0;
 }
 
-/* Wipes the request body and the parsed copy of its password. */
+/* Wipes the request body and the parsed copies of its passwords. */
 static void wipe_password(http_pss *p, json_t *body)
 {
-    const char *pass = json_string_value(json_object_get(body, "password"));
-    if (pass)
-        OPENSSL_cleanse((char *)pass, strlen(pass));
+    static const char *const keys[] = {"password", "current_password", "new_password"};
+    for (int i = 0; i < 3; i++) {
+        const char *pass = json_string_value(json_object_get(body, keys[i]));
+        if (pass)
+            OPENSSL_cleanse((char *)pass, strlen(pass));
+    }
     if (p->body)
         OPENSSL_cleanse(p->body, p->body_len);
 }
 
-static void login_refused(struct lws *wsi, ictal_server *srv, http_pss *p, const char *addr)
+/* A wrong password (a sign-in's, or the current one of a password change) from addr. */
+static void login_refused(struct lws *wsi, ictal_server *srv, http_pss *p, const char *addr,
+                          int kind)
 {
-    /* One answer for an unknown user and a wrong password: no user enumeration. */
     srv->auth_failures++;
     srv->login_failures_total++;
     login_failed(srv, addr);
-    if (wsi)
+    if (login_fails_n(srv, addr) == ICTAL__LOGIN_FAILS_MAX)
+        ictal__log(srv, "%d wrong passwords from %s: its sign-ins wait %d s", ICTAL__LOGIN_FAILS_MAX,
+                   addr, ICTAL__LOGIN_WINDOW_S);
+    /* A session asking is signed in: 403, not 401 (which would sign a dashboard out). */
+    if (wsi && kind == ICTAL__AUTH_PW_SELF)
+        respond_error(wsi, p, 403, "the current password is wrong");
+    /* One answer for an unknown user and a wrong password: no user enumeration. */
+    else if (wsi)
         respond_error(wsi, p, 401, "wrong user name or password");
+}
+
+static void respond_throttled(struct lws *wsi, ictal_server *srv, http_pss *p, int wait_s)
+{
+    srv->logins_throttled_total++;
+    respond_error(wsi, p, 429, "too many failed sign-ins from this address; try again later");
+    p->retry_after_s = wait_s;
 }
 
 /*
@@ -507,9 +541,7 @@ static void login_try(ictal_server *srv, ictal__auth_req *r)
     }
     int wait_s = login_wait_s(srv, r->addr);
     if (wait_s > 0) {
-        srv->logins_throttled_total++;
-        respond_error(r->wsi, p, 429, "too many failed sign-ins from this address; try again later");
-        p->retry_after_s = wait_s;
+        respond_throttled(r->wsi, srv, p, wait_s);
         auth_free(r);
         return;
     }
@@ -533,7 +565,7 @@ static void login_try(ictal_server *srv, ictal__auth_req *r)
         if (auth_submit(srv, r, r->password, rc == 0 ? hash : NULL) == 0)
             OPENSSL_cleanse(r->password, sizeof r->password);
     } else {
-        respond_error(r->wsi, p, 500, "could not open a session");
+        respond_error(r->wsi, p, 500, "could not read the user");
         auth_free(r);
     }
     OPENSSL_cleanse(hash, sizeof hash);
@@ -564,13 +596,11 @@ static void login_release(ictal_server *srv)
  */
 static void login(struct lws *wsi, ictal_server *srv, http_pss *p)
 {
-    char addr[64] = "";
-    lws_get_peer_simple(wsi, addr, sizeof addr);
+    char addr[ICTAL__ADDR_TEXT_MAX];
+    client_addr(wsi, srv, addr);
     int wait_s = login_wait_s(srv, addr);
     if (wait_s > 0) {
-        srv->logins_throttled_total++;
-        respond_error(wsi, p, 429, "too many failed sign-ins from this address; try again later");
-        p->retry_after_s = wait_s;
+        respond_throttled(wsi, srv, p, wait_s);
         return;
     }
     json_t *body = p->body_len > 0 ? json_loadb(p->body, p->body_len, 0, NULL) : NULL;
@@ -580,8 +610,8 @@ static void login(struct lws *wsi, ictal_server *srv, http_pss *p)
     if (user == NULL || pass == NULL)
         respond_error(wsi, p, 400, "expected {\"username\": \"...\", \"password\": \"...\"}");
     else if (strlen(pass) > ICTAL_PASSWORD_MAX || strlen(user) > ICTAL_USER_NAME_MAX)
-        login_refused(wsi, srv, p, addr);
-    else if ((r = auth_new(wsi, srv, p, ICTAL__HASH_VERIFY, user, 0, addr)) != NULL)
+        login_refused(wsi, srv, p, addr, ICTAL__AUTH_LOGIN);
+    else if ((r = auth_new(wsi, srv, p, ICTAL__AUTH_LOGIN, ICTAL__HASH_VERIFY, user, 0, addr)) != NULL)
         memcpy(r->password, pass, strlen(pass) + 1);
     wipe_password(p, body);
     json_decref(body);
@@ -603,7 +633,7 @@ static void login_done(struct lws *wsi, ictal_server *srv, http_pss *p, const ic
             respond_error(wsi, p, 500, "could not open a session");
     } else if (rc != 0) {
         /* Counted even when the client left: disconnecting does not dodge the throttle. */
-        login_refused(wsi, srv, p, r->addr);
+        login_refused(wsi, srv, p, r->addr, r->kind);
     } else {
         srv->logins_total++;
         respond_json(wsi, p, 200,
@@ -632,6 +662,51 @@ static void user_add_done(struct lws *wsi, ictal_server *srv, http_pss *p, const
         respond_error(wsi, p, rc == ICTAL_ESTATE ? 409 : 500, d.message);
 }
 
+/* A password change's new password was hashed: stored, and the user's other sessions
+ * end (all of them when an admin set it). Stored even when the client has gone. */
+static void password_set_done(struct lws *wsi, ictal_server *srv, http_pss *p,
+                              const ictal__auth_req *r, const ictal__hash_result *res)
+{
+    int rc = res->rc == 0 ? ictal__store_user_set_password(&srv->store, r->name, res->encoded,
+                                                          r->keep_id[0] ? r->keep_id : NULL)
+                          : ICTAL_EIO;
+    if (rc == 0) {
+        srv->password_changes_total++;
+        ictal__dash_recheck(srv);
+        ictal__log(srv, "user %s: password %s", r->name,
+                   r->kind == ICTAL__AUTH_PW_SELF ? "changed by the user" : "set by an admin");
+    }
+    if (wsi == NULL)
+        return;
+    if (rc == 0)
+        respond_json(wsi, p, 200, json_pack("{s:s, s:b}", "name", r->name, "password_changed", 1));
+    else if (rc == ICTAL_ENOENT)
+        respond_error(wsi, p, 404, "no such user");
+    else
+        respond_error(wsi, p, 500, "could not store the password");
+}
+
+/*
+ * A user's own password change had its current password checked (rc 0: right): the new
+ * one goes to the hasher in the same request slot. Returns 1 when r lives on.
+ */
+static int password_verified(struct lws *wsi, ictal_server *srv, http_pss *p, ictal__auth_req *r,
+                             int rc)
+{
+    if (rc != 0) {
+        if (rc == ICTAL_EINVAL || rc == ICTAL_EFORMAT)
+            login_refused(wsi, srv, p, r->addr, r->kind);
+        else if (wsi)
+            respond_error(wsi, p, 500, "could not check the password");
+        return 0;
+    }
+    r->op = ICTAL__HASH_NEW;
+    int ok = auth_submit(srv, r, r->new_password, NULL) == 0;
+    if (ok)
+        OPENSSL_cleanse(r->new_password, sizeof r->new_password);
+    return ok; /* else auth_submit answered 503 and freed r */
+}
+
 void ictal__auth_done(ictal_server *srv)
 {
     ictal__hash_result res;
@@ -644,13 +719,19 @@ void ictal__auth_done(ictal_server *srv)
         if (r != NULL) {
             http_pss *p = auth_client(r);
             struct lws *wsi = p ? r->wsi : NULL;
-            if (p == NULL)
-                srv->auth_abandoned_total++;
-            if (r->op == ICTAL__HASH_NEW)
+            int keep = 0;
+            if (r->kind == ICTAL__AUTH_USER_NEW)
                 user_add_done(wsi, srv, p, r, &res);
-            else
+            else if (r->kind == ICTAL__AUTH_LOGIN)
                 login_done(wsi, srv, p, r, res.rc);
-            auth_free(r);
+            else if (r->op == ICTAL__HASH_NEW)
+                password_set_done(wsi, srv, p, r, &res);
+            else
+                keep = password_verified(wsi, srv, p, r, res.rc);
+            if (p == NULL && !keep)
+                srv->auth_abandoned_total++;
+            if (!keep && r->id == res.id)
+                auth_free(r);
             any = 1;
         }
         OPENSSL_cleanse(&res, sizeof res);
@@ -687,10 +768,63 @@ static void user_add(struct lws *wsi, ictal_server *srv, http_pss *p, json_t *bo
     ictal__auth_req *r = NULL;
     if (ictal__user_check(user, pass, role, &d) != 0)
         respond_error(wsi, p, 400, d.message);
-    else if ((r = auth_new(wsi, srv, p, ICTAL__HASH_NEW, user, role, NULL)) != NULL)
+    else if ((r = auth_new(wsi, srv, p, ICTAL__AUTH_USER_NEW, ICTAL__HASH_NEW, user, role, NULL)) != NULL)
         auth_submit(srv, r, pass, NULL);
     wipe_password(p, body);
 }
+
+/*
+ * POST /api/users/{name}/password. A signed-in user changing its own password gives
+ * {"current_password", "new_password"}: the current one is checked on the hasher and
+ * throttled like a sign-in (login_try), then the new one is hashed; its other sessions
+ * end. An admin (or an admin API token) setting another user's gives {"new_password"};
+ * all of that user's sessions end.
+ */
+static void password_change(struct lws *wsi, ictal_server *srv, http_pss *p, json_t *body,
+                            const char *name, int role)
+{
+    char auth[256], self[ICTAL_USER_NAME_MAX + 1], stored[ICTAL_USER_NAME_MAX + 1];
+    const char *token = bearer(wsi, auth, sizeof auth);
+    int is_self = ictal__store_session_user(&srv->store, token, self, sizeof self) == 0 &&
+                  strcasecmp(self, name) == 0;
+    const char *cur = json_string_value(json_object_get(body, "current_password"));
+    const char *pass = json_string_value(json_object_get(body, "new_password"));
+    int rc;
+    ictal_diag d;
+    ictal_diag_init(&d);
+    ictal__auth_req *r = NULL;
+    char addr[ICTAL__ADDR_TEXT_MAX];
+    client_addr(wsi, srv, addr);
+    int wait_s = is_self ? login_wait_s(srv, addr) : 0;
+    if (!is_self && role < ICTAL_ROLE_ADMIN) {
+        respond_error(wsi, p, 403, "only admins set another user's password");
+    } else if (wait_s > 0) {
+        respond_throttled(wsi, srv, p, wait_s);
+    } else if (ictal__password_check(pass, &d) != 0) {
+        respond_error(wsi, p, 400, pass ? d.message : "expected {\"new_password\": \"...\"}");
+    } else if (is_self && (cur == NULL || strlen(cur) > ICTAL_PASSWORD_MAX)) {
+        respond_error(wsi, p, 400, "changing your own password needs \"current_password\" too");
+    } else if (!is_self && (rc = ictal__store_user_name(&srv->store, name, stored)) != 0) {
+        respond_error(wsi, p, rc == ICTAL_ENOENT ? 404 : 500,
+                      rc == ICTAL_ENOENT ? "no such user" : "could not read the user");
+    } else if ((r = auth_new(wsi, srv, p, is_self ? ICTAL__AUTH_PW_SELF : ICTAL__AUTH_PW_SET,
+                             is_self ? ICTAL__HASH_VERIFY : ICTAL__HASH_NEW,
+                             is_self ? self : stored, 0, addr)) != NULL) {
+        if (is_self) {
+            snprintf(r->keep_id, sizeof r->keep_id, "%.16s", token);
+            memcpy(r->password, cur, strlen(cur) + 1);
+            memcpy(r->new_password, pass, strlen(pass) + 1);
+        }
+    }
+    if (r && is_self)
+        login_try(srv, r);
+    else if (r)
+        auth_submit(srv, r, pass, NULL);
+    wipe_password(p, body);
+}
+
+static const char last_admin_msg[] =
+    "this would leave no enabled admin: make another user admin first";
 
 /* DELETE /api/users/{name} (admin): disables the user and ends its sessions. */
 static void user_disable(struct lws *wsi, ictal_server *srv, http_pss *p, const char *name)
@@ -698,11 +832,83 @@ static void user_disable(struct lws *wsi, ictal_server *srv, http_pss *p, const 
     int rc = ictal__store_user_disable(&srv->store, name);
     if (rc == ICTAL_ENOENT) {
         respond_error(wsi, p, 404, "no such user (or disabled already)");
+    } else if (rc == ICTAL_ESTATE) {
+        respond_error(wsi, p, 409, last_admin_msg);
     } else if (rc != 0) {
         respond_error(wsi, p, 500, "could not disable the user");
     } else {
         ictal__dash_recheck(srv);
         respond_json(wsi, p, 200, json_pack("{s:s, s:b}", "name", name, "disabled", 1));
+    }
+}
+
+/* POST /api/users/{name}/enable (admin): a disabled user may sign in again. */
+static void user_enable(struct lws *wsi, ictal_server *srv, http_pss *p, const char *name)
+{
+    int rc = ictal__store_user_enable(&srv->store, name);
+    if (rc == ICTAL_ENOENT)
+        respond_error(wsi, p, 404, "no such user (or enabled already)");
+    else if (rc != 0)
+        respond_error(wsi, p, 500, "could not enable the user");
+    else
+        respond_json(wsi, p, 200, json_pack("{s:s, s:b}", "name", name, "disabled", 0));
+}
+
+/* POST /api/users/{name}/role {"role"} (admin): its open sessions and dashboards follow. */
+static void user_role(struct lws *wsi, ictal_server *srv, http_pss *p, const char *name, json_t *body)
+{
+    int role = ictal__role_parse(json_string_value(json_object_get(body, "role")));
+    int rc = role == ICTAL_ROLE_NONE ? ICTAL_EINVAL : ictal__store_user_set_role(&srv->store, name, role);
+    if (rc == ICTAL_EINVAL) {
+        respond_error(wsi, p, 400, "expected {\"role\": \"viewer|clinician|admin\"}");
+    } else if (rc == ICTAL_ENOENT) {
+        respond_error(wsi, p, 404, "no such user");
+    } else if (rc == ICTAL_ESTATE) {
+        respond_error(wsi, p, 409, last_admin_msg);
+    } else if (rc != 0) {
+        respond_error(wsi, p, 500, "could not change the role");
+    } else {
+        ictal__dash_recheck(srv);
+        respond_json(wsi, p, 200, json_pack("{s:s, s:s}", "name", name, "role", ictal__role_name(role)));
+    }
+}
+
+/* POST /api/tokens {"name", "role", "expires_in_s"} (admin): the secret is shown once. */
+static void token_create(struct lws *wsi, ictal_server *srv, http_pss *p, json_t *body)
+{
+    const char *tname = json_string_value(json_object_get(body, "name"));
+    int trole = ictal__role_parse(json_string_value(json_object_get(body, "role")));
+    json_t *ttl = json_object_get(body, "expires_in_s");
+    double ttl_s = json_is_number(ttl) ? json_number_value(ttl) : 0;
+    double expires_at = ttl ? ictal__now_s() + ttl_s : 0;
+    char tok[96];
+    if (tname == NULL || tname[0] == 0 || strlen(tname) > 64 || trole == ICTAL_ROLE_NONE ||
+        (ttl && !(json_is_number(ttl) && ttl_s >= 1 && ttl_s <= 10 * 365 * 86400.0))) {
+        respond_error(wsi, p, 400,
+                      "expected {\"name\": \"...\", \"role\": \"viewer|clinician|admin\"} and"
+                      " optionally \"expires_in_s\" (1 s to 10 years)");
+    } else if (ictal__store_token_create(&srv->store, tname, trole, expires_at, tok, sizeof tok) != 0) {
+        respond_error(wsi, p, 500, "could not store the token");
+    } else {
+        respond_json(wsi, p, 201,
+                     json_pack("{s:s%, s:s, s:s, s:s, s:o}", "id", tok, (size_t)16, "name", tname,
+                               "role", ictal__role_name(trole), "token", tok, "expires_at",
+                               ttl ? json_real(expires_at) : json_null()));
+        OPENSSL_cleanse(tok, sizeof tok);
+    }
+}
+
+/* DELETE /api/tokens/{id} (admin): the token stops working at once, dashboards included. */
+static void token_revoke(struct lws *wsi, ictal_server *srv, http_pss *p, const char *id)
+{
+    int rc = strlen(id) == 16 ? ictal__store_token_revoke(&srv->store, id) : ICTAL_ENOENT;
+    if (rc == ICTAL_ENOENT) {
+        respond_error(wsi, p, 404, "no API token has this id");
+    } else if (rc != 0) {
+        respond_error(wsi, p, 500, "could not revoke the token");
+    } else {
+        ictal__dash_recheck(srv);
+        respond_json(wsi, p, 200, json_pack("{s:s, s:b}", "id", id, "revoked", 1));
     }
 }
 
@@ -732,12 +938,16 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
     long long id = 0;
     char tail[64] = "";
     if (p->is_delete) {
-        if (sscanf(u, "/api/users/%127[^/?]%63s", buf, tail) != 1)
+        int user = sscanf(u, "/api/users/%127[^/?]%63s", buf, tail) == 1;
+        int tok = !user && sscanf(u, "/api/tokens/%127[^/?]%63s", buf, tail) == 1;
+        if (!user && !tok)
             respond_error(wsi, p, 404, "no such resource");
         else if (role < ICTAL_ROLE_ADMIN)
             respond_error(wsi, p, 403, "this needs the admin role");
-        else
+        else if (user)
             user_disable(wsi, srv, p, buf);
+        else
+            token_revoke(wsi, srv, p, buf);
         return;
     }
     if (!p->is_post) {
@@ -745,11 +955,12 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
             respond(wsi, p, 200, "text/plain; version=0.0.4", ictal__metrics_text(srv));
         } else if (strcmp(u, "/api/devices") == 0) {
             respond_json(wsi, p, 200, ictal__store_devices_json(&srv->store));
-        } else if (strcmp(u, "/api/users") == 0) {
+        } else if (strcmp(u, "/api/users") == 0 || strcmp(u, "/api/tokens") == 0) {
             if (role < ICTAL_ROLE_ADMIN)
                 respond_error(wsi, p, 403, "this needs the admin role");
             else
-                respond_json(wsi, p, 200, ictal__store_users_json(&srv->store));
+                respond_json(wsi, p, 200, u[5] == 'u' ? ictal__store_users_json(&srv->store)
+                                                      : ictal__store_tokens_json(&srv->store));
         } else if (strcmp(u, "/api/status") == 0) {
             respond_json(wsi, p, 200, ictal__status_json(srv, 0));
         } else if (strcmp(u, "/api/sessions") == 0) {
@@ -840,6 +1051,17 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
             respond_error(wsi, p, 403, "this needs the admin role");
         else
             user_add(wsi, srv, p, body);
+    } else if (sscanf(u, "/api/users/%127[^/?]%63s", buf, tail) == 2 &&
+               strcmp(tail, "/password") == 0) {
+        password_change(wsi, srv, p, body, buf, role);
+    } else if (sscanf(u, "/api/users/%127[^/?]%63s", buf, tail) == 2 &&
+               (strcmp(tail, "/enable") == 0 || strcmp(tail, "/role") == 0)) {
+        if (role < ICTAL_ROLE_ADMIN)
+            respond_error(wsi, p, 403, "this needs the admin role");
+        else if (tail[1] == 'e')
+            user_enable(wsi, srv, p, buf);
+        else
+            user_role(wsi, srv, p, buf, body);
     } else if (strcmp(u, "/api/devices") == 0 || strcmp(u, "/api/tokens") == 0) {
         if (role < ICTAL_ROLE_ADMIN) {
             respond_error(wsi, p, 403, "this needs the admin role");
@@ -856,16 +1078,7 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
             else
                 respond_json(wsi, p, 201, json_pack("{s:s, s:s}", "device_id", dev, "token", tok));
         } else {
-            const char *tname = json_string_value(json_object_get(body, "name"));
-            int trole = ictal__role_parse(json_string_value(json_object_get(body, "role")));
-            char tok[96];
-            if (tname == NULL || strlen(tname) > 64 || trole == ICTAL_ROLE_NONE ||
-                ictal__store_token_create(&srv->store, tname, trole, tok, sizeof tok) != 0)
-                respond_error(wsi, p, 400,
-                              "expected {\"name\": \"...\", \"role\": \"viewer|clinician|admin\"}");
-            else
-                respond_json(wsi, p, 201, json_pack("{s:s, s:s, s:s}", "name", tname, "role",
-                                                    ictal__role_name(trole), "token", tok));
+            token_create(wsi, srv, p, body);
         }
     } else {
         respond_error(wsi, p, 404, "no such resource");

@@ -1061,12 +1061,21 @@ static void dash_message(ictal_server *srv, ictal__dash *d, const char *txt, siz
 void ictal__dash_recheck(ictal_server *srv)
 {
     for (ictal__dash *d = srv->dashes; d; d = d->next) {
-        if (d->role < ICTAL_ROLE_VIEWER || ictal__store_token_live(&srv->store, d->token_id))
+        if (d->role < ICTAL_ROLE_VIEWER)
             continue;
-        d->role = ICTAL_ROLE_NONE;
-        d->token_id[0] = 0;
-        d->sub[0] = 0;
-        json_t *r = json_pack("{s:s, s:s, s:s}", "type", "auth", "role", "none", "name", "");
+        char name[128] = "";
+        int role = ictal__store_token_live(&srv->store, d->token_id, name, sizeof name);
+        if (role == d->role)
+            continue;
+        /* Ended (signed out), or its user's role changed: it is told its new role. */
+        d->role = role;
+        if (role == ICTAL_ROLE_NONE) {
+            d->token_id[0] = 0;
+            d->sub[0] = 0;
+            name[0] = 0;
+        }
+        json_t *r = json_pack("{s:s, s:s, s:s}", "type", "auth", "role", ictal__role_name(role),
+                              "name", name);
         ictal__dash_send(d, r, 0);
         json_decref(r);
     }
@@ -1330,7 +1339,7 @@ static int write_admin_token(ictal_server *srv, ictal_diag *d)
     if (access(srv->token_path, R_OK) == 0)
         return 0;
     char tok[96];
-    int rc = ictal__store_token_create(&srv->store, "admin", ICTAL_ROLE_ADMIN, tok, sizeof tok);
+    int rc = ictal__store_token_create(&srv->store, "admin", ICTAL_ROLE_ADMIN, 0, tok, sizeof tok);
     if (rc != 0)
         return ictal_diag_error(d, rc, "cannot create the admin token");
     FILE *f = fopen(srv->token_path, "wx");
@@ -1387,6 +1396,7 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
     snprintf(srv->data_dir, sizeof srv->data_dir, "%s", opt->data_dir ? opt->data_dir : "ictal-data");
     srv->opt.host = srv->host;
     srv->opt.data_dir = srv->data_dir;
+    srv->opt.trusted_proxies = NULL; /* parsed into srv->proxies: the caller's string is not kept */
     srv->started_us = ictal__mono_us();
     srv->decode_uv = malloc((size_t)ICTAL_WIRE_MAX_FRAME_BYTES / 2 * sizeof(float));
     srv->montage_uv = malloc((size_t)ICTAL_WIRE_MAX_FRAME_BYTES / 2 * sizeof(float));
@@ -1396,6 +1406,8 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
     int rc = 0;
     if (srv->decode_uv == NULL || srv->montage_uv == NULL)
         rc = ICTAL_ENOMEM;
+    else if ((rc = ictal__proxies_parse(&srv->proxies, opt->trusted_proxies, d)) != 0)
+        ; /* d says which entry */
     else if (make_dirs(srv->data_dir) != 0 || make_dirs(sess) != 0)
         rc = ictal_diag_error(d, ICTAL_EIO, "cannot create %s: %s", sess, strerror(errno));
     if (rc == 0 && opt->model_path)

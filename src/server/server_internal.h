@@ -13,6 +13,7 @@
 #include "ictal/wire.h"
 #include "server/analysis.h"
 #include "server/hasher.h"
+#include "server/netaddr.h"
 #include "server/recorder.h"
 #include "server/seslog.h"
 #include "server/store.h"
@@ -27,7 +28,8 @@
 #define ICTAL__LOGIN_SLOTS 256     /* source addresses whose failed sign-ins are counted */
 #define ICTAL__LOGIN_FAILS_MAX 5   /* failed sign-ins per address and window ... */
 #define ICTAL__LOGIN_WINDOW_S 60   /* ... before it gets 429 until the window ends */
-#define ICTAL__AUTH_JOBS_MAX 16    /* sign-ins and user creations hashing at once (beyond: 503) */
+#define ICTAL__AUTH_JOBS_MAX 16    /* sign-ins, user creations and password changes hashing
+                                      at once (beyond: 503) */
 
 /* A queued outgoing WebSocket message (LWS_PRE bytes of headroom before data). */
 typedef struct ictal__msg {
@@ -103,17 +105,30 @@ typedef struct ictal__login_fails {
     int n;
 } ictal__login_fails;
 
-/* A sign-in or user creation waiting for the hasher thread (api.c). */
+/* What a request waiting for the hasher does (api.c). */
+enum {
+    ICTAL__AUTH_LOGIN = 0,      /* POST /api/login: verify, then open a session */
+    ICTAL__AUTH_USER_NEW,       /* POST /api/users: hash, then insert the user */
+    ICTAL__AUTH_PW_SELF,        /* a user's own password change: verify the current one
+                                   (throttled like a sign-in), then hash the new one */
+    ICTAL__AUTH_PW_SET          /* an admin sets a user's password: hash the new one */
+};
+
+/* A sign-in, user creation or password change waiting for the hasher thread (api.c). */
 typedef struct ictal__auth_req {
     uint64_t id;                /* 0: a free slot */
     struct lws *wsi;            /* the client, NULL once it has gone (CLOSED_HTTP) */
-    int op;                     /* ICTAL__HASH_* */
+    int kind;                   /* ICTAL__AUTH_* */
+    int op;                     /* ICTAL__HASH_*: the hasher's current job */
     char name[ICTAL_USER_NAME_MAX + 1];
     int role;                   /* POST /api/users: the new user's role */
     char addr[64];              /* sign-ins: the source address (throttle) */
     int waiting;                /* a sign-in not yet on the hasher: its address has as
                                    many in flight as it has failures left (api.c) */
     char password[ICTAL_PASSWORD_MAX + 1]; /* a waiting sign-in's (wiped once hashed) */
+    char new_password[ICTAL_PASSWORD_MAX + 1]; /* PW_SELF: hashed once the current one
+                                                  checks out (wiped then) */
+    char keep_id[17];           /* PW_SELF: the session that asked (kept signed in) */
 } ictal__auth_req;
 
 struct ictal_server {
@@ -147,8 +162,9 @@ struct ictal_server {
     uint64_t frames_total, samples_total, bytes_total, rejected_total, duplicates_total;
     uint64_t seq_gaps_total, time_gaps_total, alarms_total, hellos_total, auth_failures;
     uint64_t logins_total, login_failures_total, logins_throttled_total;
-    uint64_t auth_busy_total, auth_abandoned_total;
+    uint64_t auth_busy_total, auth_abandoned_total, password_changes_total;
     ictal__login_fails login_fails[ICTAL__LOGIN_SLOTS];
+    ictal__proxies proxies;     /* --trust-proxy (netaddr.h) */
     int device_conns, dash_conns;
     uint64_t lat_count, lat_bucket[ICTAL__LAT_BUCKETS];
     double lat_sum_s;
@@ -172,7 +188,9 @@ json_t *ictal__stream_history_json(const ictal__stream *st);
 ictal__stream *ictal__stream_find(ictal_server *srv, const char *device_id);
 
 /* Signs out every dashboard whose token no longer counts (logged out, user disabled,
- * session expired): it gets {"type":"auth","role":"none"} and no more data. */
+ * password changed, token revoked, session expired): it gets
+ * {"type":"auth","role":"none"} and no more data. One whose user's role changed gets
+ * {"type":"auth","role":<new>,"name"} and keeps its data. */
 void ictal__dash_recheck(ictal_server *srv);
 
 /* Called on the loop when the syncer woke it (LWS_CALLBACK_EVENT_WAIT_CANCELLED). */

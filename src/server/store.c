@@ -51,6 +51,10 @@ static const char *const migrations[] = {
     "ALTER TABLE api_tokens ADD COLUMN user_name TEXT REFERENCES users(name);"
     "ALTER TABLE api_tokens ADD COLUMN expires_at REAL;"
     "CREATE INDEX api_tokens_user ON api_tokens(user_name);",
+    /* 3: when an API token was last used (to the minute); when a password was set.
+     * (Parenthesised: one element of two literals, which clang would otherwise question.) */
+    ("ALTER TABLE api_tokens ADD COLUMN last_used_at REAL;"
+     "ALTER TABLE users ADD COLUMN password_changed_at REAL;"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -716,7 +720,8 @@ int ictal__store_outbox_counts(ictal__store *s, int64_t *pending, int64_t *deliv
 
 /* --- API tokens -------------------------------------------------------------------------- */
 
-int ictal__store_token_create(ictal__store *s, const char *name, int role, char *out, size_t size)
+int ictal__store_token_create(ictal__store *s, const char *name, int role, double expires_at,
+                              char *out, size_t size)
 {
     char id[17], secret[65];
     unsigned char salt[16], h[32];
@@ -724,9 +729,13 @@ int ictal__store_token_create(ictal__store *s, const char *name, int role, char 
         ictal__random_bytes(salt, sizeof salt) != 0)
         return ICTAL_EINVAL;
     salted_hash(salt, secret, h);
-    int rc = exec_bound(s, "INSERT INTO api_tokens(id, name, role, salt, hash, created_at)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        "ttibbd", id, name, role, salt, 16, h, 32, ictal__now_s());
+    int rc = expires_at > 0
+                 ? exec_bound(s, "INSERT INTO api_tokens(id, name, role, salt, hash, created_at,"
+                                 " expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                              "ttibbdd", id, name, role, salt, 16, h, 32, ictal__now_s(), expires_at)
+                 : exec_bound(s, "INSERT INTO api_tokens(id, name, role, salt, hash, created_at)"
+                                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                              "ttibbd", id, name, role, salt, 16, h, 32, ictal__now_s());
     if (rc == 0)
         snprintf(out, size, "%s.%s", id, secret);
     return rc;
@@ -768,19 +777,74 @@ int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, 
         }
     }
     sqlite3_finalize(st);
+    /* Last use to the minute: at most one write per token and minute. */
+    if (role != ICTAL_ROLE_NONE) {
+        double now = ictal__now_s();
+        exec_bound(s, "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1 AND"
+                      " (last_used_at IS NULL OR last_used_at < ?2 - 60)", "td", id, now);
+    }
     return role;
 }
 
-int ictal__store_token_live(ictal__store *s, const char *id)
+int ictal__store_token_live(ictal__store *s, const char *id, char *name_buf, size_t size)
 {
-    sqlite3_stmt *st = prep_bind(s, "SELECT 1 FROM api_tokens t LEFT JOIN users u ON"
+    sqlite3_stmt *st = prep_bind(s, "SELECT t.role, t.name FROM api_tokens t LEFT JOIN users u ON"
                                     " u.name = t.user_name WHERE t.id = ?1"
                                     " AND (t.expires_at IS NULL OR t.expires_at > ?2)"
                                     " AND (t.user_name IS NULL OR u.disabled_at IS NULL)",
                                  "td", id, ictal__now_s());
-    int live = st && sqlite3_step(st) == SQLITE_ROW;
+    int role = ICTAL_ROLE_NONE;
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        role = sqlite3_column_int(st, 0);
+        if (name_buf)
+            snprintf(name_buf, size, "%s", (const char *)sqlite3_column_text(st, 1));
+    }
     sqlite3_finalize(st);
-    return live;
+    return role;
+}
+
+int ictal__store_session_user(ictal__store *s, const char *token, char *user, size_t size)
+{
+    char id[17];
+    user[0] = 0;
+    if (token_id(token, id) != 0)
+        return ICTAL_ENOENT;
+    sqlite3_stmt *st = prep_bind(s, "SELECT user_name FROM api_tokens WHERE id = ?1"
+                                    " AND user_name IS NOT NULL", "t", id);
+    int rc = ICTAL_ENOENT;
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(user, size, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+json_t *ictal__store_tokens_json(ictal__store *s)
+{
+    json_t *a = json_array();
+    sqlite3_stmt *st = prep(s, "SELECT id, name, role, created_at, last_used_at, expires_at"
+                               " FROM api_tokens WHERE user_name IS NULL ORDER BY created_at, id");
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *last = sqlite3_column_type(st, 4) == SQLITE_NULL ? json_null()
+                                                                 : json_real(sqlite3_column_double(st, 4));
+        json_t *exp = sqlite3_column_type(st, 5) == SQLITE_NULL ? json_null()
+                                                                : json_real(sqlite3_column_double(st, 5));
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s, s:f, s:o, s:o}", "id", (const char *)sqlite3_column_text(st, 0),
+                         "name", (const char *)sqlite3_column_text(st, 1), "role",
+                         ictal__role_name(sqlite3_column_int(st, 2)), "created_at",
+                         sqlite3_column_double(st, 3), "last_used_at", last, "expires_at", exp));
+    }
+    sqlite3_finalize(st);
+    return a;
+}
+
+int ictal__store_token_revoke(ictal__store *s, const char *id)
+{
+    if (exec_bound(s, "DELETE FROM api_tokens WHERE id = ?1 AND user_name IS NULL", "t", id) != 0)
+        return ICTAL_EIO;
+    return sqlite3_changes(s->db) == 1 ? 0 : ICTAL_ENOENT;
 }
 
 /* --- passwords and users ----------------------------------------------------------------- */
@@ -859,6 +923,17 @@ int ictal__password_verify(const char *password, const char *encoded)
     return rc;
 }
 
+int ictal__password_check(const char *password, ictal_diag *d)
+{
+    if (password == NULL || strlen(password) < ICTAL_PASSWORD_MIN)
+        return ictal_diag_error(d, ICTAL_EINVAL, "a password has at least %d characters",
+                                ICTAL_PASSWORD_MIN);
+    if (strlen(password) > ICTAL_PASSWORD_MAX)
+        return ictal_diag_error(d, ICTAL_EINVAL, "a password has at most %d characters",
+                                ICTAL_PASSWORD_MAX);
+    return 0;
+}
+
 int ictal__user_check(const char *name, const char *password, int role, ictal_diag *d)
 {
     size_t n = name ? strlen(name) : 0;
@@ -872,12 +947,9 @@ int ictal__user_check(const char *name, const char *password, int role, ictal_di
             return ictal_diag_error(d, ICTAL_EINVAL,
                                     "a user name has only letters, digits and . _ - @");
     }
-    if (password == NULL || strlen(password) < ICTAL_PASSWORD_MIN)
-        return ictal_diag_error(d, ICTAL_EINVAL, "a password has at least %d characters",
-                                ICTAL_PASSWORD_MIN);
-    if (strlen(password) > ICTAL_PASSWORD_MAX)
-        return ictal_diag_error(d, ICTAL_EINVAL, "a password has at most %d characters",
-                                ICTAL_PASSWORD_MAX);
+    int rc = ictal__password_check(password, d);
+    if (rc != 0)
+        return rc;
     if (role == ICTAL_ROLE_NONE)
         return ictal_diag_error(d, ICTAL_EINVAL, "the role is viewer, clinician or admin");
     return 0;
@@ -937,6 +1009,21 @@ int ictal__store_user_lookup(ictal__store *s, const char *name, char *stored_nam
     return rc;
 }
 
+int ictal__store_user_name(ictal__store *s, const char *name, char *stored_name)
+{
+    stored_name[0] = 0;
+    sqlite3_stmt *st = prep_bind(s, "SELECT name FROM users WHERE name = ?1", "t", name ? name : "");
+    if (st == NULL)
+        return ICTAL_EIO;
+    int rc = ICTAL_ENOENT;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(stored_name, ICTAL_USER_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int ictal__store_session_open(ictal__store *s, const char *name, double ttl_s, ictal__login *out)
 {
     memset(out, 0, sizeof *out);
@@ -978,11 +1065,32 @@ int ictal__store_session_token_revoke(ictal__store *s, const char *token)
     return sqlite3_changes(s->db) == 1 ? 0 : ICTAL_ENOENT;
 }
 
+/* 1 when name is the only enabled admin (disabling or demoting it would leave none),
+ * 0 when not, ICTAL_EIO. Inside the caller's transaction. */
+static int only_admin(ictal__store *s, const char *name)
+{
+    sqlite3_stmt *st = prep_bind(s, "SELECT"
+                                    " EXISTS(SELECT 1 FROM users WHERE name = ?1 AND role = ?2"
+                                    "        AND disabled_at IS NULL),"
+                                    " (SELECT COUNT(*) FROM users WHERE name != ?1 AND role = ?2"
+                                    "  AND disabled_at IS NULL)",
+                                 "ti", name, ICTAL_ROLE_ADMIN);
+    int rc = ICTAL_EIO;
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        rc = sqlite3_column_int(st, 0) && sqlite3_column_int64(st, 1) == 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int ictal__store_user_disable(ictal__store *s, const char *name)
 {
     if (exec1(s, "BEGIN IMMEDIATE;") != 0)
         return ICTAL_EIO;
-    int rc = exec_bound(s, "UPDATE users SET disabled_at = ?2 WHERE name = ?1 AND disabled_at IS NULL",
+    int rc = only_admin(s, name);
+    if (rc == 1)
+        rc = ICTAL_ESTATE;
+    if (rc == 0)
+        rc = exec_bound(s, "UPDATE users SET disabled_at = ?2 WHERE name = ?1 AND disabled_at IS NULL",
                         "td", name, ictal__now_s());
     if (rc == 0 && sqlite3_changes(s->db) != 1)
         rc = ICTAL_ENOENT;
@@ -993,22 +1101,73 @@ int ictal__store_user_disable(ictal__store *s, const char *name)
     return rc;
 }
 
+int ictal__store_user_enable(ictal__store *s, const char *name)
+{
+    if (exec_bound(s, "UPDATE users SET disabled_at = NULL WHERE name = ?1 AND disabled_at IS NOT NULL",
+                   "t", name) != 0)
+        return ICTAL_EIO;
+    return sqlite3_changes(s->db) == 1 ? 0 : ICTAL_ENOENT;
+}
+
+int ictal__store_user_set_role(ictal__store *s, const char *name, int role)
+{
+    if (role == ICTAL_ROLE_NONE)
+        return ICTAL_EINVAL;
+    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+        return ICTAL_EIO;
+    int rc = role == ICTAL_ROLE_ADMIN ? 0 : only_admin(s, name);
+    if (rc == 1)
+        rc = ICTAL_ESTATE;
+    if (rc == 0)
+        rc = exec_bound(s, "UPDATE users SET role = ?2 WHERE name = ?1", "ti", name, role);
+    if (rc == 0 && sqlite3_changes(s->db) != 1)
+        rc = ICTAL_ENOENT;
+    /* A session carries its user's role: its open sessions change with it. */
+    if (rc == 0)
+        rc = exec_bound(s, "UPDATE api_tokens SET role = ?2 WHERE user_name ="
+                           " (SELECT name FROM users WHERE name = ?1)", "ti", name, role);
+    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
+    return rc;
+}
+
+int ictal__store_user_set_password(ictal__store *s, const char *name, const char *hash,
+                                   const char *keep_id)
+{
+    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+        return ICTAL_EIO;
+    int rc = exec_bound(s, "UPDATE users SET password_hash = ?2, password_changed_at = ?3"
+                           " WHERE name = ?1", "ttd", name, hash, ictal__now_s());
+    if (rc == 0 && sqlite3_changes(s->db) != 1)
+        rc = ICTAL_ENOENT;
+    if (rc == 0)
+        rc = exec_bound(s, "DELETE FROM api_tokens WHERE user_name ="
+                           " (SELECT name FROM users WHERE name = ?1) AND id != ?2",
+                        "tt", name, keep_id ? keep_id : "");
+    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
+    return rc;
+}
+
 json_t *ictal__store_users_json(ictal__store *s)
 {
     json_t *a = json_array();
     sqlite3_stmt *st = prep_bind(s, "SELECT name, role, created_at, disabled_at,"
                                     " (SELECT COUNT(*) FROM api_tokens t WHERE t.user_name = u.name"
-                                    "  AND t.expires_at > ?1) FROM users u ORDER BY name",
+                                    "  AND t.expires_at > ?1), password_changed_at"
+                                    " FROM users u ORDER BY name",
                                  "d", ictal__now_s());
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         json_array_append_new(
-            a, json_pack("{s:s, s:s, s:f, s:o, s:I}", "name", (const char *)sqlite3_column_text(st, 0),
-                         "role", ictal__role_name(sqlite3_column_int(st, 1)), "created_at",
+            a, json_pack("{s:s, s:s, s:f, s:o, s:I, s:o}", "name",
+                         (const char *)sqlite3_column_text(st, 0), "role",
+                         ictal__role_name(sqlite3_column_int(st, 1)), "created_at",
                          sqlite3_column_double(st, 2), "disabled_at",
                          sqlite3_column_type(st, 3) == SQLITE_NULL
                              ? json_null()
                              : json_real(sqlite3_column_double(st, 3)),
-                         "sessions", (json_int_t)sqlite3_column_int64(st, 4)));
+                         "sessions", (json_int_t)sqlite3_column_int64(st, 4), "password_changed_at",
+                         sqlite3_column_type(st, 5) == SQLITE_NULL
+                             ? json_null()
+                             : json_real(sqlite3_column_double(st, 5))));
     }
     sqlite3_finalize(st);
     return a;

@@ -16,7 +16,7 @@
 
 #include "ictal/error.h"
 
-#define ICTAL_STORE_SCHEMA_VERSION 2
+#define ICTAL_STORE_SCHEMA_VERSION 3
 
 typedef struct sqlite3 sqlite3;
 
@@ -144,14 +144,27 @@ int ictal__store_outbox_counts(ictal__store *s, int64_t *pending, int64_t *deliv
 
 /* --- API tokens -------------------------------------------------------------------- */
 
-/* Creates a token "<id>.<secret>" for a role into out (>= 80 bytes). */
-int ictal__store_token_create(ictal__store *s, const char *name, int role, char *out, size_t size);
+/* Creates a token "<id>.<secret>" for a role into out (>= 80 bytes); expires_at in Unix
+ * seconds, 0 for a token that does not expire. */
+int ictal__store_token_create(ictal__store *s, const char *name, int role, double expires_at,
+                              char *out, size_t size);
 /* The role of a presented token (an API token or a live sign-in session), or
  * ICTAL_ROLE_NONE. name_buf (may be NULL) gets a copy of its name. */
 int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, size_t size);
-/* Whether the token with this id (its first 16 characters) still counts: it exists, has
- * not expired, and its user (if any) is not disabled. */
-int ictal__store_token_live(ictal__store *s, const char *id);
+/* The role of the token with this id (its first 16 characters) while it still counts: it
+ * exists, has not expired, and its user (if any) is not disabled; else ICTAL_ROLE_NONE.
+ * name_buf (may be NULL) gets its name. (A presented token's use is recorded by
+ * ictal__store_token_role, in last_used_at, to the minute.) */
+int ictal__store_token_live(ictal__store *s, const char *id, char *name_buf, size_t size);
+/* The user of a sign-in session token (whose validity the caller checked) into user:
+ * 0, or ICTAL_ENOENT for an API token. */
+int ictal__store_session_user(ictal__store *s, const char *token, char *user, size_t size);
+/* The API tokens (not sign-in sessions), oldest first, never their secrets:
+ * [{"id","name","role","created_at","last_used_at","expires_at"}]. */
+json_t *ictal__store_tokens_json(ictal__store *s);
+/* Deletes the API token with this id. ICTAL_ENOENT when no API token has it (sign-in
+ * sessions end by logout, a password change or disabling their user). */
+int ictal__store_token_revoke(ictal__store *s, const char *id);
 
 /* --- users and sign-in sessions -------------------------------------------------------- */
 
@@ -169,8 +182,11 @@ int ictal__password_hash(const char *password, char *out, size_t size);
 /* 0 when password matches encoded, ICTAL_EINVAL when not, ICTAL_EFORMAT when encoded
  * is not a hash of ours. Constant-time comparison. */
 int ictal__password_verify(const char *password, const char *encoded);
-/* Checks a new account: name 1-64 of [A-Za-z0-9._@-], password 10-1024 bytes, a role.
- * 0 or ICTAL_EINVAL with d saying what is wrong. */
+/* Checks a new password: 10-1024 bytes (the one password policy: accounts made by the
+ * CLI, POST /api/users and password changes). 0 or ICTAL_EINVAL with d saying why. */
+int ictal__password_check(const char *password, ictal_diag *d);
+/* Checks a new account: name 1-64 of [A-Za-z0-9._@-], the password as
+ * ictal__password_check, a role. 0 or ICTAL_EINVAL with d saying what is wrong. */
 int ictal__user_check(const char *name, const char *password, int role, ictal_diag *d);
 /* Does the work of one password check, for a user that does not exist (so that timing
  * tells nothing). 0 or ICTAL_EIO. */
@@ -196,6 +212,9 @@ typedef struct ictal__login {
  * (or it is disabled). */
 int ictal__store_user_lookup(ictal__store *s, const char *name, char *stored_name, int *role,
                              char *hash);
+/* The stored name (ICTAL_USER_NAME_MAX + 1 bytes) of the user called name, enabled or
+ * disabled. ICTAL_ENOENT when there is none. */
+int ictal__store_user_name(ictal__store *s, const char *name, char *stored_name);
 /* Opens a sign-in session of ttl_s seconds for the user called name, whose password was
  * checked: a token in the api_tokens table bound to the user, with its current role.
  * ICTAL_EINVAL when the user is gone or was disabled meanwhile. */
@@ -203,9 +222,22 @@ int ictal__store_session_open(ictal__store *s, const char *name, double ttl_s, i
 /* Ends the sign-in session of token. ICTAL_EINVAL when it does not count, ICTAL_ENOENT
  * when it is an API token rather than a session. */
 int ictal__store_session_token_revoke(ictal__store *s, const char *token);
-/* Disables a user and ends its sessions. ICTAL_ENOENT when no enabled user has name. */
+/* Disables a user and ends its sessions. ICTAL_ENOENT when no enabled user has name,
+ * ICTAL_ESTATE when it is the last enabled admin. */
 int ictal__store_user_disable(ictal__store *s, const char *name);
-/* [{"name","role","created_at","disabled_at","sessions"}] (never the hashes). */
+/* Re-enables a disabled user (its old sessions stay ended). ICTAL_ENOENT when no
+ * disabled user has name. */
+int ictal__store_user_enable(ictal__store *s, const char *name);
+/* Sets a user's role, and that of its open sessions. ICTAL_ENOENT when no user has name,
+ * ICTAL_ESTATE when it would demote the last enabled admin, ICTAL_EINVAL for no role. */
+int ictal__store_user_set_role(ictal__store *s, const char *name, int role);
+/* Stores a new password hash (as ictal__password_hash) for the user called name and ends
+ * its sign-in sessions but the one whose token id is keep_id (NULL: all of them).
+ * ICTAL_ENOENT when no user has name. */
+int ictal__store_user_set_password(ictal__store *s, const char *name, const char *hash,
+                                   const char *keep_id);
+/* [{"name","role","created_at","disabled_at","sessions","password_changed_at"}] (never
+ * the hashes). */
 json_t *ictal__store_users_json(ictal__store *s);
 
 double ictal__now_s(void); /* wall clock, Unix seconds */
