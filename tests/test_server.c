@@ -45,6 +45,21 @@ static int run(const char *prefix, const char *stream, ictal__fleet_options *o, 
     return ictal__fleet_run(&src4, o, r);
 }
 
+/* Frames the server ignored as already stored, on device's stream (/api/status); -1 if
+ * the stream is not there. */
+static int64_t stream_duplicates(const char *device)
+{
+    json_t *st = ts_get_json(&srv, "/api/status");
+    int64_t n = -1;
+    for (size_t i = 0; i < json_array_size(st); i++) {
+        json_t *o = json_array_get(st, i);
+        if (strcmp(json_string_value(json_object_get(o, "device_id")), device) == 0)
+            n = json_integer_value(json_object_get(o, "duplicates"));
+    }
+    json_decref(st);
+    return n;
+}
+
 static void test_stream_and_resume(void)
 {
     /* A whole recording, all 23 channels, as fast as acks allow. */
@@ -64,13 +79,20 @@ static void test_stream_and_resume(void)
     o.stop_after_frames = 300;
     CHECK_EQ_INT(run("resume", "s1", &o, &r), 0);
     CHECK(r.last_ack >= 299 && r.last_ack < (int64_t)src4.n_frames - 1);
-    int64_t acked = r.last_ack;
+    /* It stopped at the ack that reached 300, with at most a window of frames beyond the
+     * ack before it in flight, so there is something left to resume. */
+    CHECK((int64_t)r.frames_distinct <= 300 - 1 + ICTAL__FLEET_WINDOW_FRAMES);
+    int64_t acked = r.last_ack, sent = (int64_t)r.frames_distinct;
+    int64_t dups = stream_duplicates("resume-0");
+    CHECK(dups >= 0);
     memset(&o, 0, sizeof o);
     CHECK_EQ_INT(run("resume", "s1", &o, &r), 0);
-    /* Frames in flight when the device stopped may have been stored after its last ack. */
-    CHECK(r.last_welcome_ack >= acked);
-    /* At most what the welcome said was missing: frames already in the log but not yet
-     * synced at the welcome are acked soon after it, and the device skips them. */
+    /* Frames in flight when the device stopped may have been stored after its last ack
+     * (and frames it never sent cannot have been). */
+    CHECK(r.last_welcome_ack >= acked && r.last_welcome_ack < sent);
+    /* At most what the welcome said was missing (never nothing: the device stopped well
+     * before the end). Frames already in the log but not yet synced at the welcome are
+     * among them: not acked, so the device resends them, as the protocol asks. */
     if (!(r.frames_sent > 0 &&
           (int64_t)r.frames_sent <= (int64_t)src4.n_frames - 1 - r.last_welcome_ack))
         fprintf(stderr, "resume: sent %lld frames (%lld resent) after a welcome ack of %lld "
@@ -80,6 +102,9 @@ static void test_stream_and_resume(void)
                 (long long)r.welcomes, (long long)r.reconnects, (long long)r.gaps);
     CHECK(r.frames_sent > 0 &&
           (int64_t)r.frames_sent <= (int64_t)src4.n_frames - 1 - r.last_welcome_ack);
+    /* Of the frames it resent, only those stored but not yet synced at the welcome were
+     * already there: ignored as duplicates, and every frame is in the log once. */
+    CHECK(stream_duplicates("resume-0") - dups <= sent - 1 - r.last_welcome_ack);
     sid = ts_session_of(&srv, "resume-0");
     CHECK_EQ_INT(ts_log_matches(&srv, sid, &src4), (int64_t)src4.n_frames);
 
@@ -120,6 +145,31 @@ static void test_stream_and_resume(void)
     CHECK(p && ts_edf_matches_log(p, &srv, sid, 0) == (int64_t)src4.n_frames);
     p = download(sid_faulty, "faulty.edf");
     CHECK(p && ts_edf_matches_log(p, &srv, sid_faulty, 0) == (int64_t)src4.n_frames);
+}
+
+/*
+ * A fleet stops sending at the ack that reaches stop_after_frames, not at its next timer
+ * tick: the acks open a window of frames at once, and a loaded machine used to send the
+ * whole recording in that time, leaving "resume" above nothing to resend (its welcome
+ * then acked every frame). At the first ack nothing beyond the first window was sent.
+ */
+static void test_stop_is_prompt(void)
+{
+    ictal__fleet_options o;
+    ictal__fleet_result r;
+    memset(&o, 0, sizeof o);
+    o.stop_after_frames = 1;
+    CHECK_EQ_INT(run("prompt", "s1", &o, &r), 0);
+    CHECK(r.last_ack >= 0);
+    CHECK_MSG((int64_t)r.frames_distinct <= ICTAL__FLEET_WINDOW_FRAMES,
+              "sent %llu frames after a stop at the first ack (%lld)",
+              (unsigned long long)r.frames_distinct, (long long)r.last_ack);
+    int64_t sent = (int64_t)r.frames_distinct;
+    memset(&o, 0, sizeof o);
+    CHECK_EQ_INT(run("prompt", "s1", &o, &r), 0);
+    CHECK(r.last_welcome_ack < sent);
+    CHECK_EQ_INT((int64_t)r.frames_sent, (int64_t)src4.n_frames - 1 - r.last_welcome_ack);
+    CHECK_EQ_INT(ts_log_matches(&srv, ts_session_of(&srv, "prompt-0"), &src4), (int64_t)src4.n_frames);
 }
 
 /* --- rejections -------------------------------------------------------------------- */
@@ -608,6 +658,7 @@ int main(void)
         return 1;
     }
     test_stream_and_resume();
+    test_stop_is_prompt();
     test_rejections();
     test_time_gap();
     test_rate_limit();

@@ -14,8 +14,6 @@
 #include "ictal/recording.h"
 #include "ictal/wire.h"
 
-#define WINDOW_FRAMES 256 /* unacknowledged frames in flight at most */
-
 static int64_t mono_us(void)
 {
     struct timespec ts;
@@ -228,10 +226,16 @@ static int64_t frame_due_us(const simdev *dv, uint64_t k)
                                  dv->fl->opt.speed);
 }
 
+/* The acks reached stop_after_frames: the fleet sends nothing more. */
+static int stopping(const fleet *fl)
+{
+    return fl->opt.stop_after_frames && fl->acked_total >= fl->opt.stop_after_frames;
+}
+
 static int can_send(const simdev *dv, int64_t now)
 {
     const ictal__sim_source *s = dv->fl->src;
-    if (!dv->welcomed || dv->done || dv->failed)
+    if (!dv->welcomed || dv->done || dv->failed || stopping(dv->fl))
         return 0;
     if (dv->swap_pending >= 0)
         return 1;
@@ -239,7 +243,7 @@ static int can_send(const simdev *dv, int64_t now)
         return 0;
     if (dv->fl->drain_until_us && dv->next_send >= dv->max_sent_plus1)
         return 0; /* draining: only resends */
-    if ((int64_t)dv->next_send - dv->acked > WINDOW_FRAMES)
+    if ((int64_t)dv->next_send - dv->acked > ICTAL__FLEET_WINDOW_FRAMES)
         return 0;
     return now >= frame_due_us(dv, dv->next_send);
 }
@@ -492,8 +496,7 @@ static void fleet_tick(lws_sorted_usec_list_t *sul)
         }
         timed_out = pending == 0 || now >= fl->drain_until_us;
     }
-    if (active == 0 || timed_out ||
-        (fl->opt.stop_after_frames && fl->acked_total >= fl->opt.stop_after_frames)) {
+    if (active == 0 || timed_out || stopping(fl)) {
         fl->finished = 1;
         lws_cancel_service(fl->ctx); /* wake lws_service, which has nothing else to wait for */
         return;

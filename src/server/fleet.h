@@ -14,6 +14,9 @@
 
 #include "ictal/error.h"
 
+/* Frames a device sends past its last acknowledgement at most (then it waits). */
+#define ICTAL__FLEET_WINDOW_FRAMES 256
+
 /* What every device streams: frames of samples_per_frame samples, int16 with a scale. */
 typedef struct ictal__sim_source {
     int n_channels;
@@ -67,7 +70,9 @@ typedef struct ictal__fleet_options {
                                   seconds in (wrapping around), so that N devices are not
                                   in lockstep (0: all from the start) */
     size_t stop_after_frames;  /* stop the whole fleet once this many frames are acked in
-                                  total (0: stream everything) */
+                                  total: no frame is sent after the ack that reaches it, so
+                                  a device sent at most stop_after_frames - 1 +
+                                  ICTAL__FLEET_WINDOW_FRAMES (0: stream everything) */
     int quiet;
 } ictal__fleet_options;
 
