@@ -49,6 +49,7 @@ static const struct {
 typedef struct {
     double start_s, stop_s, confidence;
     int type;          /* index into seizure_labels */
+    int64_t line;
     char channel[24];  /* "" for TERM */
 } row;
 
@@ -141,8 +142,7 @@ static int header_value(const char *s, size_t n, const char *key, const char **v
 }
 
 /* One data row into r (seizure rows only). */
-static int read_row(const char *s, size_t n, int csv, rows *r, double duration_s,
-                    ictal_diag *d)
+static int read_row(const char *s, size_t n, int csv, rows *r, ictal_diag *d)
 {
     const char *f[6];
     size_t fn[6];
@@ -157,6 +157,7 @@ static int read_row(const char *s, size_t n, int csv, rows *r, double duration_s
     const size_t *tn = csv ? fn + 1 : fn;
     row x;
     memset(&x, 0, sizeof x);
+    x.line = d != NULL ? d->line : -1;
     int rc = number(d, t[0], tn[0], "start_time", &x.start_s);
     if (rc == 0)
         rc = number(d, t[1], tn[1], "stop_time", &x.stop_s);
@@ -192,18 +193,6 @@ static int read_row(const char *s, size_t n, int csv, rows *r, double duration_s
         return ictal_diag_warn(d, "unknown label \"%.*s\" (expected bckg, seiz or a seizure "
                                   "type such as fnsz): not a seizure",
                                (int)(tn[2] > 24 ? 24 : tn[2]), t[2]);
-    }
-    if (!isnan(duration_s) && x.stop_s > duration_s + 0.005) {
-        if (d != NULL)
-            d->field = "stop_time";
-        rc = ictal_diag_warn(d, "seizure ends at %g s, after the recording's duration %g s: "
-                                "clipped",
-                             x.stop_s, duration_s);
-        if (rc != 0)
-            return rc;
-        x.stop_s = duration_s;
-        if (x.start_s > x.stop_s)
-            x.start_s = x.stop_s;
     }
     if (csv && !span_is_ci(f[0], fn[0], "TERM")) {
         if (fn[0] == 0 || fn[0] >= sizeof x.channel)
@@ -353,7 +342,7 @@ int ictal_annot_parse_tusz(const char *text, size_t len, const char *source,
             if (rc != 0)
                 break;
         }
-        rc = read_row(s, n, mode == 1, &r, duration_s, d);
+        rc = read_row(s, n, mode == 1, &r, d);
         n_rows++;
     }
     if (d != NULL && rc == 0) {
@@ -368,6 +357,28 @@ int ictal_annot_parse_tusz(const char *text, size_t len, const char *source,
     else if (rc == 0 && n_rows == 0)
         rc = ictal_diag_error(d, ICTAL_EFORMAT, "no annotation rows (TUSZ writes a bckg row "
                                                 "for a seizure-free recording)");
+    /* the duration line may come after rows (it does not in TUSZ's own files) */
+    for (size_t i = 0; rc == 0 && !isnan(duration_s) && i < r.n; i++) {
+        row *x = &r.v[i];
+        if (x->stop_s <= duration_s)
+            continue;
+        if (d != NULL) {
+            d->line = x->line;
+            d->field = "stop_time";
+        }
+        /* beyond rounding of the times to 4 decimals: say so */
+        if (x->stop_s > duration_s + 0.005)
+            rc = ictal_diag_warn(d, "seizure ends at %g s, after the recording's duration %g "
+                                    "s: clipped",
+                                 x->stop_s, duration_s);
+        x->stop_s = duration_s;
+        if (x->start_s > x->stop_s)
+            x->start_s = x->stop_s;
+    }
+    if (d != NULL && rc == 0) {
+        d->line = -1;
+        d->field = NULL;
+    }
     if (rc == 0)
         rc = merge_into(&r, a, d);
     free(r.v);
