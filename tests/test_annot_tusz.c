@@ -170,6 +170,15 @@ static void test_tse(void)
     CHECK_EQ_INT(n_warn, 0);
     ictal_annotations_free(&a);
 
+    /* "version=tse_v1.0.0" without blanks, as some v1.x files write it */
+    static const char tse3[] = "version=tse_v1.0.0\n0.0 10.2775 bckg 1.0\n10.2775 35.7775 gnsz 1.0\n";
+    diag(&d);
+    ictal_annotations_init(&a);
+    CHECK_EQ_INT(ictal_annot_parse_tusz(tse3, strlen(tse3), "x.tse", &a, &d), 0);
+    CHECK_EQ_INT((int)a.count, 1);
+    CHECK_EQ_INT(n_warn, 0);
+    ictal_annotations_free(&a);
+
     /* v1.x .tse with seizure types and tabs; no version line: read, with a warning */
     static const char tse2[] = "12.0\t30.5\tgnsz\t1.0\n40 41 absz 1\n";
     diag(&d);
@@ -296,6 +305,11 @@ static void test_files(void)
                       "FP1-F7,36.8868,183.3055,cpsz,1.0000\n");
     write_file(p_tse, "version = tse_v1.0.0\n0.0 36.8868 bckg 1.0\n36.8868 183.3055 seiz 1.0\n");
     write_file(p_rec, "AF3,F7,F3\n4100.2,4201.5,4000.0\n");
+    char p_txt[128];
+    snprintf(p_txt, sizeof p_txt, "%s/annotations.txt", dir);
+    write_file(p_txt, "version=tse_v1.0.0\n0.0 10.0 seiz 1.0\n");
+    CHECK_EQ_INT(ictal_annot_guess_format(p_txt), ICTAL_ANNOT_TUSZ);
+    remove(p_txt);
     CHECK_EQ_INT(ictal_annot_guess_format(p_bi), ICTAL_ANNOT_TUSZ);
     CHECK_EQ_INT(ictal_annot_guess_format(p_csv), ICTAL_ANNOT_TUSZ);
     CHECK_EQ_INT(ictal_annot_guess_format(p_tse), ICTAL_ANNOT_TUSZ);

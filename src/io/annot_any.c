@@ -87,8 +87,10 @@ static ictal_annot_format format_from_content(const char *path)
         return ICTAL_ANNOT_EDF;
     if (strncmp(head, "onset\t", 6) == 0)
         return ICTAL_ANNOT_TSV;
-    /* TUSZ: "# version = csv_v1.0.0" (a .csv per channel) or "version = tse_v1.0.0" */
+    /* TUSZ: "# version = csv_v1.0.0" (a .csv per channel) or "version = tse_v1.0.0"
+     * (also written "version=tse_v1.0.0") */
     if (strstr(head, "version = csv_v") != NULL || strstr(head, "version = tse_v") != NULL ||
+        strstr(head, "version=tse_v") != NULL ||
         strstr(head, "channel,start_time,stop_time,label") != NULL)
         return ICTAL_ANNOT_TUSZ;
     /* Siena lists name each seizure's file "File name:" with a "Registration start
