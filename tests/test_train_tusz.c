@@ -307,7 +307,7 @@ static int seizure_alarmed(const char *report, const char *rec)
 
 static void test_v2(const char *ictal)
 {
-    char root[512], path[2048], cmd[4096];
+    char root[512], path[2048], cmd[8192];
     snprintf(root, sizeof root, "%.200s/tusz_v2", tmp);
     seizure_recording(root, "train", "aaaaaaaa", "01_tcp_ar", 1.0f, -1);
     seizure_recording(root, "train", "aaaaaaab", "01_tcp_ar", 0.8f, -1);
@@ -341,9 +341,9 @@ static void test_v2(const char *ictal)
     snprintf(f_md, sizeof f_md, "%s/v2.md", tmp);
     char *out = slurp(f_out), *err = slurp(f_err), *md = slurp(f_md);
     printf("--- stdout\n%s--- stderr\n%s", out, err);
-    CHECK(strstr(out, "tusz-train: 6 recordings of 6 EDF files (0 skipped") != NULL);
-    CHECK(strstr(out, "tusz-dev: 2 recordings of 3 EDF files (1 skipped") != NULL);
-    CHECK(strstr(out, "tusz-eval: 2 recordings of 2 EDF files (0 skipped") != NULL);
+    CHECK(strstr(out, "tusz-train: 6 recordings of 6 EDF files; 0 skipped") != NULL);
+    CHECK(strstr(out, "tusz-dev: 2 recordings of 3 EDF files, 1 skipped (see the warnings)") != NULL);
+    CHECK(strstr(out, "tusz-eval: 2 recordings of 2 EDF files; 0 skipped") != NULL);
     CHECK(strstr(out, "tusz-train: trained on, not scored") != NULL);
     CHECK(strstr(out, "tusz-dev: 2 recordings") != NULL);
     /* the skipped recording: its file and the pairs T3 (T7) is in */
@@ -362,6 +362,24 @@ static void test_v2(const char *ictal)
     free(out);
     free(err);
     free(md);
+
+    /* ictal train REC.edf:REC.csv_bi reads the seizure from the .csv_bi */
+    snprintf(cmd, sizeof cmd,
+             "'%s' train '%s/edf/dev/aaaaaaad/s001_2010/01_tcp_ar/aaaaaaad_s001_t000.edf:"
+             "%s/edf/dev/aaaaaaad/s001_2010/01_tcp_ar/aaaaaaad_s001_t000.csv_bi' "
+             "'%s/edf/dev/aaaaaaad/s002_2011/02_tcp_le/aaaaaaad_s002_t000.edf:"
+             "%s/edf/dev/aaaaaaad/s002_2011/02_tcp_le/aaaaaaad_s002_t000.csv_bi' "
+             "--out '%s/m.ictal' > '%s/files.out' 2>&1",
+             ictal, root, root, root, root, tmp, tmp);
+    CHECK_EQ_INT(run(cmd), 0);
+    snprintf(f_out, sizeof f_out, "%s/files.out", tmp);
+    out = slurp(f_out);
+    printf("--- ictal train FILE:ANNOT\n%s", out);
+    /* the 115 s seizure on 18 channels at a 0.5 s hop: about 4,140 seizure rows */
+    const char *rows = strstr(out, "rows (");
+    long n_sz_rows = rows ? strtol(rows + 6, NULL, 10) : 0;
+    CHECK_MSG(n_sz_rows > 3900 && n_sz_rows <= 4140, "%s", out);
+    free(out);
 
     /* ictal eval reads the .csv_bi as a reference */
     char hyp[512], ref[2048];

@@ -618,9 +618,10 @@ int ictal_cmd_train(int argc, char **argv)
                 printf("tusz-%s: MISSING (no %s split in %s): no figures for it\n",
                        split_names[k], split_names[k], protocol_dir);
             else
-                printf("tusz-%s: %zu recordings of %zu EDF files (%zu skipped, see the "
-                       "warnings)\n",
-                       split_names[k], tc.n_added[k], tc.n_found[k], tc.n_skipped[k]);
+                printf("tusz-%s: %zu recordings of %zu EDF files%s%zu skipped%s\n",
+                       split_names[k], tc.n_added[k], tc.n_found[k],
+                       tc.n_skipped[k] ? ", " : "; ", tc.n_skipped[k],
+                       tc.n_skipped[k] ? " (see the warnings)" : "");
         }
         if (rc)
             goto fail;
