@@ -341,6 +341,8 @@ static void test_v2(const char *ictal)
     snprintf(f_md, sizeof f_md, "%s/v2.md", tmp);
     char *out = slurp(f_out), *err = slurp(f_err), *md = slurp(f_md);
     printf("--- stdout\n%s--- stderr\n%s", out, err);
+    const char *end = strstr(md, "## Seizures");
+    printf("--- report (head)\n%.*s", end ? (int)(end - md) : 2000, md);
     CHECK(strstr(out, "tusz-train: 6 recordings of 6 EDF files; 0 skipped") != NULL);
     CHECK(strstr(out, "tusz-dev: 2 recordings of 3 EDF files, 1 skipped (see the warnings)") != NULL);
     CHECK(strstr(out, "tusz-eval: 2 recordings of 2 EDF files; 0 skipped") != NULL);
