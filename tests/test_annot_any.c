@@ -42,7 +42,7 @@ int main(void)
     ictal_annotations a;
 
     /* Names. */
-    for (int f = ICTAL_ANNOT_TSV; f <= ICTAL_ANNOT_SIENA; f++)
+    for (int f = ICTAL_ANNOT_TSV; f <= ICTAL_ANNOT_TUSZ; f++)
         CHECK_EQ_INT(ictal_annot_format_from_name(ictal_annot_format_name((ictal_annot_format)f)), f);
     CHECK_EQ_INT(ictal_annot_format_from_name("xml"), ICTAL_ANNOT_UNKNOWN);
     CHECK(ictal_annot_format_needs_record(ICTAL_ANNOT_SIENA));

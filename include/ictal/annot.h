@@ -10,6 +10,8 @@
  *   - CHB-MIT *-summary.txt (read; one record at a time).
  *   - Siena Seizures-list-*.txt (read; clock times converted to seconds from the start
  *     of the recording).
+ *   - TUSZ (Temple University Hospital Seizure Corpus) *.csv_bi, *.csv (v2.x) and
+ *     *.tse_bi, *.tse (v1.x) (read).
  * Times are seconds from the start of the recording.
  *
  * Part of ictal-io. An ictal_annotations is caller-owned: ictal_annotations_init()
@@ -115,6 +117,31 @@ int ictal_annot_parse_seizures(const unsigned char *data, size_t len, const char
 int ictal_annot_parse_siena(const char *text, size_t len, const char *source,
                             const char *record, ictal_annotations *a, ictal_diag *d);
 
+/*
+ * TUSZ annotations of one recording, any of its four files (told apart by content):
+ *   v2.x *.csv_bi / *.csv: "# key = value" header lines (version = csv_v1.0.0, bname,
+ *     duration = 301.00 secs, montage_file), the header row
+ *     "channel,start_time,stop_time,label,confidence", then one row per event:
+ *     "TERM,0.0000,301.0000,bckg,1.0000" (csv_bi: the whole recording) or
+ *     "FP1-F7,12.5,40.2,cpsz,1.0" (csv: one channel).
+ *   v1.x *.tse_bi / *.tse: "version = tse_v1.0.0", then "start stop label confidence".
+ * Seizure labels (seiz and the types fnsz gnsz spsz cpsz absz tnsz cnsz tcsz atsz mysz)
+ * become events; overlapping or touching seizure rows (of any channels) are merged into
+ * one event of the recording, whose event_type is the SzCORE code of its type ("sz" for
+ * seiz or when the merged rows disagree; "sz_foc" for fnsz, "sz_foc_ia" for cpsz, ...,
+ * as epilepsy2bids maps them), confidence the largest and channels the channels that
+ * showed it ("" for TERM). bckg is dropped. recording_duration_s comes from the
+ * "# duration" line when there is one.
+ * Errors (file, line, field): a data row before the csv header, a row with the wrong
+ * number of fields, a time or confidence that is not a number, a negative start, a stop
+ * before its start, a bad duration, no rows. Warnings: an unknown label (not a seizure),
+ * a confidence outside 0..1, a seizure past the duration (clipped), an unknown version,
+ * a .tse without its version line.
+ */
+int ictal_annot_read_tusz(const char *path, ictal_annotations *a, ictal_diag *d);
+int ictal_annot_parse_tusz(const char *text, size_t len, const char *source,
+                           ictal_annotations *a, ictal_diag *d);
+
 /* The annotations of an EDF+/BDF+ file (every annotation signal). Events whose text
  * names a seizure get event_type "sz"; others keep their text. */
 int ictal_annot_read_edf(const char *path, ictal_annotations *a, ictal_diag *d);
@@ -129,10 +156,11 @@ typedef enum ictal_annot_format {
     ICTAL_ANNOT_EDF,            /* EDF+ / BDF+ annotation signals */
     ICTAL_ANNOT_CHBMIT_SUMMARY, /* CHB-MIT chbNN-summary.txt (needs a record) */
     ICTAL_ANNOT_SEIZURES,       /* PhysioNet WFDB .seizures */
-    ICTAL_ANNOT_SIENA           /* Siena Seizures-list-PNxx.txt (needs a record) */
+    ICTAL_ANNOT_SIENA,          /* Siena Seizures-list-PNxx.txt (needs a record) */
+    ICTAL_ANNOT_TUSZ            /* TUSZ .csv_bi, .csv, .tse_bi, .tse */
 } ictal_annot_format;
 
-/* "tsv", "edf", "chbmit-summary", "seizures", "siena"; NULL for UNKNOWN. */
+/* "tsv", "edf", "chbmit-summary", "seizures", "siena", "tusz"; NULL for UNKNOWN. */
 const char *ictal_annot_format_name(ictal_annot_format f);
 /* The format of that name, or ICTAL_ANNOT_UNKNOWN. */
 ictal_annot_format ictal_annot_format_from_name(const char *name);
@@ -141,7 +169,8 @@ int ictal_annot_format_needs_record(ictal_annot_format f);
 
 /*
  * The format of a file, from its name (.tsv, .edf or .bdf, .seizures,
- * *-summary.txt, Seizures-list-*.txt) and, when the name says nothing, from its first
+ * *-summary.txt, Seizures-list-*.txt, .csv_bi, .tse_bi, .tse) and, when the name says
+ * nothing (a TUSZ .csv is told from a recording's CSV by its content), from its first
  * bytes. ICTAL_ANNOT_UNKNOWN when neither tells (or the file cannot be opened).
  */
 ictal_annot_format ictal_annot_guess_format(const char *path);

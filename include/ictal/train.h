@@ -401,7 +401,10 @@ void ictal_tune_threshold(const ictal_corpus *c, const size_t *items, const icta
 typedef enum ictal_cv_scheme {
     ICTAL_CV_LOPO = 1, /* leave one patient out */
     ICTAL_CV_LORO,     /* leave one record out */
-    ICTAL_CV_KFOLD     /* k folds of records, stratified by seizure / no seizure */
+    ICTAL_CV_KFOLD,    /* k folds of records, stratified by seizure / no seizure */
+    ICTAL_CV_SPLIT     /* a fixed split (TUSZ): the items of data set train_set are never
+                          held out; one model trained on them (its threshold tuned on them
+                          alone) scores every other item */
 } ictal_cv_scheme;
 
 /*
@@ -420,6 +423,7 @@ typedef struct ictal_cv_params {
     ictal_cv_scheme scheme;
     int k;             /* folds for ICTAL_CV_KFOLD */
     unsigned seed;     /* record shuffle for ICTAL_CV_KFOLD */
+    const char *train_set; /* ICTAL_CV_SPLIT: the set (corpus item set) trained on */
     int tune;          /* tune the threshold on the training folds (inner 3-fold by patient) */
     ictal_train_params train;
     /* Model selection: with n_candidates > 0, each fold chooses one of candidates by
@@ -442,7 +446,9 @@ int ictal_tune_on_training(const ictal_corpus *c, const ictal_dataset *ds,
                            const uint8_t *in_train, const ictal_cv_params *p,
                            const ictal_model_info *tmpl, ictal_postproc *post, ictal_diag *d);
 
-/* Assigns a fold to every item; returns the number of folds (or ICTAL_EINVAL). */
+/* Assigns a fold to every item; returns the number of folds (or ICTAL_EINVAL). With
+ * ICTAL_CV_SPLIT the items of train_set get fold -1 (always trained on), the others fold
+ * 0: one fold, ICTAL_EINVAL unless both kinds exist. */
 int ictal_cv_folds(const ictal_corpus *c, const ictal_cv_params *p, int *fold_of_item);
 
 /*
@@ -473,7 +479,8 @@ int ictal_select(const ictal_corpus *c, const ictal_cv_candidate *cand, size_t n
 typedef struct ictal_cv_result {
     size_t n_items;
     int n_folds;
-    int *fold;               /* [n_items] */
+    int *fold;               /* [n_items]; -1: never held out (ICTAL_CV_SPLIT's training
+                                items, which have no detection and are not summarised) */
     ictal_postproc *post;    /* [n_items] decisions used on the item (tuned on its training folds) */
     ictal_detection *det;    /* [n_items] the held-out detection */
     double train_s;          /* seconds spent training (all folds, tuning included) */
@@ -521,7 +528,8 @@ typedef struct ictal_cv_summary {
     double latency_median_s, latency_max_s; /* alarm time - onset, detected seizures */
 } ictal_cv_summary;
 
-/* Summarises the items for which select(user, item) is non-zero (NULL = all). */
+/* Summarises the items for which select(user, item) is non-zero (NULL = all), leaving
+ * out those never held out (fold -1). */
 void ictal_cv_summarize(const ictal_corpus *c, const ictal_cv_result *r,
                         int (*select)(void *user, size_t item), void *user,
                         ictal_cv_summary *s);
@@ -663,6 +671,28 @@ int ictal_segment_write_report(const char *path, const char *title, const char *
  */
 int ictal_corpus_add_chbmit(ictal_corpus *c, const char *dir, int montage, ictal_diag *d);
 int ictal_corpus_add_siena(ictal_corpus *c, const char *dir, int montage, ictal_diag *d);
+
+/*
+ * Lists a local copy of the TUH EEG Seizure Corpus into c: DIR/edf/{train,dev,eval}/
+ * PATIENT/SESSION/MONTAGE/PATIENT_SESSION_TNNN.edf (v2.x; MONTAGE such as 01_tcp_ar) or
+ * v1.5's DIR/edf/{train,dev}/MONTAGE/GROUP/PATIENT/SESSION/FILE.edf (DIR may also be the
+ * edf folder), each with its .csv_bi (else .csv, .tse_bi, .tse) beside it. Items go to
+ * sets "tusz-train", "tusz-dev", "tusz-eval" (for ICTAL_CV_SPLIT with train_set
+ * "tusz-train"), patient = the file name up to its first '_'. montage AUTO means the
+ * double banana; a recording that lacks a channel the montage needs, has no annotation
+ * file or cannot be read is skipped with a warning naming it (and the channels), and
+ * counted. A missing split is a warning. Set c->lazy first (TUSZ is ~1,500 h). Returns
+ * 0, or ICTAL_ENOENT when train or both dev and eval give no recording.
+ */
+typedef struct ictal_tusz_counts {
+    int present[3];        /* train, dev, eval: the split's folder exists */
+    size_t n_found[3];     /* EDF files found */
+    size_t n_added[3];     /* added to the corpus */
+    size_t n_skipped[3];   /* skipped with a warning */
+} ictal_tusz_counts;
+
+int ictal_corpus_add_tusz(ictal_corpus *c, const char *dir, int montage,
+                          ictal_tusz_counts *counts, ictal_diag *d);
 
 /* --- reports (report.c) ------------------------------------------------------------------- */
 

@@ -44,7 +44,8 @@ static void usage(FILE *out)
             "  --ref-format FMT          one recording's reference: auto (default: from the\n"
             "                            file's name and content), tsv, edf (EDF+\n"
             "                            annotations), chbmit-summary, seizures\n"
-            "                            (PhysioNet), siena\n"
+            "                            (PhysioNet), siena, tusz (.csv_bi, .csv, .tse_bi,\n"
+            "                            .tse)\n"
             "  --record NAME             the record in a summary or Siena list (chb01_03.edf)\n"
             "  --recording-duration S    length of the recording when the reference format\n"
             "                            does not give it (default: the hypothesis's)\n"
@@ -389,7 +390,7 @@ int ictal_cmd_eval(int argc, char **argv)
                                                : ictal_annot_format_from_name(v);
             if (ro.format == ICTAL_ANNOT_UNKNOWN && strcmp(v, "auto") != 0) {
                 fprintf(stderr, "ictal eval: unknown reference format '%s' (auto, tsv, edf, "
-                                "chbmit-summary, seizures, siena)\n", v);
+                                "chbmit-summary, seizures, siena, tusz)\n", v);
                 return ICTAL_EXIT_USAGE;
             }
             needs_record = ictal_annot_format_needs_record(ro.format);

@@ -26,10 +26,15 @@ static void usage(FILE *out)
             "  --data DIR          the data sets of a folder laid out as ../shared/data\n"
             "  --sets LIST         of those: chbmit-windows,chbmit-continuous,eegmmidb,eegmat,\n"
             "                      guinea-bissau,bonn, or default (all but bonn), all\n"
-            "  --protocol chbmit|siena DIR\n"
+            "  --protocol chbmit|siena|tusz DIR\n"
             "                      a local copy of CHB-MIT (chbNN/chbNN_MM.edf, chbNN-summary.txt)\n"
             "                      or Siena (PNxx/PNxx-N.edf, Seizures-list-PNxx.txt): runs the\n"
-            "                      published leave-one-patient-out protocol (implies --cv lopo)\n"
+            "                      published leave-one-patient-out protocol (implies --cv lopo);\n"
+            "                      of TUSZ (edf/{train,dev,eval}/PATIENT/SESSION/MONTAGE/*.edf\n"
+            "                      with .csv_bi beside each; v1.5's layout with .tse_bi too):\n"
+            "                      its patient-disjoint split: one model trained (threshold\n"
+            "                      tuned) on train, scored on dev and eval, reported apart;\n"
+            "                      recordings without the montage's channels are skipped\n"
             "  RECORDING[:ANNOT]   a recording (EDF, .npy, text, CSV), seizures from ANNOT (any annotation format)\n"
             "                      or from its EDF+ annotations; patient = name up to '_' or '-'\n"
             "  --montage M         double-banana, wearable or auto (default auto)\n"
@@ -495,12 +500,20 @@ int ictal_cmd_train(int argc, char **argv)
             return ICTAL_EXIT_USAGE;
         }
     }
-    if (protocol && strcmp(protocol, "chbmit") != 0 && strcmp(protocol, "siena") != 0) {
-        fprintf(stderr, "ictal train: --protocol is chbmit or siena, not '%s'\n", protocol);
+    if (protocol && strcmp(protocol, "chbmit") != 0 && strcmp(protocol, "siena") != 0 &&
+        strcmp(protocol, "tusz") != 0) {
+        fprintf(stderr, "ictal train: --protocol is chbmit, siena or tusz, not '%s'\n",
+                protocol);
         free(inputs);
         return ICTAL_EXIT_USAGE;
     }
-    if (protocol && cv_arg == NULL) {
+    int tusz = protocol && strcmp(protocol, "tusz") == 0;
+    if (tusz && cv_arg == NULL) {
+        /* TUSZ's published protocol is its split, not leave-one-patient-out */
+        cv_arg = "split";
+        cvp.scheme = ICTAL_CV_SPLIT;
+        cvp.train_set = "tusz-train";
+    } else if (protocol && cv_arg == NULL) {
         cv_arg = "lopo";
         cvp.scheme = ICTAL_CV_LOPO;
     }
@@ -595,7 +608,24 @@ int ictal_cmd_train(int argc, char **argv)
         tmpl.top_k = init_model.info.top_k;
         apply_decisions(&tmpl, top_k, smooth_s, min_duration_s, threshold);
     }
-    if (protocol) {
+    if (tusz) {
+        c.lazy = 1;
+        ictal_tusz_counts tc;
+        rc = ictal_corpus_add_tusz(&c, protocol_dir, montage, &tc, &d);
+        static const char *const split_names[3] = {"train", "dev", "eval"};
+        for (int k = 0; k < 3 && (rc == 0 || rc == ICTAL_ENOENT); k++) {
+            if (!tc.present[k])
+                printf("tusz-%s: MISSING (no %s split in %s): no figures for it\n",
+                       split_names[k], split_names[k], protocol_dir);
+            else
+                printf("tusz-%s: %zu recordings of %zu EDF files%s%zu skipped%s\n",
+                       split_names[k], tc.n_added[k], tc.n_found[k],
+                       tc.n_skipped[k] ? ", " : "; ", tc.n_skipped[k],
+                       tc.n_skipped[k] ? " (see the warnings)" : "");
+        }
+        if (rc)
+            goto fail;
+    } else if (protocol) {
         c.lazy = 1;
         rc = strcmp(protocol, "chbmit") == 0 ? ictal_corpus_add_chbmit(&c, protocol_dir, montage, &d)
                                              : ictal_corpus_add_siena(&c, protocol_dir, montage, &d);
@@ -719,10 +749,12 @@ int ictal_cmd_train(int argc, char **argv)
                      rc == 0 ? (double)em.info.post.threshold_on : 0.0);
         } else {
             rc = ictal_cv_run(&c, &ds, &cvp, &tmpl, &cvr, on_fold, &prog, &d);
-            snprintf(title, sizeof title, "%s cross-validation (%s, %s%s)",
-                     cvp.scheme == ICTAL_CV_LOPO   ? "Leave-one-patient-out"
-                     : cvp.scheme == ICTAL_CV_LORO ? "Leave-one-record-out"
-                                                   : "k-fold",
+            snprintf(title, sizeof title, "%s (%s, %s%s)",
+                     cvp.scheme == ICTAL_CV_LOPO   ? "Leave-one-patient-out cross-validation"
+                     : cvp.scheme == ICTAL_CV_LORO ? "Leave-one-record-out cross-validation"
+                     : cvp.scheme == ICTAL_CV_SPLIT
+                         ? "Patient-disjoint split: trained on tusz-train, scored on held-out sets"
+                         : "k-fold cross-validation",
                      cvp.train.kind == ICTAL_MODEL_LOGISTIC ? "logistic regression"
                                                             : "XGBoost trees",
                      protocol ? protocol : "ictal data",
@@ -767,6 +799,10 @@ int ictal_cmd_train(int argc, char **argv)
             struct set_sel sel = {&c, c.items[i].set};
             ictal_cv_summary s;
             ictal_cv_summarize(&c, &cvr, in_set, &sel, &s);
+            if (s.n_items == 0) {
+                printf("%s: trained on, not scored\n", c.items[i].set);
+                continue;
+            }
             printf("%s: %zu recordings, %.2f h; hop AUC %.3f; seizures alarmed %zu of %zu "
                    "(median latency %.1f s); false alarms %zu (%.2f/h, %.1f/24h)\n",
                    c.items[i].set, s.n_items, s.hours, s.auc, s.n_detected, s.n_seizures,
@@ -777,7 +813,9 @@ int ictal_cmd_train(int argc, char **argv)
             if (rc)
                 goto fail;
         }
-        if (!evaluate_path)
+        if (!evaluate_path && cvp.scheme == ICTAL_CV_SPLIT)
+            printf("split: one model, training %.1f s\n", cvr.train_s);
+        else if (!evaluate_path)
             printf("cross-validation: %d folds, training %.1f s\n", cvr.n_folds, cvr.train_s);
     }
 
@@ -814,7 +852,8 @@ int ictal_cmd_train(int argc, char **argv)
                 rc = ICTAL_ENOMEM;
                 goto fail;
             }
-            memset(all, 1, c.n_items);
+            for (size_t i = 0; i < c.n_items; i++)
+                all[i] = cvp.scheme != ICTAL_CV_SPLIT || strcmp(c.items[i].set, cvp.train_set) == 0;
             rc = ictal_tune_on_training(&c, train_ds, all, &cvp, &tmpl, &post, &d);
             free(all);
             if (rc)
@@ -822,7 +861,19 @@ int ictal_cmd_train(int argc, char **argv)
         }
         ictal_model_info t2 = tmpl;
         t2.post = post;
-        rc = ictal_train(train_ds, NULL, &cvp.train, &t2, &trained, &d);
+        /* a split's model is trained on its training set only, as the one it reports */
+        uint8_t *rows = NULL;
+        if (cvp.scheme == ICTAL_CV_SPLIT) {
+            rows = malloc(train_ds->n_rows ? train_ds->n_rows : 1);
+            if (rows == NULL) {
+                rc = ICTAL_ENOMEM;
+                goto fail;
+            }
+            for (size_t i = 0; i < train_ds->n_rows; i++)
+                rows[i] = strcmp(c.items[train_ds->record[i]].set, cvp.train_set) == 0;
+        }
+        rc = ictal_train(train_ds, rows, &cvp.train, &t2, &trained, &d);
+        free(rows);
         if (rc)
             goto fail;
         char prov[1024];

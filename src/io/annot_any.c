@@ -18,6 +18,7 @@ static const struct {
     {ICTAL_ANNOT_CHBMIT_SUMMARY, "chbmit-summary", 1},
     {ICTAL_ANNOT_SEIZURES, "seizures", 0},
     {ICTAL_ANNOT_SIENA, "siena", 1},
+    {ICTAL_ANNOT_TUSZ, "tusz", 0},
 };
 
 #define N_FORMATS (sizeof(formats) / sizeof(formats[0]))
@@ -66,6 +67,9 @@ static ictal_annot_format format_from_file_name(const char *path)
         return ICTAL_ANNOT_CHBMIT_SUMMARY;
     if (strncasecmp(base, "Seizures-list", 13) == 0)
         return ICTAL_ANNOT_SIENA;
+    if (ends_with_ci(base, ".csv_bi") || ends_with_ci(base, ".tse_bi") ||
+        ends_with_ci(base, ".tse"))
+        return ICTAL_ANNOT_TUSZ;
     return ICTAL_ANNOT_UNKNOWN;
 }
 
@@ -83,6 +87,12 @@ static ictal_annot_format format_from_content(const char *path)
         return ICTAL_ANNOT_EDF;
     if (strncmp(head, "onset\t", 6) == 0)
         return ICTAL_ANNOT_TSV;
+    /* TUSZ: "# version = csv_v1.0.0" (a .csv per channel) or "version = tse_v1.0.0"
+     * (also written "version=tse_v1.0.0") */
+    if (strstr(head, "version = csv_v") != NULL || strstr(head, "version = tse_v") != NULL ||
+        strstr(head, "version=tse_v") != NULL ||
+        strstr(head, "channel,start_time,stop_time,label") != NULL)
+        return ICTAL_ANNOT_TUSZ;
     /* Siena lists name each seizure's file "File name:" with a "Registration start
      * time"; CHB-MIT summaries write "File Name:" and "Channels in EDF Files". */
     if (strstr(head, "Registration start time") != NULL)
@@ -120,6 +130,7 @@ int ictal_annot_read_format(const char *path, ictal_annot_format format, const c
     case ICTAL_ANNOT_EDF: return ictal_annot_read_edf(path, a, d);
     /* 0: the sample rate comes from the file's own "time resolution" note. */
     case ICTAL_ANNOT_SEIZURES: return ictal_annot_read_seizures(path, 0, a, d);
+    case ICTAL_ANNOT_TUSZ: return ictal_annot_read_tusz(path, a, d);
     case ICTAL_ANNOT_CHBMIT_SUMMARY:
     case ICTAL_ANNOT_SIENA:
         if (record == NULL)
@@ -133,7 +144,8 @@ int ictal_annot_read_format(const char *path, ictal_annot_format format, const c
     }
     return ictal_diag_error(d, ICTAL_ENOTSUP,
                             "unknown annotation format (expected an events .tsv, an EDF+/BDF+ "
-                            "file, a .seizures file, a CHB-MIT summary or a Siena list)");
+                            "file, a .seizures file, a CHB-MIT summary, a Siena list or a "
+                            "TUSZ .csv_bi/.csv/.tse_bi/.tse)");
 }
 
 int ictal_annot_read_any(const char *path, const char *record, ictal_annotations *a,

@@ -51,45 +51,9 @@ static int is_na(span s)
     return s.len == 0 || span_is(s, "n/a");
 }
 
-/* A plain decimal number: [+-]digits[.digits][(e|E)[+-]digits]. strtod alone would
- * also take "nan", "inf" and hexadecimal, which no annotation tool means. */
 static int parse_number(span s, double *out)
 {
-    char buf[64];
-    if (s.len == 0 || s.len >= sizeof(buf))
-        return -1;
-    size_t i = 0, digits = 0;
-    if (s.p[i] == '+' || s.p[i] == '-')
-        i++;
-    while (i < s.len && s.p[i] >= '0' && s.p[i] <= '9')
-        i++, digits++;
-    if (i < s.len && s.p[i] == '.') {
-        i++;
-        while (i < s.len && s.p[i] >= '0' && s.p[i] <= '9')
-            i++, digits++;
-    }
-    if (digits == 0)
-        return -1;
-    if (i < s.len && (s.p[i] == 'e' || s.p[i] == 'E')) {
-        i++;
-        if (i < s.len && (s.p[i] == '+' || s.p[i] == '-'))
-            i++;
-        size_t exp_digits = 0;
-        while (i < s.len && s.p[i] >= '0' && s.p[i] <= '9')
-            i++, exp_digits++;
-        if (exp_digits == 0)
-            return -1;
-    }
-    if (i != s.len)
-        return -1;
-    memcpy(buf, s.p, s.len);
-    buf[s.len] = '\0';
-    errno = 0;
-    double v = strtod(buf, NULL);
-    if (!isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
+    return ictal__parse_decimal(s.p, s.len, out);
 }
 
 /* Splits one line into at most max fields at tabs; returns the field count, or

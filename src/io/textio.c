@@ -2,6 +2,7 @@
 #include "textio.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,4 +208,42 @@ int ictal__same_record(const char *a, size_t an, const char *b, size_t bn)
     ictal__record_stem(a, an, &sa, &na);
     ictal__record_stem(b, bn, &sb, &nb);
     return na > 0 && na == nb && memcmp(sa, sb, na) == 0;
+}
+
+int ictal__parse_decimal(const char *s, size_t n, double *out)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof(buf))
+        return -1;
+    size_t i = 0, n_digits = 0;
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, n_digits++;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, n_digits++;
+    }
+    if (n_digits == 0)
+        return -1;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t exp_digits = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, exp_digits++;
+        if (exp_digits == 0)
+            return -1;
+    }
+    if (i != n)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    double v = strtod(buf, NULL);
+    if (!isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
 }

@@ -46,6 +46,11 @@ int ictal__key_value(const char *s, size_t n, const char *key, const char **v, s
  * blanks around it allowed) to seconds; -1 when s[0..n) is not one. */
 int64_t ictal__parse_clock(const char *s, size_t n, int max_hour);
 
+/* A plain decimal number [+-]digits[.digits][(e|E)[+-]digits] filling all of s[0..n)
+ * (strtod alone would also take "nan", "inf" and hexadecimal, which no annotation tool
+ * means) into *out. Returns 0, or -1 when s is not one or is not finite. */
+int ictal__parse_decimal(const char *s, size_t n, double *out);
+
 /* Base name of a path without a ".edf" extension (any case): "x/chb01_03.edf" ->
  * "chb01_03", as pointer and length into path. */
 void ictal__record_stem(const char *path, size_t n, const char **stem, size_t *stem_n);

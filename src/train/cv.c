@@ -111,6 +111,15 @@ int ictal_cv_folds(const ictal_corpus *c, const ictal_cv_params *p, int *fold_of
         free(names);
         return n;
     }
+    if (p->scheme == ICTAL_CV_SPLIT) {
+        size_t n_train = 0;
+        for (size_t i = 0; i < c->n_items; i++) {
+            int tr = p->train_set != NULL && strcmp(c->items[i].set, p->train_set) == 0;
+            fold_of_item[i] = tr ? -1 : 0;
+            n_train += (size_t)tr;
+        }
+        return n_train == 0 || n_train == c->n_items ? ICTAL_EINVAL : 1;
+    }
     if (p->scheme != ICTAL_CV_KFOLD || p->k < 2)
         return ICTAL_EINVAL;
     return ictal__deal_folds(c, NULL, p->k, p->seed, fold_of_item);
@@ -317,7 +326,13 @@ int ictal_cv_run(const ictal_corpus *c, const ictal_dataset *ds, const ictal_cv_
         return ICTAL_ENOMEM;
     }
     int n_folds = ictal_cv_folds(c, p, r->fold);
-    if (n_folds < 2) {
+    if (p->scheme == ICTAL_CV_SPLIT && n_folds < 1) {
+        free(in_train);
+        return ictal_diag_error(d, ICTAL_EINVAL, "a train/test split needs recordings of "
+                                "the training set '%s' and of at least one other set",
+                                p->train_set ? p->train_set : "(none)");
+    }
+    if (p->scheme != ICTAL_CV_SPLIT && n_folds < 2) {
         free(in_train);
         return ictal_diag_error(d, ICTAL_EINVAL, "cross-validation needs at least 2 folds");
     }
@@ -337,6 +352,8 @@ int ictal_cv_run(const ictal_corpus *c, const ictal_dataset *ds, const ictal_cv_
         for (int f = 0; f < n_folds; f++)
             r->chosen[f] = -1;
     }
+    for (size_t i = 0; i < n; i++)
+        r->post[i] = p->n_candidates ? p->candidates[0].tmpl.post : tmpl->post;
     int rc = 0;
     for (int f = 0; f < n_folds && rc == 0; f++) {
         if (progress)
@@ -453,14 +470,14 @@ void ictal_cv_summarize(const ictal_corpus *c, const ictal_cv_result *r,
     memset(s, 0, sizeof *s);
     size_t n_hops = 0;
     for (size_t i = 0; i < r->n_items; i++)
-        if (!select || select(user, i))
+        if ((!select || select(user, i)) && !(r->fold && r->fold[i] < 0))
             n_hops += r->det[i].n_hops;
     float *score = malloc((n_hops ? n_hops : 1) * sizeof *score);
     float *label = malloc((n_hops ? n_hops : 1) * sizeof *label);
     double *lat = malloc((n_hops ? n_hops : 1) * sizeof *lat);
     size_t k = 0, n_lat = 0, tp = 0, tn = 0;
     for (size_t i = 0; i < r->n_items && score && label && lat; i++) {
-        if (select && !select(user, i))
+        if ((select && !select(user, i)) || (r->fold && r->fold[i] < 0))
             continue;
         const ictal_corpus_item *it = &c->items[i];
         const ictal_detection *dt = &r->det[i];

@@ -150,7 +150,25 @@ int ictal_cv_write_report(const char *path, const char *title, const char *comma
     for (size_t i = 1; i < c->n_items; i++)
         if (strcmp(c->items[i].patient, c->items[0].patient) != 0)
             one_patient = 0;
-    if (r->n_folds > 1 && one_patient)
+    size_t n_train_only = 0;
+    for (size_t i = 0; i < r->n_items; i++)
+        n_train_only += r->fold[i] < 0;
+    if (n_train_only > 0) {
+        /* a fixed split: name the sets trained on and those held out */
+        fprintf(f, "A fixed split: one model was trained (and its threshold tuned, by an inner "
+                   "split of its patients) on the %zu recordings of the training set",
+                n_train_only);
+        for (size_t i = 0; i < c->n_items; i++) {
+            int first = r->fold[i] < 0;
+            for (size_t j = 0; j < i && first; j++)
+                first = !(r->fold[j] < 0 && strcmp(c->items[j].set, c->items[i].set) == 0);
+            if (first)
+                fprintf(f, " %s", c->items[i].set);
+        }
+        fprintf(f, " only, then scored each of the %zu held-out recordings below, none of whose "
+                   "patients it saw. Training took %.1f s.\n\n",
+                c->n_items - n_train_only, r->train_s);
+    } else if (r->n_folds > 1 && one_patient)
         fprintf(f, "%zu recordings of one patient, %d folds; every recording is scored by a "
                    "model that was trained without it, with the thresholds of the initial model "
                    "(or the defaults): one patient's recordings cannot tune them. Training took "
@@ -179,11 +197,13 @@ int ictal_cv_write_report(const char *path, const char *title, const char *comma
         struct set_sel sel = {c, c->items[i].set};
         ictal_cv_summary s;
         ictal_cv_summarize(c, r, in_set, &sel, &s);
+        if (s.n_items == 0)
+            continue; /* a training set that was never held out */
         ictal_score_counts ev;
         memset(&ev, 0, sizeof ev);
         ev.fs_hz = 10;
         for (size_t k = 0; k < c->n_items && rc == 0; k++)
-            if (in_set(&sel, k))
+            if (in_set(&sel, k) && r->fold[k] >= 0)
                 rc = score_item(&c->items[k], &r->det[k], &ev, d);
         ictal_score_metrics m;
         ictal_score_metrics_compute(&ev, &m);
@@ -217,6 +237,8 @@ int ictal_cv_write_report(const char *path, const char *title, const char *comma
     for (size_t i = 0; i < c->n_items; i++) {
         const ictal_corpus_item *it = &c->items[i];
         const ictal_detection *dt = &r->det[i];
+        if (r->fold[i] < 0)
+            continue; /* trained on, not scored */
         for (size_t z = 0; z < it->n_sz; z++) {
             double first = NAN;
             int before = 0;
