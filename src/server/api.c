@@ -161,7 +161,7 @@ char *ictal__metrics_text(ictal_server *srv)
     int streams = 0, connected = 0;
     for (ictal__stream *st = srv->streams; st; st = st->next) {
         streams++;
-        connected += st->wsi != NULL;
+        connected += st->conn != NULL;
     }
     int64_t pending = 0, delivered = 0;
     ictal__store_outbox_counts(&srv->store, &pending, &delivered);

@@ -232,8 +232,8 @@ static void syncs_done(ictal_server *srv)
                 st->sync_pending = 0;
                 if (seq[i] > st->durable_seq) {
                     st->durable_seq = seq[i];
-                    if (st->wsi)
-                        lws_callback_on_writable(st->wsi);
+                    if (st->conn)
+                        st->conn->ops->kick(st->conn);
                 }
                 break;
             }
@@ -606,28 +606,27 @@ static int stream_open(ictal_server *srv, const char *device_id, const char *str
     return 0;
 }
 
-/* --- device connections ---------------------------------------------------------------- */
+/* --- device connections: the transport-independent core ---------------------------------- */
 
-#define REORDER_WINDOW 8
+/*
+ * Everything a device connection does (hello, frames, acks, gaps, errors) lives here,
+ * on an ictal__devconn; the transports (WebSocket below, MQTT in mqtt.c) only move
+ * messages: they feed ictal__devconn_hello / _frame and send what ictal__devconn_next
+ * returns whenever ops->kick says there is something.
+ */
 
-typedef struct dev_pss {
-    ictal__stream *st;
-    uint8_t *rx;
-    size_t rx_len, rx_cap;
-    ictal__msgq out;
-    int64_t acked;        /* last seq acknowledged to the device */
-    int64_t gap_expected; /* a "gap" was sent for this expected seq: send it only once */
-    /* Frames that arrived ahead of a missing one (reordered in the device's stack),
-     * held until the hole is filled: slot seq % REORDER_WINDOW. */
-    uint8_t *held[REORDER_WINDOW];
-    size_t held_len[REORDER_WINDOW];
-    uint64_t held_seq[REORDER_WINDOW];
-    int hello_done;
-    int close_status;     /* non-zero: close with this status after the queue drains */
-    char close_reason[124];
-} dev_pss;
+void ictal__devconn_init(ictal__devconn *c, ictal_server *srv, const ictal__devconn_ops *ops,
+                         void *user)
+{
+    memset(c, 0, sizeof *c);
+    c->srv = srv;
+    c->ops = ops;
+    c->user = user;
+    c->acked = -1;
+    c->gap_expected = -1;
+}
 
-static void dev_queue_json(struct lws *wsi, dev_pss *p, json_t *j)
+static void dev_queue_json(ictal__devconn *c, json_t *j)
 {
     char *txt = json_dumps(j, JSON_COMPACT);
     json_decref(j);
@@ -636,26 +635,23 @@ static void dev_queue_json(struct lws *wsi, dev_pss *p, json_t *j)
     ictal__msg *m = msg_new(txt, strlen(txt));
     free(txt);
     if (m)
-        q_push(&p->out, m);
-    lws_callback_on_writable(wsi);
+        q_push(&c->out, m);
+    c->ops->kick(c);
 }
 
-/* Rejects: queue an error message, then close with status and reason. */
-static int dev_reject(struct lws *wsi, dev_pss *p, int status, const char *code, const char *fmt, ...)
-    ICTAL_PRINTF(5, 6);
-static int dev_reject(struct lws *wsi, dev_pss *p, int status, const char *code, const char *fmt, ...)
+int ictal__devconn_reject(ictal__devconn *c, int status, const char *code, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    ictal_server *srv = lws_context_user(lws_get_context(wsi));
+    ictal_server *srv = c->srv;
     srv->rejected_total++;
-    ictal__log(srv, "device %s: rejected (%s): %s", p->st ? p->st->device_id : "?", code, msg);
-    dev_queue_json(wsi, p, json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", msg));
-    p->close_status = status;
-    snprintf(p->close_reason, sizeof p->close_reason, "%s: %.100s", code, msg);
+    ictal__log(srv, "device %s: rejected (%s): %s", c->st ? c->st->device_id : "?", code, msg);
+    dev_queue_json(c, json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", msg));
+    c->close_status = status;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s: %.100s", code, msg);
     return 0;
 }
 
@@ -673,15 +669,20 @@ static int valid_id(const char *s)
     return 1;
 }
 
-static int dev_hello(struct lws *wsi, dev_pss *p, const char *txt, size_t len)
+int ictal__device_id_valid(const char *s)
 {
-    ictal_server *srv = lws_context_user(lws_get_context(wsi));
+    return valid_id(s);
+}
+
+int ictal__devconn_hello(ictal__devconn *c, const char *txt, size_t len, const char *must_device)
+{
+    ictal_server *srv = c->srv;
     json_error_t jerr;
     json_t *h = json_loadb(txt, len, 0, &jerr);
     if (h == NULL || !json_is_object(h)) {
         json_decref(h);
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_hello",
-                          "hello is not a JSON object (%s)", jerr.text);
+        return ictal__devconn_reject(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_hello",
+                                     "hello is not a JSON object (%s)", jerr.text);
     }
     const char *type = json_string_value(json_object_get(h, "type"));
     const char *dev = json_string_value(json_object_get(h, "device_id"));
@@ -697,6 +698,8 @@ static int dev_hello(struct lws *wsi, dev_pss *p, const char *txt, size_t len)
         why = "\"type\" must be \"hello\"";
     else if (!valid_id(dev))
         why = "\"device_id\" must be 1-64 characters of A-Z a-z 0-9 - _ . :";
+    else if (must_device && strcmp(dev, must_device) != 0)
+        why = "\"device_id\" must be the device id of the topic";
     else if (token == NULL || strlen(token) < 8 || strlen(token) > 256)
         why = "\"token\" must be a string of 8-256 characters";
     else if (stream != NULL && !valid_id(stream))
@@ -718,7 +721,7 @@ static int dev_hello(struct lws *wsi, dev_pss *p, const char *txt, size_t len)
             why = "each channel label must be a string of 1-16 bytes";
     }
     if (why) {
-        dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "bad_hello", "%s", why);
+        ictal__devconn_reject(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "bad_hello", "%s", why);
         json_decref(h);
         return 0;
     }
@@ -731,46 +734,47 @@ static int dev_hello(struct lws *wsi, dev_pss *p, const char *txt, size_t len)
     }
     if (rc != 0) {
         srv->auth_failures++;
-        dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "unauthorized",
-                   "unknown device or wrong token");
+        ictal__devconn_reject(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "unauthorized",
+                              "unknown device or wrong token");
         json_decref(h);
         return 0;
     }
     ictal__stream *st = ictal__stream_find(srv, dev);
-    if (st && st->wsi && st->wsi != wsi) {
+    if (st && st->conn && st->conn != c) {
         /* The device reconnected before its old connection timed out: the new one wins. */
-        lws_set_timeout(st->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-        dev_pss *old = lws_wsi_user(st->wsi);
-        if (old)
-            old->st = NULL;
-        st->wsi = NULL;
+        ictal__devconn *old = st->conn;
+        old->st = NULL;
+        st->conn = NULL;
+        old->ops->drop(old);
     }
     ictal_diag d;
     ictal_diag_init(&d);
     int64_t start_us = start ? (int64_t)json_integer_value(start) : (int64_t)(ictal__now_s() * 1e6);
-    rc = stream_open(srv, dev, stream ? stream : "default", chans, json_number_value(rate),
-                     fw, start_us, &st, &d);
+    const char *stream_id = stream ? stream : "default";
+    rc = stream_open(srv, dev, stream_id, chans, json_number_value(rate), fw, start_us, &st, &d);
     if (rc != 0) {
-        dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session", "%s", d.message);
+        ictal__devconn_reject(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session", "%s", d.message);
         json_decref(h);
         return 0;
     }
     ictal__store_device_seen(&srv->store, dev, fw, chans, json_number_value(rate));
-    st->wsi = wsi;
+    st->conn = c;
     st->disconnected_us = 0;
-    p->st = st;
-    p->hello_done = 1;
-    p->acked = st->durable_seq;
+    c->st = st;
+    c->hello_done = 1;
+    c->acked = st->durable_seq;
     ictal__store_event(&srv->store, dev, st->session_id, "connected", NULL);
-    ictal__log(srv, "device %s: connected, session %lld, resume after seq %lld", dev,
-               (long long)st->session_id, (long long)st->log.last_seq);
-    dev_queue_json(wsi, p,
-                   json_pack("{s:s, s:I, s:I, s:{s:i, s:i, s:i, s:f, s:f}}", "type", "welcome",
-                             "session_id", (json_int_t)st->session_id, "ack",
-                             (json_int_t)st->durable_seq, "limits", "max_frame_bytes",
-                             ICTAL_WIRE_MAX_FRAME_BYTES, "max_channels", ICTAL_WIRE_MAX_CHANNELS,
-                             "max_samples", ICTAL_WIRE_MAX_SAMPLES, "max_speed",
-                             srv->opt.max_speed, "max_frames_per_s", srv->opt.max_frames_per_s));
+    ictal__log(srv, "device %s: connected (%s), session %lld, resume after seq %lld", dev,
+               c->transport ? c->transport : "?", (long long)st->session_id,
+               (long long)st->log.last_seq);
+    /* stream_id: over MQTT, how the device knows which hello this welcome answers. */
+    dev_queue_json(c, json_pack("{s:s, s:I, s:s, s:I, s:{s:i, s:i, s:i, s:f, s:f}}", "type",
+                                "welcome", "session_id", (json_int_t)st->session_id, "stream_id",
+                                stream_id, "ack", (json_int_t)st->durable_seq, "limits",
+                                "max_frame_bytes", ICTAL_WIRE_MAX_FRAME_BYTES, "max_channels",
+                                ICTAL_WIRE_MAX_CHANNELS, "max_samples", ICTAL_WIRE_MAX_SAMPLES,
+                                "max_speed", srv->opt.max_speed, "max_frames_per_s",
+                                srv->opt.max_frames_per_s));
     json_decref(h);
     return 0;
 }
@@ -798,17 +802,17 @@ static int rate_ok(ictal_server *srv, ictal__stream *st, uint32_t n_samples)
 
 /* Stores one in-sequence frame: rate limit, session log, analysis (the ack follows
  * once the syncer has made the log durable). */
-static int store_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len,
+static int store_frame(ictal__devconn *c, const uint8_t *buf, size_t len,
                        const ictal_wire_frame *fp)
 {
-    ictal_server *srv = lws_context_user(lws_get_context(wsi));
-    ictal__stream *st = p->st;
+    ictal_server *srv = c->srv;
+    ictal__stream *st = c->st;
     ictal_wire_frame f = *fp;
     int rc;
     if (!rate_ok(srv, st, f.n_samples))
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate_limit",
-                          "more than %.0f x real time or %.0f frames/s", srv->opt.max_speed,
-                          srv->opt.max_frames_per_s);
+        return ictal__devconn_reject(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate_limit",
+                                     "more than %.0f x real time or %.0f frames/s",
+                                     srv->opt.max_speed, srv->opt.max_frames_per_s);
     if (st->log.frames == 0 && st->start_time_us != f.device_time_us) {
         /* The session's time origin is its first sample (kept for restarts and exports). */
         st->start_time_us = f.device_time_us;
@@ -817,109 +821,172 @@ static int store_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t l
     int64_t expected = st->log.last_time_us;
     rc = ictal__seslog_append(&st->log, buf, len, &f, st->rate_hz);
     if (rc != 0)
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "storage",
-                          "cannot store the frame: %s", ictal_strerror(rc));
+        return ictal__devconn_reject(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "storage",
+                                     "cannot store the frame: %s", ictal_strerror(rc));
     srv->frames_total++;
     srv->samples_total += f.n_samples;
     srv->bytes_total += len;
     st->last_rx_us = ictal__mono_us();
     analyse_frame(st, &f, expected);
-    lws_callback_on_writable(wsi);
+    c->ops->kick(c);
     return 0;
 }
 
-static int dev_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len)
+int ictal__devconn_frame(ictal__devconn *c, const uint8_t *buf, size_t len)
 {
-    ictal_server *srv = lws_context_user(lws_get_context(wsi));
-    ictal__stream *st = p->st;
+    ictal_server *srv = c->srv;
+    if (len > ICTAL_WIRE_MAX_FRAME_BYTES)
+        return ictal__devconn_reject(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "too_large",
+                                     "message exceeds %d bytes", ICTAL_WIRE_MAX_FRAME_BYTES);
+    if (!c->hello_done)
+        return ictal__devconn_reject(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no_hello",
+                                     "the first message must be the JSON hello");
+    if (c->st == NULL)
+        return ictal__devconn_reject(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "superseded",
+                                     "this device connected again elsewhere");
+    ictal__stream *st = c->st;
     ictal_wire_frame f;
     ictal_diag d;
     ictal_diag_init(&d);
     int rc = ictal_wire_parse(buf, len, &f, &d);
     if (rc != 0)
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_frame",
-                          "byte %lld, field %s: %s", (long long)d.offset, d.field ? d.field : "-",
-                          d.message);
+        return ictal__devconn_reject(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_frame",
+                                     "byte %lld, field %s: %s", (long long)d.offset,
+                                     d.field ? d.field : "-", d.message);
     if (f.n_channels != st->n_channels)
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_frame",
-                          "frame has %d channels, the hello announced %d", f.n_channels,
-                          st->n_channels);
+        return ictal__devconn_reject(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_frame",
+                                     "frame has %d channels, the hello announced %d",
+                                     f.n_channels, st->n_channels);
     if ((int64_t)f.seq <= st->log.last_seq) {
         /* Already stored (a resend after a lost ack): acknowledge again, store nothing. */
         st->duplicates++;
         srv->duplicates_total++;
-        lws_callback_on_writable(wsi);
-        p->acked = -2; /* force an ack */
+        c->acked = -2; /* force an ack */
+        c->ops->kick(c);
         return 0;
     }
     if ((int64_t)f.seq != st->log.last_seq + 1) {
         st->seq_gaps++;
         srv->seq_gaps_total++;
-        if ((int64_t)f.seq <= st->log.last_seq + REORDER_WINDOW) {
-            int k = (int)(f.seq % REORDER_WINDOW);
-            if (p->held[k] == NULL || p->held_seq[k] != f.seq) {
-                uint8_t *copy = realloc(p->held[k], len);
+        if ((int64_t)f.seq <= st->log.last_seq + ICTAL__REORDER_WINDOW) {
+            int k = (int)(f.seq % ICTAL__REORDER_WINDOW);
+            if (c->held[k] == NULL || c->held_seq[k] != f.seq) {
+                uint8_t *copy = realloc(c->held[k], len);
                 if (copy == NULL)
                     return -1;
                 memcpy(copy, buf, len);
-                p->held[k] = copy;
-                p->held_len[k] = len;
-                p->held_seq[k] = f.seq;
+                c->held[k] = copy;
+                c->held_len[k] = len;
+                c->held_seq[k] = f.seq;
             }
             return 0;
         }
         /* Too far ahead: one notice per hole, so the device rewinds once, not once per
          * frame in flight. */
-        if (p->gap_expected == st->log.last_seq + 1)
+        if (c->gap_expected == st->log.last_seq + 1)
             return 0;
-        p->gap_expected = st->log.last_seq + 1;
-        dev_queue_json(wsi, p, json_pack("{s:s, s:I}", "type", "gap", "expected",
-                                         (json_int_t)(st->log.last_seq + 1)));
+        c->gap_expected = st->log.last_seq + 1;
+        dev_queue_json(c, json_pack("{s:s, s:I}", "type", "gap", "expected",
+                                    (json_int_t)(st->log.last_seq + 1)));
         return 0;
     }
-    rc = store_frame(wsi, p, buf, len, &f);
+    rc = store_frame(c, buf, len, &f);
     /* The hole is filled: store the frames held behind it, in order. */
-    while (rc == 0 && !p->close_status) {
+    while (rc == 0 && !c->close_status) {
         uint64_t next = (uint64_t)(st->log.last_seq + 1);
-        int k = (int)(next % REORDER_WINDOW);
-        if (p->held[k] == NULL || p->held_seq[k] != next)
+        int k = (int)(next % ICTAL__REORDER_WINDOW);
+        if (c->held[k] == NULL || c->held_seq[k] != next)
             break;
         ictal_wire_frame h;
-        if (ictal_wire_parse(p->held[k], p->held_len[k], &h, NULL) != 0)
+        if (ictal_wire_parse(c->held[k], c->held_len[k], &h, NULL) != 0)
             break;
-        rc = store_frame(wsi, p, p->held[k], p->held_len[k], &h);
-        free(p->held[k]);
-        p->held[k] = NULL;
+        rc = store_frame(c, c->held[k], c->held_len[k], &h);
+        free(c->held[k]);
+        c->held[k] = NULL;
     }
     return rc;
 }
 
+int ictal__devconn_ack_due(const ictal__devconn *c)
+{
+    return c->st && c->hello_done && !c->close_status && c->acked != c->st->durable_seq;
+}
+
+ictal__msg *ictal__devconn_next(ictal__devconn *c)
+{
+    ictal__msg *m = q_pop(&c->out);
+    if (m || !ictal__devconn_ack_due(c))
+        return m;
+    char txt[64];
+    int n = snprintf(txt, sizeof txt, "{\"type\":\"ack\",\"seq\":%lld}",
+                     (long long)c->st->durable_seq);
+    m = msg_new(txt, (size_t)n);
+    if (m)
+        c->acked = c->st->durable_seq;
+    return m;
+}
+
+void ictal__devconn_close(ictal__devconn *c)
+{
+    ictal_server *srv = c->srv;
+    if (c->st && c->st->conn == c) {
+        ictal__stream *st = c->st;
+        st->conn = NULL;
+        st->disconnected_us = ictal__mono_us();
+        stream_sync(st);
+        ictal__store_event(&srv->store, st->device_id, st->session_id, "disconnected", NULL);
+        ictal__log(srv, "device %s: disconnected (%s) after seq %lld", st->device_id,
+                   c->transport ? c->transport : "?", (long long)st->log.last_seq);
+    }
+    c->st = NULL;
+    q_free(&c->out);
+    for (int k = 0; k < ICTAL__REORDER_WINDOW; k++) {
+        free(c->held[k]);
+        c->held[k] = NULL;
+    }
+    ictal__devconn_init(c, srv, c->ops, c->user);
+}
+
+/* --- device connections over WebSocket ------------------------------------------------- */
+
+typedef struct dev_pss {
+    ictal__devconn c;
+    struct lws *wsi;
+    uint8_t *rx;
+    size_t rx_len, rx_cap;
+} dev_pss;
+
+static void ws_kick(ictal__devconn *c)
+{
+    dev_pss *p = c->user;
+    lws_callback_on_writable(p->wsi);
+}
+
+static void ws_drop(ictal__devconn *c)
+{
+    dev_pss *p = c->user;
+    lws_set_timeout(p->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+static const ictal__devconn_ops ws_ops = {ws_kick, ws_drop};
+
 static int dev_writeable(struct lws *wsi, dev_pss *p)
 {
-    ictal__msg *m = q_pop(&p->out);
+    ictal__devconn *c = &p->c;
+    ictal__msg *m = ictal__devconn_next(c);
     if (m) {
         int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
         free(m);
         if (n < 0)
             return -1;
-        if (p->out.head || (p->st && p->acked != p->st->durable_seq) || p->close_status)
+        if (c->out.head || ictal__devconn_ack_due(c) || c->close_status)
             lws_callback_on_writable(wsi);
         return 0;
     }
-    if (p->close_status) {
-        lws_close_reason(wsi, (enum lws_close_status)p->close_status, (unsigned char *)p->close_reason,
-                         strlen(p->close_reason));
+    if (c->close_status) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_status,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
-    }
-    if (p->st && p->hello_done && p->acked != p->st->durable_seq) {
-        char txt[64];
-        int n = snprintf(txt, sizeof txt, "{\"type\":\"ack\",\"seq\":%lld}",
-                         (long long)p->st->durable_seq);
-        unsigned char buf[LWS_PRE + 64];
-        memcpy(buf + LWS_PRE, txt, (size_t)n);
-        if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_TEXT) < 0)
-            return -1;
-        p->acked = p->st->durable_seq;
     }
     return 0;
 }
@@ -932,8 +999,9 @@ static int cb_device(struct lws *wsi, enum lws_callback_reasons reason, void *us
     switch (reason) {
     case LWS_CALLBACK_ESTABLISHED:
         memset(p, 0, sizeof *p);
-        p->acked = -1;
-        p->gap_expected = -1;
+        p->wsi = wsi;
+        ictal__devconn_init(&p->c, srv, &ws_ops, p);
+        p->c.transport = "websocket";
         srv->device_conns++;
         if (srv->device_conns > srv->opt.max_devices) {
             srv->rejected_total++;
@@ -942,14 +1010,14 @@ static int cb_device(struct lws *wsi, enum lws_callback_reasons reason, void *us
         }
         break;
     case LWS_CALLBACK_RECEIVE: {
-        if (p->close_status)
+        if (p->c.close_status)
             return 0; /* closing: ignore the rest */
         int first = lws_is_first_fragment(wsi);
         if (first)
             p->rx_len = 0;
         if (p->rx_len + len > ICTAL_WIRE_MAX_FRAME_BYTES) {
-            return dev_reject(wsi, p, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "too_large",
-                              "message exceeds %d bytes", ICTAL_WIRE_MAX_FRAME_BYTES);
+            return ictal__devconn_reject(&p->c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "too_large",
+                                         "message exceeds %d bytes", ICTAL_WIRE_MAX_FRAME_BYTES);
         }
         if (p->rx_len + len > p->rx_cap) {
             size_t cap = p->rx_len + len;
@@ -964,40 +1032,25 @@ static int cb_device(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
             return 0;
         int binary = lws_frame_is_binary(wsi);
-        if (!p->hello_done) {
+        if (!p->c.hello_done) {
             if (binary)
-                return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no_hello",
-                                  "the first message must be the JSON hello");
-            return dev_hello(wsi, p, (const char *)p->rx, p->rx_len);
+                return ictal__devconn_reject(&p->c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no_hello",
+                                             "the first message must be the JSON hello");
+            return ictal__devconn_hello(&p->c, (const char *)p->rx, p->rx_len, NULL);
         }
         if (!binary)
-            return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "unexpected_text",
-                              "after the hello only binary frames are accepted");
-        if (p->st == NULL)
-            return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "superseded",
-                              "this device connected again elsewhere");
-        return dev_frame(wsi, p, p->rx, p->rx_len);
+            return ictal__devconn_reject(&p->c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                                         "unexpected_text",
+                                         "after the hello only binary frames are accepted");
+        return ictal__devconn_frame(&p->c, p->rx, p->rx_len);
     }
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return dev_writeable(wsi, p);
     case LWS_CALLBACK_CLOSED:
         srv->device_conns--;
-        if (p->st && p->st->wsi == wsi) {
-            p->st->wsi = NULL;
-            p->st->disconnected_us = ictal__mono_us();
-            stream_sync(p->st);
-            ictal__store_event(&srv->store, p->st->device_id, p->st->session_id, "disconnected",
-                               NULL);
-            ictal__log(srv, "device %s: disconnected after seq %lld", p->st->device_id,
-                       (long long)p->st->log.last_seq);
-        }
-        q_free(&p->out);
+        ictal__devconn_close(&p->c);
         free(p->rx);
         p->rx = NULL;
-        for (int k = 0; k < REORDER_WINDOW; k++) {
-            free(p->held[k]);
-            p->held[k] = NULL;
-        }
         break;
     default:
         break;
@@ -1161,7 +1214,7 @@ json_t *ictal__status_json(ictal_server *srv, int compact)
             "{s:s, s:s, s:I, s:s, s:b, s:f, s:O, s:i, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:s,"
             " s:o, s:o, s:o, s:o, s:f, s:I}",
             "device_id", st->device_id, "stream_id", st->stream_id, "session_id",
-            (json_int_t)st->session_id, "firmware", st->firmware, "connected", st->wsi != NULL,
+            (json_int_t)st->session_id, "firmware", st->firmware, "connected", st->conn != NULL,
             "rate_hz", st->rate_hz, "channels", st->labels, "n_channels", st->n_channels,
             "last_seq", (json_int_t)st->log.last_seq, "frames", (json_int_t)st->log.frames,
             "duplicates", (json_int_t)st->duplicates, "gaps", (json_int_t)(st->time_gaps),
@@ -1205,7 +1258,7 @@ static void tick(lws_sorted_usec_list_t *sul)
         else
             stream_sync_log(st); /* acks wait for it: every tick */
         /* Streams gone for 10 minutes are closed; a later hello reopens them from the log. */
-        if (st->wsi == NULL && st->disconnected_us && now - st->disconnected_us > 600000000) {
+        if (st->conn == NULL && st->disconnected_us && now - st->disconnected_us > 600000000) {
             *pp = st->next;
             stream_free(st);
             continue;
