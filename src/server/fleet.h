@@ -1,5 +1,6 @@
 /*
- * A fleet of simulated devices: N WebSocket clients in one libwebsockets event loop,
+ * A fleet of simulated devices: N WebSocket clients in one libwebsockets event loop (or
+ * N MQTT clients driven from its timer),
  * each streaming the same recording as a device would (docs/protocol.md), used by
  * `ictal replay`, the protocol tests and the benchmark. Each device resumes after a
  * dropped connection from the server's acknowledgement, and faults can be injected:
@@ -41,6 +42,10 @@ typedef struct ictal__fleet_options {
     const char *host;          /* NULL: 127.0.0.1 */
     int port;
     int tls;                   /* non-zero: wss:// */
+    int mqtt;                  /* non-zero: over MQTT, host:port being the broker's
+                                  (docs/protocol.md); every device its own client */
+    const char *mqtt_user;     /* broker credentials; NULL: anonymous */
+    const char *mqtt_password;
     const char *ca_file;       /* wss: PEM file of the CA (or self-signed certificate) to
                                   trust; NULL: the system's */
     int n_devices;             /* 0: 1 */
@@ -59,7 +64,7 @@ typedef struct ictal__fleet_options {
     double reconnect_delay_s;  /* wait before reconnecting; 0: 0.2 */
     double stall_every_s;      /* stop sending for stall_s every stall_every_s (0: never) */
     double stall_s;
-    double reorder_prob;       /* chance to swap a frame with the next one */
+    double reorder_prob;       /* chance to swap a frame with the next one (WebSocket) */
     uint32_t seed;
     ictal__fleet_mutate_fn mutate;
     void *mutate_user;

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "server/hoplog.h"
+#include "server/mqtt.h"
 
 const double ictal__lat_bounds_s[ICTAL__LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                         0.05,  0.1,    0.25,  1.0};
@@ -244,6 +245,7 @@ static void syncs_done(ictal_server *srv)
 void ictal__server_wake(ictal_server *srv)
 {
     syncs_done(srv);
+    ictal__mqtt_poll(srv->mqtt);
 }
 
 /* Called by the syncer and the hasher threads. */
@@ -944,7 +946,9 @@ void ictal__devconn_close(ictal__devconn *c)
         free(c->held[k]);
         c->held[k] = NULL;
     }
+    const char *transport = c->transport;
     ictal__devconn_init(c, srv, c->ops, c->user);
+    c->transport = transport;
 }
 
 /* --- device connections over WebSocket ------------------------------------------------- */
@@ -1266,6 +1270,8 @@ static void tick(lws_sorted_usec_list_t *sul)
         pp = &st->next;
     }
     ictal__store_commit(&srv->store);
+    if (slot == 0)
+        ictal__mqtt_tick(srv->mqtt);
     /* Sign-in sessions expire: once a minute, dashboards whose session ended stop. */
     if (srv->dashes && srv->ticks % 300 == 1)
         ictal__dash_recheck(srv);
@@ -1546,6 +1552,15 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
     srv->port = vh ? lws_get_vhost_listen_port(vh) : info.port;
     lws_sul_schedule(srv->ctx, 0, &srv->sul_tick, tick, 1000000);
     lws_sul_schedule(srv->ctx, 0, &srv->sul_webhook, webhook_tick, 100000);
+    if (opt->mqtt_host) {
+        ictal__mqtt_options mo = {opt->mqtt_host, opt->mqtt_port, opt->mqtt_client_id,
+                                  opt->mqtt_user, opt->mqtt_password, opt->mqtt_ca_file, 0};
+        rc = ictal__mqtt_create(&srv->mqtt, srv, srv->ctx, &mo, syncer_wake, srv, d);
+        if (rc != 0) {
+            ictal_server_destroy(srv);
+            return rc;
+        }
+    }
     *out = srv;
     return 0;
 }
@@ -1579,8 +1594,11 @@ void ictal_server_destroy(ictal_server *srv)
 {
     if (srv == NULL)
         return;
-    /* The helper threads first (they may wake the loop): the hasher finishes the hash in
-     * progress and drops the rest; then logs are synced inline. */
+    /* The helper threads first (they may wake the loop): the MQTT client disconnects
+     * (its device connections end), the hasher finishes the hash in progress and drops
+     * the rest; then logs are synced inline. */
+    ictal__mqtt_destroy(srv->mqtt);
+    srv->mqtt = NULL;
     ictal__hasher_destroy(srv->hasher);
     srv->hasher = NULL;
     ictal__syncer_destroy(srv->syncer);

@@ -183,6 +183,7 @@ struct ictal_server {
     ictal__webhook *webhook;
     ictal__syncer *syncer;
     ictal__hasher *hasher;
+    struct ictal__mqtt *mqtt;   /* device ingest over MQTT (mqtt.h), or NULL */
     ictal__auth_req auth_reqs[ICTAL__AUTH_JOBS_MAX];
     uint64_t auth_next_id;
     ictal__stream *streams;
