@@ -25,7 +25,8 @@ static void usage(FILE *out)
             "Streams each FILE (EDF, EDF+, BDF, .npy, text, CSV: see ictal/recording.h) as simulated devices: N devices per file,\n"
             "device ids \"<prefix>-<i>\", frames of --frame-ms of int16 samples.\n\n"
             "  --url ws://HOST:PORT  the server (required); wss://HOST:PORT for TLS\n"
-            "  --ca FILE             wss: the CA or self-signed certificate to trust (PEM)\n"
+            "  --ca FILE             wss: the CA or self-signed certificate to trust (PEM);\n"
+            "                        with --mqtt: TLS to the broker, trusting it\n"
             "  --mqtt HOST:PORT      instead of --url: publish to this MQTT broker, which\n"
             "                        `ictal serve --mqtt` reads (docs/protocol.md)\n"
             "  --mqtt-user U --mqtt-password-file F   broker credentials\n"
@@ -108,6 +109,8 @@ int ictal_cmd_replay(int argc, char **argv)
     int port = 0;
     opt.tls = url && strncmp(url, "wss://", 6) == 0;
     opt.mqtt = mqtt != NULL;
+    if (opt.mqtt && opt.ca_file)
+        opt.tls = 1; /* MQTT over TLS, trusting --ca */
     if ((url == NULL) == (mqtt == NULL) || n_files == 0 ||
         (url && sscanf(url, opt.tls ? "wss://%255[^:/]:%d" : "ws://%255[^:/]:%d", host,
                        &port) != 2) ||

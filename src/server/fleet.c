@@ -578,6 +578,13 @@ static void mq_service(simdev *dv, int64_t now)
             }
             if (fl->opt.mqtt_user)
                 mosquitto_username_pw_set(dv->mq, fl->opt.mqtt_user, fl->opt.mqtt_password);
+            if (fl->opt.tls &&
+                mosquitto_tls_set(dv->mq, fl->opt.ca_file, NULL, NULL, NULL, NULL) != MOSQ_ERR_SUCCESS) {
+                dv->failed = 1;
+                snprintf(fl->res->last_error, sizeof fl->res->last_error,
+                         "cannot use %s as the broker's CA", fl->opt.ca_file ? fl->opt.ca_file : "-");
+                return;
+            }
             mosquitto_max_inflight_messages_set(dv->mq, 64);
             mosquitto_connect_callback_set(dv->mq, mq_on_connect);
             mosquitto_message_callback_set(dv->mq, mq_on_message);

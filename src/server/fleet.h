@@ -41,13 +41,13 @@ typedef size_t (*ictal__fleet_mutate_fn)(void *user, int device, uint64_t seq, u
 typedef struct ictal__fleet_options {
     const char *host;          /* NULL: 127.0.0.1 */
     int port;
-    int tls;                   /* non-zero: wss:// */
+    int tls;                   /* non-zero: wss:// (or MQTT over TLS) */
     int mqtt;                  /* non-zero: over MQTT, host:port being the broker's
                                   (docs/protocol.md); every device its own client */
     const char *mqtt_user;     /* broker credentials; NULL: anonymous */
     const char *mqtt_password;
-    const char *ca_file;       /* wss: PEM file of the CA (or self-signed certificate) to
-                                  trust; NULL: the system's */
+    const char *ca_file;       /* wss or MQTT over TLS: PEM file of the CA (or self-signed
+                                  certificate) to trust; NULL: the system's (wss only) */
     int n_devices;             /* 0: 1 */
     const char *device_prefix; /* device i is "<prefix>-<i>"; NULL: "sim" */
     const char *token;         /* NULL: "sim-token-<device id>" */

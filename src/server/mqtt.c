@@ -407,6 +407,10 @@ int ictal__mqtt_create(ictal__mqtt **out, ictal_server *srv, struct lws_context 
                                   mosquitto_strerror(e));
         /* MOSQ_ERR_ERRNO (broker down): the network thread keeps retrying. */
     }
+    if (rc == 0)
+        ictal__log(srv, "mqtt: connecting to %s:%d%s as %s (client id %s)", m->host, opt->port,
+                   opt->ca_file ? " over TLS" : "", opt->user ? opt->user : "anonymous",
+                   m->client_id);
     if (rc == 0 && mosquitto_loop_start(m->mosq) != MOSQ_ERR_SUCCESS)
         rc = ictal_diag_error(d, ICTAL_EIO, "mqtt: cannot start the network thread");
     if (rc != 0) {
