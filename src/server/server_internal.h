@@ -89,7 +89,7 @@ typedef struct ictal__stream {
 
 /*
  * One device connection, whatever carries it (WebSocket: server.c; MQTT: mqtt.c). The
- * core (server.c) validates the hello, resumes the session, checks and stores frames,
+ * core (device.c) validates the hello, resumes the session, checks and stores frames,
  * and decides what to send; the transport delivers messages to ictal__devconn_hello /
  * _frame and, after ops->kick, sends every message ictal__devconn_next returns.
  */
@@ -212,6 +212,22 @@ struct ictal_server {
 };
 
 extern const double ictal__lat_bounds_s[ICTAL__LAT_BUCKETS];
+
+/* Message queues (server.c): a message carries LWS_PRE bytes of headroom. */
+ictal__msg *ictal__msg_new(const char *data, size_t len);
+void ictal__msgq_push(ictal__msgq *q, ictal__msg *m);
+ictal__msg *ictal__msgq_pop(ictal__msgq *q);
+void ictal__msgq_free(ictal__msgq *q);
+
+/* Streams (server.c). _open opens or resumes the stream of a hello (a resume after a
+ * restart replays its log through the detector); _analyse runs one stored frame through
+ * recording and detector (expected_time_us: where it should start, INT64_MIN: unknown);
+ * _sync hands the log to the syncer and writes the progress to the database. */
+int ictal__stream_open(ictal_server *srv, const char *device_id, const char *stream_id,
+                       json_t *labels, double rate_hz, const char *firmware, int64_t start_us,
+                       ictal__stream **out, ictal_diag *d);
+void ictal__stream_analyse(ictal__stream *st, const ictal_wire_frame *f, int64_t expected_time_us);
+void ictal__stream_sync(ictal__stream *st);
 
 int64_t ictal__mono_us(void);
 void ictal__log(ictal_server *srv, const char *fmt, ...) ICTAL_PRINTF(2, 3);
