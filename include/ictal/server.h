@@ -8,6 +8,8 @@
  *   - dashboards over WebSocket (subprotocol "ictal-dashboard-v1"): live status,
  *     traces, probabilities and alarms pushed as JSON;
  *   - the HTTP API (/api/..., /metrics) and the dashboard's static files (web/).
+ * Optionally devices also stream over MQTT through a broker (same messages, one MQTT
+ * client whose network thread hands messages to the loop: src/server/mqtt.h).
  * Data lives in one directory: ictal.db (SQLite, WAL), sessions/<id>.frames (the
  * frame logs: what is acknowledged), sessions/<id>.edf (the recordings as EDF+, written
  * live, rebuilt from the logs after a crash), admin.token (the first admin API token,
@@ -57,6 +59,13 @@ typedef struct ictal_server_options {
                                     or CIDR ranges) whose X-Forwarded-For names the client
                                     (sign-in throttle, logs); NULL: the TCP peer is the
                                     client, the header is ignored */
+    const char *mqtt_host;       /* non-NULL: also take devices over MQTT from this broker
+                                    (docs/protocol.md); NULL: WebSocket only */
+    int mqtt_port;               /* the broker's port (1883: plain, 8883: TLS usually) */
+    const char *mqtt_client_id;  /* NULL: "ictal-serve" (one per server on a broker) */
+    const char *mqtt_user;       /* broker credentials; NULL: anonymous */
+    const char *mqtt_password;
+    const char *mqtt_ca_file;    /* non-NULL: TLS to the broker, trusting this CA (PEM) */
     int quiet;                   /* non-zero: no log lines on stderr */
 } ictal_server_options;
 

@@ -1,5 +1,5 @@
 /*
- * ictal replay FILE... --url ws://HOST:PORT [--speed X] [--devices N] [faults]
+ * ictal replay FILE... --url ws://HOST:PORT | --mqtt HOST:PORT [--speed X] [--devices N] [faults]
  *
  * A device simulator: streams real EEG recordings to `ictal serve` exactly as devices
  * do (docs/protocol.md), resuming from the server's acknowledgements after a dropped
@@ -20,11 +20,16 @@ const char ictal_cmd_replay_summary[] = "stream EEG files to ictal serve as simu
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ictal replay FILE... --url ws://HOST:PORT [--speed X] [--devices N] [options]\n\n"
+            "usage: ictal replay FILE... --url ws://HOST:PORT [--speed X] [--devices N] [options]\n"
+            "       ictal replay FILE... --mqtt HOST:PORT [...]   (through an MQTT broker)\n\n"
             "Streams each FILE (EDF, EDF+, BDF, .npy, text, CSV: see ictal/recording.h) as simulated devices: N devices per file,\n"
             "device ids \"<prefix>-<i>\", frames of --frame-ms of int16 samples.\n\n"
             "  --url ws://HOST:PORT  the server (required); wss://HOST:PORT for TLS\n"
-            "  --ca FILE             wss: the CA or self-signed certificate to trust (PEM)\n"
+            "  --ca FILE             wss: the CA or self-signed certificate to trust (PEM);\n"
+            "                        with --mqtt: TLS to the broker, trusting it\n"
+            "  --mqtt HOST:PORT      instead of --url: publish to this MQTT broker, which\n"
+            "                        `ictal serve --mqtt` reads (docs/protocol.md)\n"
+            "  --mqtt-user U --mqtt-password-file F   broker credentials\n"
             "  --speed X             x real time (default 1; 0: as fast as acks allow)\n"
             "  --devices N           devices per file (default 1)\n"
             "  --channels A,B,...    signal labels to stream (default: every data signal at\n"
@@ -39,6 +44,7 @@ static void usage(FILE *out)
             "  --reconnect-delay S   wait before reconnecting (default 0.2)\n"
             "  --stall-every S --stall-ms MS   stop sending for MS every S seconds\n"
             "  --reorder P           swap a frame with the next one with probability P\n"
+            "                        (WebSocket only)\n"
             "  --quiet\n\n"
             "exit status: 0 every frame acknowledged, 1 rejected or timed out, 2 usage,\n"
             "3 a file could not be read.\n");
@@ -51,7 +57,9 @@ int ictal_cmd_replay(int argc, char **argv)
     opt.speed = 1;
     const char *files[64];
     int n_files = 0;
-    const char *url = NULL, *channels = NULL, *prefix = NULL;
+    const char *url = NULL, *mqtt = NULL, *channels = NULL, *prefix = NULL;
+    const char *mqtt_password_file = NULL;
+    char mqtt_password[256];
     double frame_ms = 250, stall_ms = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -73,6 +81,9 @@ int ictal_cmd_replay(int argc, char **argv)
         } else {
             i++;
             if (strcmp(a, "--url") == 0) url = v;
+            else if (strcmp(a, "--mqtt") == 0) mqtt = v;
+            else if (strcmp(a, "--mqtt-user") == 0) opt.mqtt_user = v;
+            else if (strcmp(a, "--mqtt-password-file") == 0) mqtt_password_file = v;
             else if (strcmp(a, "--speed") == 0) opt.speed = atof(v);
             else if (strcmp(a, "--devices") == 0) opt.n_devices = atoi(v);
             else if (strcmp(a, "--channels") == 0) channels = v;
@@ -97,12 +108,30 @@ int ictal_cmd_replay(int argc, char **argv)
     char host[256];
     int port = 0;
     opt.tls = url && strncmp(url, "wss://", 6) == 0;
-    if (url == NULL || n_files == 0 ||
-        sscanf(url, opt.tls ? "wss://%255[^:/]:%d" : "ws://%255[^:/]:%d", host, &port) != 2 ||
-        port <= 0 || port > 65535) {
-        fprintf(stderr, "ictal replay: need FILE... and --url ws://HOST:PORT (or wss://)\n");
+    opt.mqtt = mqtt != NULL;
+    if (opt.mqtt && opt.ca_file)
+        opt.tls = 1; /* MQTT over TLS, trusting --ca */
+    if ((url == NULL) == (mqtt == NULL) || n_files == 0 ||
+        (url && sscanf(url, opt.tls ? "wss://%255[^:/]:%d" : "ws://%255[^:/]:%d", host,
+                       &port) != 2) ||
+        (mqtt && sscanf(mqtt, "%255[^:/]:%d", host, &port) != 2) || port <= 0 || port > 65535) {
+        fprintf(stderr, "ictal replay: need FILE... and one of --url ws://HOST:PORT (or wss://)"
+                        " and --mqtt HOST:PORT\n");
         usage(stderr);
         return ICTAL_EXIT_USAGE;
+    }
+    if (mqtt_password_file) {
+        FILE *pf = fopen(mqtt_password_file, "r");
+        if (pf == NULL || fgets(mqtt_password, sizeof mqtt_password, pf) == NULL) {
+            fprintf(stderr, "ictal replay: --mqtt-password-file %s: cannot read it\n",
+                    mqtt_password_file);
+            if (pf)
+                fclose(pf);
+            return ICTAL_EXIT_USAGE;
+        }
+        fclose(pf);
+        mqtt_password[strcspn(mqtt_password, "\r\n")] = 0;
+        opt.mqtt_password = mqtt_password;
     }
     if (opt.n_devices < 0 || opt.n_devices > 10000 || frame_ms <= 0 || opt.reorder_prob < 0 ||
         opt.reorder_prob > 1) {

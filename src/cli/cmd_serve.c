@@ -54,6 +54,11 @@ static void usage(FILE *out)
             "  --trust-proxy LIST   reverse proxies (ADDR[,ADDR]: IPv4/IPv6 addresses or\n"
             "                       CIDR ranges) whose X-Forwarded-For names the client; from\n"
             "                       any other peer the header is ignored\n"
+            "  --mqtt HOST:PORT     also take devices over MQTT from this broker (topics\n"
+            "                       ictal/v1/dev/ID/{hello,frames,ctl}: docs/protocol.md)\n"
+            "  --mqtt-user U --mqtt-password-file F   broker credentials (first line of F)\n"
+            "  --mqtt-ca FILE       TLS to the broker, trusting this CA (PEM)\n"
+            "  --mqtt-client-id ID  the server's MQTT client id (default ictal-serve)\n"
             "  --port-file FILE     write the bound port there once listening\n"
             "  --quiet              no log lines\n"
             "  --add-user NAME      add a user account for the dashboard sign-in and exit;\n"
@@ -111,6 +116,8 @@ int ictal_cmd_serve(int argc, char **argv)
     ictal_server_options_init(&opt);
     char host[256] = "127.0.0.1";
     const char *port_file = NULL, *add_user_name = NULL, *add_user_role = NULL;
+    const char *mqtt_password_file = NULL;
+    char mqtt_host[256], mqtt_password[256];
     opt.webhook_secret = getenv("ICTAL_WEBHOOK_SECRET");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -160,6 +167,27 @@ int ictal_cmd_serve(int argc, char **argv)
                 opt.max_frames_per_s = atof(v);
             } else if (strcmp(a, "--max-devices") == 0) {
                 opt.max_devices = atoi(v);
+            } else if (strcmp(a, "--mqtt") == 0) {
+                const char *colon = strrchr(v, ':');
+                char *end = NULL;
+                long port = colon ? strtol(colon + 1, &end, 10) : -1;
+                if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof mqtt_host ||
+                    *end != 0 || port < 1 || port > 65535) {
+                    fprintf(stderr, "ictal serve: --mqtt wants HOST:PORT, got \"%s\"\n", v);
+                    return ICTAL_EXIT_USAGE;
+                }
+                memcpy(mqtt_host, v, (size_t)(colon - v));
+                mqtt_host[colon - v] = 0;
+                opt.mqtt_host = mqtt_host;
+                opt.mqtt_port = (int)port;
+            } else if (strcmp(a, "--mqtt-user") == 0) {
+                opt.mqtt_user = v;
+            } else if (strcmp(a, "--mqtt-password-file") == 0) {
+                mqtt_password_file = v;
+            } else if (strcmp(a, "--mqtt-ca") == 0) {
+                opt.mqtt_ca_file = v;
+            } else if (strcmp(a, "--mqtt-client-id") == 0) {
+                opt.mqtt_client_id = v;
             } else if (strcmp(a, "--port-file") == 0) {
                 port_file = v;
             } else if (strcmp(a, "--trust-proxy") == 0) {
@@ -174,6 +202,26 @@ int ictal_cmd_serve(int argc, char **argv)
                 return ICTAL_EXIT_USAGE;
             }
         }
+    }
+    if ((opt.mqtt_user || mqtt_password_file || opt.mqtt_ca_file || opt.mqtt_client_id) &&
+        opt.mqtt_host == NULL) {
+        fprintf(stderr, "ictal serve: --mqtt-user, --mqtt-password-file, --mqtt-ca and"
+                        " --mqtt-client-id go with --mqtt\n");
+        return ICTAL_EXIT_USAGE;
+    }
+    if (mqtt_password_file) {
+        /* A file, not an argument: command lines are visible to every local user. */
+        FILE *f = fopen(mqtt_password_file, "r");
+        if (f == NULL || fgets(mqtt_password, sizeof mqtt_password, f) == NULL) {
+            fprintf(stderr, "ictal serve: --mqtt-password-file %s: cannot read it\n",
+                    mqtt_password_file);
+            if (f)
+                fclose(f);
+            return ICTAL_EXIT_USAGE;
+        }
+        fclose(f);
+        mqtt_password[strcspn(mqtt_password, "\r\n")] = 0;
+        opt.mqtt_password = mqtt_password;
     }
     if (add_user_role && !add_user_name) {
         fprintf(stderr, "ictal serve: --role goes with --add-user\n");

@@ -1,5 +1,6 @@
 /* The HTTP API: /api/... and /metrics (server.h, docs/api.md). */
 #include "server/server_internal.h"
+#include "server/mqtt.h"
 #include "server/hoplog.h"
 
 #include <unistd.h>
@@ -162,7 +163,7 @@ char *ictal__metrics_text(ictal_server *srv)
     int streams = 0, connected = 0;
     for (ictal__stream *st = srv->streams; st; st = st->next) {
         streams++;
-        connected += st->wsi != NULL;
+        connected += st->conn != NULL;
     }
     int64_t pending = 0, delivered = 0;
     ictal__store_outbox_counts(&srv->store, &pending, &delivered);
@@ -206,6 +207,21 @@ char *ictal__metrics_text(ictal_server *srv)
           srv->hasher ? ictal__hasher_held(srv->hasher) : 0);
     COUNTER("ictal_alarms_total", "Alarms raised since start.", srv->alarms_total);
     GAUGE("ictal_device_connections", "Open device connections.", "%d", connected);
+    if (srv->mqtt) {
+        ictal__mqtt_stats ms;
+        ictal__mqtt_stats_get(srv->mqtt, &ms);
+        GAUGE("ictal_mqtt_connected", "1 while connected to the MQTT broker.", "%d", ms.connected);
+        COUNTER("ictal_mqtt_connects_total", "Connections to the broker (the first and reconnects).",
+                ms.connects);
+        COUNTER("ictal_mqtt_disconnects_total", "Connections to the broker lost.", ms.disconnects);
+        COUNTER("ictal_mqtt_messages_in_total", "MQTT messages received from devices.", ms.msgs_in);
+        COUNTER("ictal_mqtt_bytes_in_total", "Payload bytes of MQTT messages received.", ms.bytes_in);
+        COUNTER("ictal_mqtt_messages_out_total", "MQTT messages published to devices (ctl).",
+                ms.msgs_out);
+        COUNTER("ictal_mqtt_dropped_total", "MQTT messages on topics naming no valid device.",
+                ms.dropped);
+        GAUGE("ictal_mqtt_devices", "Device connections over MQTT.", "%d", ms.devices);
+    }
     GAUGE("ictal_streams", "Device streams held in memory.", "%d", streams);
     GAUGE("ictal_dashboard_connections", "Open dashboard connections.", "%d", srv->dash_conns);
     GAUGE("ictal_webhook_outbox_pending", "Webhook events not yet delivered.", "%lld",

@@ -1,4 +1,4 @@
-/* Simulated devices over WebSocket (fleet.h). */
+/* Simulated devices over WebSocket or MQTT (fleet.h). */
 #include "server/fleet.h"
 
 #include <math.h>
@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <mosquitto.h>
 
 #include "ictal/recording.h"
 #include "ictal/wire.h"
@@ -194,6 +195,11 @@ typedef struct simdev {
     int64_t swap_pending;
     int64_t conn_us, reconnect_at_us, t0_us, next_stall_us, stall_until_us;
     uint8_t *buf;
+    /* MQTT: the device's own client (driven from fleet_tick, no thread). */
+    struct mosquitto *mq;
+    int mq_open;                /* connect sent, until the connection is lost or dropped */
+    int mq_up;                  /* CONNACK received */
+    int64_t hello_at_us, progress_us;
 } simdev;
 
 struct fleet {
@@ -274,13 +280,14 @@ static void dev_connect(simdev *dv)
     }
 }
 
-static void dev_send_frame(simdev *dv, struct lws *wsi, uint64_t k)
+/* Writes frame k of the device (its seq, its clock, the test's mutation) at p; returns
+ * its length. */
+static size_t dev_build_frame(simdev *dv, uint64_t k, uint8_t *p)
 {
     fleet *fl = dv->fl;
     const ictal__sim_source *s = fl->src;
     size_t src_k = (k + dv->src_offset) % s->n_frames;
     size_t len = s->frame_bytes[src_k];
-    uint8_t *p = dv->buf + LWS_PRE;
     memcpy(p, s->frames[src_k], len);
     for (int b = 0; b < 8; b++)
         p[8 + b] = (uint8_t)(k >> (8 * b));
@@ -295,13 +302,44 @@ static void dev_send_frame(simdev *dv, struct lws *wsi, uint64_t k)
         if (n)
             len = n;
     }
-    if (lws_write(wsi, p, len, LWS_WRITE_BINARY) < 0)
-        return;
+    return len;
+}
+
+static void dev_count_sent(simdev *dv, uint64_t k)
+{
+    fleet *fl = dv->fl;
     fl->res->frames_sent++;
     if (k + 1 <= dv->max_sent_plus1)
         fl->res->frames_resent++;
     else
         dv->max_sent_plus1 = k + 1;
+}
+
+static void dev_send_frame(simdev *dv, struct lws *wsi, uint64_t k)
+{
+    uint8_t *p = dv->buf + LWS_PRE;
+    size_t len = dev_build_frame(dv, k, p);
+    if (lws_write(wsi, p, len, LWS_WRITE_BINARY) < 0)
+        return;
+    dev_count_sent(dv, k);
+}
+
+/* The hello (malloc'd JSON text). */
+static char *dev_hello_text(const simdev *dv)
+{
+    const fleet *fl = dv->fl;
+    const ictal__sim_source *s = fl->src;
+    json_t *ch = json_array();
+    for (int c = 0; c < s->n_channels; c++)
+        json_array_append_new(ch, json_string(s->labels[c]));
+    json_t *h = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:f, s:I}", "type", "hello", "device_id",
+                          dv->id, "token", dv->token, "stream_id", fl->stream_id, "firmware",
+                          fl->opt.firmware ? fl->opt.firmware : "ictal-replay/0.1.0", "channels",
+                          ch, "rate_hz", s->rate_hz, "start_time_us",
+                          (json_int_t)fl->opt.start_time_us);
+    char *txt = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    return txt;
 }
 
 static void dev_text(simdev *dv, const char *txt, size_t len)
@@ -386,18 +424,9 @@ static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (dv->want_drop || dv->closing)
             return -1;
         if (!dv->hello_sent) {
-            const ictal__sim_source *s = fl->src;
-            json_t *ch = json_array();
-            for (int c = 0; c < s->n_channels; c++)
-                json_array_append_new(ch, json_string(s->labels[c]));
-            json_t *h = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:f, s:I}", "type", "hello",
-                                  "device_id", dv->id, "token", dv->token, "stream_id",
-                                  fl->stream_id, "firmware",
-                                  fl->opt.firmware ? fl->opt.firmware : "ictal-replay/0.1.0",
-                                  "channels", ch, "rate_hz", s->rate_hz, "start_time_us",
-                                  (json_int_t)fl->opt.start_time_us);
-            char *txt = json_dumps(h, JSON_COMPACT);
-            json_decref(h);
+            char *txt = dev_hello_text(dv);
+            if (txt == NULL)
+                return -1;
             size_t n = strlen(txt);
             memcpy(dv->buf + LWS_PRE, txt, n);
             free(txt);
@@ -452,6 +481,166 @@ static int cb_client(struct lws *wsi, enum lws_callback_reasons reason, void *us
     return 0;
 }
 
+/* --- devices over MQTT ----------------------------------------------------------------------- */
+
+/*
+ * Each simulated device is its own MQTT client (clean session), driven from fleet_tick
+ * with mosquitto_loop (no thread). It subscribes to its ctl topic, publishes the hello,
+ * and streams frames once a welcome for its stream id arrives. It says hello again when
+ * no welcome comes within 2 s (the server was away from the broker), when the server
+ * answers "no_hello" (it lost the device's connection), and when acks stop for 3 s while
+ * frames are unacknowledged; a welcome's ack is always safe to resume from.
+ */
+static void mq_topic(char *out, size_t size, const simdev *dv, const char *leaf)
+{
+    snprintf(out, size, "ictal/v1/dev/%s/%s", dv->id, leaf);
+}
+
+static void mq_hello(simdev *dv)
+{
+    char topic[160];
+    mq_topic(topic, sizeof topic, dv, "hello");
+    char *txt = dev_hello_text(dv);
+    if (txt == NULL)
+        return;
+    mosquitto_publish(dv->mq, NULL, topic, (int)strlen(txt), txt, 1, false);
+    free(txt);
+    dv->hello_sent = 1;
+    dv->welcomed = 0;
+    dv->hello_at_us = mono_us();
+}
+
+static void mq_on_connect(struct mosquitto *mq, void *obj, int rc)
+{
+    simdev *dv = obj;
+    if (rc != 0) {
+        if (!dv->fl->opt.quiet)
+            fprintf(stderr, "ictal replay: %s: broker refused: %s\n", dv->id,
+                    mosquitto_connack_string(rc));
+        return;
+    }
+    char topic[160];
+    mq_topic(topic, sizeof topic, dv, "ctl");
+    mosquitto_subscribe(mq, NULL, topic, 1);
+    dv->mq_up = 1;
+    dv->conn_us = mono_us();
+    mq_hello(dv); /* after the subscription: the broker handles them in order */
+}
+
+static void mq_on_message(struct mosquitto *mq, void *obj, const struct mosquitto_message *msg)
+{
+    (void)mq;
+    simdev *dv = obj;
+    if (msg->payloadlen <= 0)
+        return;
+    json_t *j = json_loadb(msg->payload, (size_t)msg->payloadlen, 0, NULL);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    const char *code = json_string_value(json_object_get(j, "code"));
+    const char *sid = json_string_value(json_object_get(j, "stream_id"));
+    int welcome = type && strcmp(type, "welcome") == 0;
+    int no_hello = type && code && strcmp(type, "error") == 0 && strcmp(code, "no_hello") == 0;
+    int stale = welcome && sid && strcmp(sid, dv->fl->stream_id) != 0;
+    json_decref(j);
+    if (stale)
+        return; /* the answer to another stream's hello */
+    if (no_hello) {
+        if (!dv->done && !dv->failed)
+            mq_hello(dv);
+        return;
+    }
+    int64_t before = dv->acked;
+    dev_text(dv, msg->payload, (size_t)msg->payloadlen);
+    if (welcome || dv->acked != before)
+        dv->progress_us = mono_us();
+}
+
+/* The connection is gone (lost, or dropped on purpose): reconnect after the delay. */
+static void mq_lost(simdev *dv, int64_t now)
+{
+    fleet *fl = dv->fl;
+    dv->mq_open = dv->mq_up = 0;
+    dv->welcomed = dv->hello_sent = 0;
+    double delay = fl->opt.reconnect_delay_s > 0 ? fl->opt.reconnect_delay_s : 0.2;
+    dv->reconnect_at_us = now + (int64_t)(delay * 1e6);
+    if (!dv->done && !dv->failed)
+        fl->res->reconnects++;
+}
+
+static void mq_service(simdev *dv, int64_t now)
+{
+    fleet *fl = dv->fl;
+    if (!dv->mq_open) {
+        if (now < dv->reconnect_at_us)
+            return;
+        if (dv->mq == NULL) {
+            char cid[128];
+            snprintf(cid, sizeof cid, "ictal-replay-%s", dv->id);
+            dv->mq = mosquitto_new(cid, true, dv);
+            if (dv->mq == NULL) {
+                dv->failed = 1;
+                return;
+            }
+            if (fl->opt.mqtt_user)
+                mosquitto_username_pw_set(dv->mq, fl->opt.mqtt_user, fl->opt.mqtt_password);
+            if (fl->opt.tls &&
+                mosquitto_tls_set(dv->mq, fl->opt.ca_file, NULL, NULL, NULL, NULL) != MOSQ_ERR_SUCCESS) {
+                dv->failed = 1;
+                snprintf(fl->res->last_error, sizeof fl->res->last_error,
+                         "cannot use %s as the broker's CA", fl->opt.ca_file ? fl->opt.ca_file : "-");
+                return;
+            }
+            mosquitto_max_inflight_messages_set(dv->mq, 64);
+            mosquitto_connect_callback_set(dv->mq, mq_on_connect);
+            mosquitto_message_callback_set(dv->mq, mq_on_message);
+        }
+        dv->mq_up = dv->welcomed = dv->hello_sent = 0;
+        if (mosquitto_connect(dv->mq, fl->opt.host ? fl->opt.host : "127.0.0.1", fl->opt.port,
+                              10) != MOSQ_ERR_SUCCESS) {
+            dv->reconnect_at_us = now + 500000; /* the broker is down: try again */
+            return;
+        }
+        dv->mq_open = 1;
+        dv->conn_us = now;
+    }
+    if (mosquitto_loop(dv->mq, 0, 1) != MOSQ_ERR_SUCCESS) {
+        mq_lost(dv, now);
+        return;
+    }
+    if (!dv->mq_up || dv->done || dv->failed)
+        return;
+    if (fl->opt.drop_every_s > 0 && dv->welcomed &&
+        now - dv->conn_us > (int64_t)(fl->opt.drop_every_s * 1e6)) {
+        mosquitto_disconnect(dv->mq);
+        mosquitto_loop(dv->mq, 0, 1);
+        mq_lost(dv, now);
+        return;
+    }
+    if (fl->opt.stall_every_s > 0 && now >= dv->next_stall_us) {
+        dv->stall_until_us = now + (int64_t)(fl->opt.stall_s * 1e6);
+        dv->next_stall_us = now + (int64_t)(fl->opt.stall_every_s * 1e6);
+    }
+    if (dv->hello_sent && !dv->welcomed && now - dv->hello_at_us > 2000000)
+        mq_hello(dv);
+    if (dv->welcomed && dv->acked + 1 < (int64_t)dv->max_sent_plus1 &&
+        now - dv->progress_us > 3000000) {
+        mq_hello(dv);
+        dv->progress_us = now;
+    }
+    char topic[160];
+    mq_topic(topic, sizeof topic, dv, "frames");
+    for (int n = 0; n < 32 && can_send(dv, now); n++) {
+        uint64_t k = dv->next_send;
+        uint8_t *p = dv->buf + LWS_PRE;
+        size_t len = dev_build_frame(dv, k, p);
+        if (mosquitto_publish(dv->mq, NULL, topic, (int)len, p, 1, false) != MOSQ_ERR_SUCCESS)
+            break;
+        dev_count_sent(dv, k);
+        dv->next_send = k + 1;
+        if (dv->progress_us < dv->hello_at_us)
+            dv->progress_us = now;
+    }
+}
+
 static void fleet_tick(lws_sorted_usec_list_t *sul)
 {
     fleet *fl = lws_container_of(sul, fleet, sul);
@@ -459,6 +648,19 @@ static void fleet_tick(lws_sorted_usec_list_t *sul)
     int active = 0;
     for (int i = 0; i < fl->opt.n_devices; i++) {
         simdev *dv = &fl->devs[i];
+        if (fl->opt.mqtt) {
+            if (dv->done || dv->failed) {
+                if (dv->mq_open) {
+                    mosquitto_disconnect(dv->mq);
+                    mosquitto_loop(dv->mq, 0, 1);
+                    dv->mq_open = 0;
+                }
+                continue;
+            }
+            active++;
+            mq_service(dv, now);
+            continue;
+        }
         if (dv->done)
             continue; /* its connection is closed by the context at the end */
         if (dv->failed) {
@@ -553,6 +755,8 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
         return ICTAL_ENOMEM;
     }
     fl.started_us = mono_us();
+    if (fl.opt.mqtt)
+        mosquitto_lib_init();
     int rc = 0;
     for (int i = 0; i < fl.opt.n_devices && rc == 0; i++) {
         simdev *dv = &fl.devs[i];
@@ -595,6 +799,14 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
     }
     /* Destroying the context closes the connections (callbacks still see dv). */
     lws_context_destroy(fl.ctx);
+    for (int i = 0; i < fl.opt.n_devices; i++)
+        if (fl.devs[i].mq) {
+            if (fl.devs[i].mq_open)
+                mosquitto_disconnect(fl.devs[i].mq);
+            mosquitto_destroy(fl.devs[i].mq);
+        }
+    if (fl.opt.mqtt)
+        mosquitto_lib_cleanup();
     for (int i = 0; i < fl.opt.n_devices; i++)
         free(fl.devs[i].buf);
     free(fl.devs);

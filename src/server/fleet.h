@@ -1,5 +1,6 @@
 /*
- * A fleet of simulated devices: N WebSocket clients in one libwebsockets event loop,
+ * A fleet of simulated devices: N WebSocket clients in one libwebsockets event loop (or
+ * N MQTT clients driven from its timer),
  * each streaming the same recording as a device would (docs/protocol.md), used by
  * `ictal replay`, the protocol tests and the benchmark. Each device resumes after a
  * dropped connection from the server's acknowledgement, and faults can be injected:
@@ -43,9 +44,13 @@ typedef size_t (*ictal__fleet_mutate_fn)(void *user, int device, uint64_t seq, u
 typedef struct ictal__fleet_options {
     const char *host;          /* NULL: 127.0.0.1 */
     int port;
-    int tls;                   /* non-zero: wss:// */
-    const char *ca_file;       /* wss: PEM file of the CA (or self-signed certificate) to
-                                  trust; NULL: the system's */
+    int tls;                   /* non-zero: wss:// (or MQTT over TLS) */
+    int mqtt;                  /* non-zero: over MQTT, host:port being the broker's
+                                  (docs/protocol.md); every device its own client */
+    const char *mqtt_user;     /* broker credentials; NULL: anonymous */
+    const char *mqtt_password;
+    const char *ca_file;       /* wss or MQTT over TLS: PEM file of the CA (or self-signed
+                                  certificate) to trust; NULL: the system's (wss only) */
     int n_devices;             /* 0: 1 */
     const char *device_prefix; /* device i is "<prefix>-<i>"; NULL: "sim" */
     const char *token;         /* NULL: "sim-token-<device id>" */
@@ -62,7 +67,7 @@ typedef struct ictal__fleet_options {
     double reconnect_delay_s;  /* wait before reconnecting; 0: 0.2 */
     double stall_every_s;      /* stop sending for stall_s every stall_every_s (0: never) */
     double stall_s;
-    double reorder_prob;       /* chance to swap a frame with the next one */
+    double reorder_prob;       /* chance to swap a frame with the next one (WebSocket) */
     uint32_t seed;
     ictal__fleet_mutate_fn mutate;
     void *mutate_user;

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "server/hoplog.h"
+#include "server/mqtt.h"
 
 const double ictal__lat_bounds_s[ICTAL__LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                         0.05,  0.1,    0.25,  1.0};
@@ -53,7 +54,7 @@ void ictal_server_options_init(ictal_server_options *opt)
 
 /* --- message queues ------------------------------------------------------------------ */
 
-static ictal__msg *msg_new(const char *data, size_t len)
+ictal__msg *ictal__msg_new(const char *data, size_t len)
 {
     ictal__msg *m = malloc(sizeof *m + LWS_PRE + len);
     if (m == NULL)
@@ -65,7 +66,7 @@ static ictal__msg *msg_new(const char *data, size_t len)
     return m;
 }
 
-static void q_push(ictal__msgq *q, ictal__msg *m)
+void ictal__msgq_push(ictal__msgq *q, ictal__msg *m)
 {
     if (q->tail)
         q->tail->next = m;
@@ -75,7 +76,7 @@ static void q_push(ictal__msgq *q, ictal__msg *m)
     q->n++;
 }
 
-static ictal__msg *q_pop(ictal__msgq *q)
+ictal__msg *ictal__msgq_pop(ictal__msgq *q)
 {
     ictal__msg *m = q->head;
     if (m) {
@@ -87,10 +88,10 @@ static ictal__msg *q_pop(ictal__msgq *q)
     return m;
 }
 
-static void q_free(ictal__msgq *q)
+void ictal__msgq_free(ictal__msgq *q)
 {
     ictal__msg *m;
-    while ((m = q_pop(q)) != NULL)
+    while ((m = ictal__msgq_pop(q)) != NULL)
         free(m);
 }
 
@@ -110,7 +111,7 @@ void ictal__dash_send(ictal__dash *d, json_t *j, int64_t decided_us)
     char *txt = json_dumps(j, JSON_COMPACT);
     if (txt == NULL)
         return;
-    ictal__msg *m = msg_new(txt, strlen(txt));
+    ictal__msg *m = ictal__msg_new(txt, strlen(txt));
     free(txt);
     if (m == NULL)
         return;
@@ -130,7 +131,7 @@ void ictal__dash_send(ictal__dash *d, json_t *j, int64_t decided_us)
             prev = x;
             pp = &x->next;
         }
-        q_push(&d->out, m);
+        ictal__msgq_push(&d->out, m);
     } else if (kind == ICTAL__MSG_ALARM) {
         ictal__msg *after = NULL;
         for (ictal__msg *x = d->out.head; x && x->kind == ICTAL__MSG_ALARM; x = x->next)
@@ -148,7 +149,7 @@ void ictal__dash_send(ictal__dash *d, json_t *j, int64_t decided_us)
         }
         d->out.n++;
     } else {
-        q_push(&d->out, m);
+        ictal__msgq_push(&d->out, m);
     }
     lws_callback_on_writable(d->wsi);
 }
@@ -207,7 +208,7 @@ static void stream_sync_log(ictal__stream *st)
 }
 
 /* The log, and the session's progress in the database. */
-static void stream_sync(ictal__stream *st)
+void ictal__stream_sync(ictal__stream *st)
 {
     stream_sync_log(st);
     if (st->synced_seq != st->log.last_seq) {
@@ -232,8 +233,8 @@ static void syncs_done(ictal_server *srv)
                 st->sync_pending = 0;
                 if (seq[i] > st->durable_seq) {
                     st->durable_seq = seq[i];
-                    if (st->wsi)
-                        lws_callback_on_writable(st->wsi);
+                    if (st->conn)
+                        st->conn->ops->kick(st->conn);
                 }
                 break;
             }
@@ -244,6 +245,7 @@ static void syncs_done(ictal_server *srv)
 void ictal__server_wake(ictal_server *srv)
 {
     syncs_done(srv);
+    ictal__mqtt_poll(srv->mqtt);
 }
 
 /* Called by the syncer and the hasher threads. */
@@ -255,7 +257,7 @@ static void syncer_wake(void *user)
 
 static void stream_free(ictal__stream *st)
 {
-    stream_sync(st);
+    ictal__stream_sync(st);
     if (st->srv->syncer)
         st->log.dirty = 0; /* the syncer has it */
     ictal__seslog_close(&st->log);
@@ -448,7 +450,7 @@ static void record_frame(ictal__stream *st, const ictal_wire_frame *f, const flo
 }
 
 /* Runs one stored frame through the analysis (live and on restart replay). */
-static void analyse_frame(ictal__stream *st, const ictal_wire_frame *f, int64_t expected_time_us)
+void ictal__stream_analyse(ictal__stream *st, const ictal_wire_frame *f, int64_t expected_time_us)
 {
     ictal_server *srv = st->srv;
     double t_s = (double)(f->device_time_us - st->start_time_us) * 1e-6;
@@ -481,7 +483,7 @@ typedef struct replay_ctx {
 static int replay_cb(void *user, const ictal_wire_frame *f)
 {
     replay_ctx *r = user;
-    analyse_frame(r->st, f, r->expected_us);
+    ictal__stream_analyse(r->st, f, r->expected_us);
     r->expected_us = f->device_time_us + (int64_t)((double)f->n_samples * 1e6 / r->st->rate_hz);
     return 0;
 }
@@ -494,7 +496,7 @@ static int make_dirs(const char *path)
 }
 
 /* Opens (or resumes) the stream of a hello. */
-static int stream_open(ictal_server *srv, const char *device_id, const char *stream_id,
+int ictal__stream_open(ictal_server *srv, const char *device_id, const char *stream_id,
                        json_t *labels, double rate_hz, const char *firmware, int64_t start_us,
                        ictal__stream **out, ictal_diag *d)
 {
@@ -606,320 +608,46 @@ static int stream_open(ictal_server *srv, const char *device_id, const char *str
     return 0;
 }
 
-/* --- device connections ---------------------------------------------------------------- */
-
-#define REORDER_WINDOW 8
+/* --- device connections over WebSocket ------------------------------------------------- */
 
 typedef struct dev_pss {
-    ictal__stream *st;
+    ictal__devconn c;
+    struct lws *wsi;
     uint8_t *rx;
     size_t rx_len, rx_cap;
-    ictal__msgq out;
-    int64_t acked;        /* last seq acknowledged to the device */
-    int64_t gap_expected; /* a "gap" was sent for this expected seq: send it only once */
-    /* Frames that arrived ahead of a missing one (reordered in the device's stack),
-     * held until the hole is filled: slot seq % REORDER_WINDOW. */
-    uint8_t *held[REORDER_WINDOW];
-    size_t held_len[REORDER_WINDOW];
-    uint64_t held_seq[REORDER_WINDOW];
-    int hello_done;
-    int close_status;     /* non-zero: close with this status after the queue drains */
-    char close_reason[124];
 } dev_pss;
 
-static void dev_queue_json(struct lws *wsi, dev_pss *p, json_t *j)
+static void ws_kick(ictal__devconn *c)
 {
-    char *txt = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (txt == NULL)
-        return;
-    ictal__msg *m = msg_new(txt, strlen(txt));
-    free(txt);
-    if (m)
-        q_push(&p->out, m);
-    lws_callback_on_writable(wsi);
+    dev_pss *p = c->user;
+    lws_callback_on_writable(p->wsi);
 }
 
-/* Rejects: queue an error message, then close with status and reason. */
-static int dev_reject(struct lws *wsi, dev_pss *p, int status, const char *code, const char *fmt, ...)
-    ICTAL_PRINTF(5, 6);
-static int dev_reject(struct lws *wsi, dev_pss *p, int status, const char *code, const char *fmt, ...)
+static void ws_drop(ictal__devconn *c)
 {
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ictal_server *srv = lws_context_user(lws_get_context(wsi));
-    srv->rejected_total++;
-    ictal__log(srv, "device %s: rejected (%s): %s", p->st ? p->st->device_id : "?", code, msg);
-    dev_queue_json(wsi, p, json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", msg));
-    p->close_status = status;
-    snprintf(p->close_reason, sizeof p->close_reason, "%s: %.100s", code, msg);
-    return 0;
+    dev_pss *p = c->user;
+    lws_set_timeout(p->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
-static int valid_id(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n < 1 || n > ICTAL__ID_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || c == ':'))
-            return 0;
-    }
-    return 1;
-}
-
-static int dev_hello(struct lws *wsi, dev_pss *p, const char *txt, size_t len)
-{
-    ictal_server *srv = lws_context_user(lws_get_context(wsi));
-    json_error_t jerr;
-    json_t *h = json_loadb(txt, len, 0, &jerr);
-    if (h == NULL || !json_is_object(h)) {
-        json_decref(h);
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_hello",
-                          "hello is not a JSON object (%s)", jerr.text);
-    }
-    const char *type = json_string_value(json_object_get(h, "type"));
-    const char *dev = json_string_value(json_object_get(h, "device_id"));
-    const char *token = json_string_value(json_object_get(h, "token"));
-    const char *stream = json_string_value(json_object_get(h, "stream_id"));
-    const char *fw = json_string_value(json_object_get(h, "firmware"));
-    json_t *chans = json_object_get(h, "channels");
-    json_t *rate = json_object_get(h, "rate_hz");
-    json_t *start = json_object_get(h, "start_time_us");
-    int rc = 0;
-    const char *why = NULL;
-    if (type == NULL || strcmp(type, "hello") != 0)
-        why = "\"type\" must be \"hello\"";
-    else if (!valid_id(dev))
-        why = "\"device_id\" must be 1-64 characters of A-Z a-z 0-9 - _ . :";
-    else if (token == NULL || strlen(token) < 8 || strlen(token) > 256)
-        why = "\"token\" must be a string of 8-256 characters";
-    else if (stream != NULL && !valid_id(stream))
-        why = "\"stream_id\" must be 1-64 characters of A-Z a-z 0-9 - _ . :";
-    else if (fw == NULL || strlen(fw) > ICTAL__ID_MAX)
-        why = "\"firmware\" must be a string of at most 64 characters";
-    else if (!json_is_number(rate) || !(json_number_value(rate) >= 100 &&
-                                        json_number_value(rate) <= 2048) ||
-             json_number_value(rate) != floor(json_number_value(rate)))
-        why = "\"rate_hz\" must be a whole number of Hz in 100..2048";
-    else if (!json_is_array(chans) || json_array_size(chans) < 1 ||
-             json_array_size(chans) > ICTAL_WIRE_MAX_CHANNELS)
-        why = "\"channels\" must be an array of 1-32 labels";
-    else if (start != NULL && !json_is_integer(start))
-        why = "\"start_time_us\" must be an integer (µs since the Unix epoch)";
-    for (size_t i = 0; why == NULL && i < json_array_size(chans); i++) {
-        const char *l = json_string_value(json_array_get(chans, i));
-        if (l == NULL || l[0] == 0 || strlen(l) > 16)
-            why = "each channel label must be a string of 1-16 bytes";
-    }
-    if (why) {
-        dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "bad_hello", "%s", why);
-        json_decref(h);
-        return 0;
-    }
-    srv->hellos_total++;
-    rc = ictal__store_device_auth(&srv->store, dev, token);
-    if (rc == ICTAL_ENOENT && !srv->opt.closed_enrolment) {
-        rc = ictal__store_device_add(&srv->store, dev, token);
-        if (rc == 0)
-            ictal__log(srv, "device %s: enrolled", dev);
-    }
-    if (rc != 0) {
-        srv->auth_failures++;
-        dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "unauthorized",
-                   "unknown device or wrong token");
-        json_decref(h);
-        return 0;
-    }
-    ictal__stream *st = ictal__stream_find(srv, dev);
-    if (st && st->wsi && st->wsi != wsi) {
-        /* The device reconnected before its old connection timed out: the new one wins. */
-        lws_set_timeout(st->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-        dev_pss *old = lws_wsi_user(st->wsi);
-        if (old)
-            old->st = NULL;
-        st->wsi = NULL;
-    }
-    ictal_diag d;
-    ictal_diag_init(&d);
-    int64_t start_us = start ? (int64_t)json_integer_value(start) : (int64_t)(ictal__now_s() * 1e6);
-    rc = stream_open(srv, dev, stream ? stream : "default", chans, json_number_value(rate),
-                     fw, start_us, &st, &d);
-    if (rc != 0) {
-        dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session", "%s", d.message);
-        json_decref(h);
-        return 0;
-    }
-    ictal__store_device_seen(&srv->store, dev, fw, chans, json_number_value(rate));
-    st->wsi = wsi;
-    st->disconnected_us = 0;
-    p->st = st;
-    p->hello_done = 1;
-    p->acked = st->durable_seq;
-    ictal__store_event(&srv->store, dev, st->session_id, "connected", NULL);
-    ictal__log(srv, "device %s: connected, session %lld, resume after seq %lld", dev,
-               (long long)st->session_id, (long long)st->log.last_seq);
-    dev_queue_json(wsi, p,
-                   json_pack("{s:s, s:I, s:I, s:{s:i, s:i, s:i, s:f, s:f}}", "type", "welcome",
-                             "session_id", (json_int_t)st->session_id, "ack",
-                             (json_int_t)st->durable_seq, "limits", "max_frame_bytes",
-                             ICTAL_WIRE_MAX_FRAME_BYTES, "max_channels", ICTAL_WIRE_MAX_CHANNELS,
-                             "max_samples", ICTAL_WIRE_MAX_SAMPLES, "max_speed",
-                             srv->opt.max_speed, "max_frames_per_s", srv->opt.max_frames_per_s));
-    json_decref(h);
-    return 0;
-}
-
-/* Token buckets: 60 s of burst, refilled at max_speed x the rate and max_frames_per_s. */
-static int rate_ok(ictal_server *srv, ictal__stream *st, uint32_t n_samples)
-{
-    int64_t now = ictal__mono_us();
-    double dt = (double)(now - st->bucket_us) * 1e-6;
-    st->bucket_us = now;
-    double cap_s = st->rate_hz * srv->opt.max_speed * 60.0;
-    double cap_f = srv->opt.max_frames_per_s * 60.0;
-    st->bucket_samples += dt * st->rate_hz * srv->opt.max_speed;
-    st->bucket_frames += dt * srv->opt.max_frames_per_s;
-    if (st->bucket_samples > cap_s)
-        st->bucket_samples = cap_s;
-    if (st->bucket_frames > cap_f)
-        st->bucket_frames = cap_f;
-    if (st->bucket_samples < n_samples || st->bucket_frames < 1)
-        return 0;
-    st->bucket_samples -= n_samples;
-    st->bucket_frames -= 1;
-    return 1;
-}
-
-/* Stores one in-sequence frame: rate limit, session log, analysis (the ack follows
- * once the syncer has made the log durable). */
-static int store_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len,
-                       const ictal_wire_frame *fp)
-{
-    ictal_server *srv = lws_context_user(lws_get_context(wsi));
-    ictal__stream *st = p->st;
-    ictal_wire_frame f = *fp;
-    int rc;
-    if (!rate_ok(srv, st, f.n_samples))
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate_limit",
-                          "more than %.0f x real time or %.0f frames/s", srv->opt.max_speed,
-                          srv->opt.max_frames_per_s);
-    if (st->log.frames == 0 && st->start_time_us != f.device_time_us) {
-        /* The session's time origin is its first sample (kept for restarts and exports). */
-        st->start_time_us = f.device_time_us;
-        ictal__store_session_start(&srv->store, st->session_id, f.device_time_us);
-    }
-    int64_t expected = st->log.last_time_us;
-    rc = ictal__seslog_append(&st->log, buf, len, &f, st->rate_hz);
-    if (rc != 0)
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "storage",
-                          "cannot store the frame: %s", ictal_strerror(rc));
-    srv->frames_total++;
-    srv->samples_total += f.n_samples;
-    srv->bytes_total += len;
-    st->last_rx_us = ictal__mono_us();
-    analyse_frame(st, &f, expected);
-    lws_callback_on_writable(wsi);
-    return 0;
-}
-
-static int dev_frame(struct lws *wsi, dev_pss *p, const uint8_t *buf, size_t len)
-{
-    ictal_server *srv = lws_context_user(lws_get_context(wsi));
-    ictal__stream *st = p->st;
-    ictal_wire_frame f;
-    ictal_diag d;
-    ictal_diag_init(&d);
-    int rc = ictal_wire_parse(buf, len, &f, &d);
-    if (rc != 0)
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_frame",
-                          "byte %lld, field %s: %s", (long long)d.offset, d.field ? d.field : "-",
-                          d.message);
-    if (f.n_channels != st->n_channels)
-        return dev_reject(wsi, p, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "bad_frame",
-                          "frame has %d channels, the hello announced %d", f.n_channels,
-                          st->n_channels);
-    if ((int64_t)f.seq <= st->log.last_seq) {
-        /* Already stored (a resend after a lost ack): acknowledge again, store nothing. */
-        st->duplicates++;
-        srv->duplicates_total++;
-        lws_callback_on_writable(wsi);
-        p->acked = -2; /* force an ack */
-        return 0;
-    }
-    if ((int64_t)f.seq != st->log.last_seq + 1) {
-        st->seq_gaps++;
-        srv->seq_gaps_total++;
-        if ((int64_t)f.seq <= st->log.last_seq + REORDER_WINDOW) {
-            int k = (int)(f.seq % REORDER_WINDOW);
-            if (p->held[k] == NULL || p->held_seq[k] != f.seq) {
-                uint8_t *copy = realloc(p->held[k], len);
-                if (copy == NULL)
-                    return -1;
-                memcpy(copy, buf, len);
-                p->held[k] = copy;
-                p->held_len[k] = len;
-                p->held_seq[k] = f.seq;
-            }
-            return 0;
-        }
-        /* Too far ahead: one notice per hole, so the device rewinds once, not once per
-         * frame in flight. */
-        if (p->gap_expected == st->log.last_seq + 1)
-            return 0;
-        p->gap_expected = st->log.last_seq + 1;
-        dev_queue_json(wsi, p, json_pack("{s:s, s:I}", "type", "gap", "expected",
-                                         (json_int_t)(st->log.last_seq + 1)));
-        return 0;
-    }
-    rc = store_frame(wsi, p, buf, len, &f);
-    /* The hole is filled: store the frames held behind it, in order. */
-    while (rc == 0 && !p->close_status) {
-        uint64_t next = (uint64_t)(st->log.last_seq + 1);
-        int k = (int)(next % REORDER_WINDOW);
-        if (p->held[k] == NULL || p->held_seq[k] != next)
-            break;
-        ictal_wire_frame h;
-        if (ictal_wire_parse(p->held[k], p->held_len[k], &h, NULL) != 0)
-            break;
-        rc = store_frame(wsi, p, p->held[k], p->held_len[k], &h);
-        free(p->held[k]);
-        p->held[k] = NULL;
-    }
-    return rc;
-}
+static const ictal__devconn_ops ws_ops = {ws_kick, ws_drop};
 
 static int dev_writeable(struct lws *wsi, dev_pss *p)
 {
-    ictal__msg *m = q_pop(&p->out);
+    ictal__devconn *c = &p->c;
+    ictal__msg *m = ictal__devconn_next(c);
     if (m) {
         int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
         free(m);
         if (n < 0)
             return -1;
-        if (p->out.head || (p->st && p->acked != p->st->durable_seq) || p->close_status)
+        if (c->out.head || ictal__devconn_ack_due(c) || c->close_status)
             lws_callback_on_writable(wsi);
         return 0;
     }
-    if (p->close_status) {
-        lws_close_reason(wsi, (enum lws_close_status)p->close_status, (unsigned char *)p->close_reason,
-                         strlen(p->close_reason));
+    if (c->close_status) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_status,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
-    }
-    if (p->st && p->hello_done && p->acked != p->st->durable_seq) {
-        char txt[64];
-        int n = snprintf(txt, sizeof txt, "{\"type\":\"ack\",\"seq\":%lld}",
-                         (long long)p->st->durable_seq);
-        unsigned char buf[LWS_PRE + 64];
-        memcpy(buf + LWS_PRE, txt, (size_t)n);
-        if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_TEXT) < 0)
-            return -1;
-        p->acked = p->st->durable_seq;
     }
     return 0;
 }
@@ -932,8 +660,9 @@ static int cb_device(struct lws *wsi, enum lws_callback_reasons reason, void *us
     switch (reason) {
     case LWS_CALLBACK_ESTABLISHED:
         memset(p, 0, sizeof *p);
-        p->acked = -1;
-        p->gap_expected = -1;
+        p->wsi = wsi;
+        ictal__devconn_init(&p->c, srv, &ws_ops, p);
+        p->c.transport = "websocket";
         srv->device_conns++;
         if (srv->device_conns > srv->opt.max_devices) {
             srv->rejected_total++;
@@ -942,14 +671,14 @@ static int cb_device(struct lws *wsi, enum lws_callback_reasons reason, void *us
         }
         break;
     case LWS_CALLBACK_RECEIVE: {
-        if (p->close_status)
+        if (p->c.close_status)
             return 0; /* closing: ignore the rest */
         int first = lws_is_first_fragment(wsi);
         if (first)
             p->rx_len = 0;
         if (p->rx_len + len > ICTAL_WIRE_MAX_FRAME_BYTES) {
-            return dev_reject(wsi, p, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "too_large",
-                              "message exceeds %d bytes", ICTAL_WIRE_MAX_FRAME_BYTES);
+            return ictal__devconn_reject(&p->c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "too_large",
+                                         "message exceeds %d bytes", ICTAL_WIRE_MAX_FRAME_BYTES);
         }
         if (p->rx_len + len > p->rx_cap) {
             size_t cap = p->rx_len + len;
@@ -964,40 +693,25 @@ static int cb_device(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
             return 0;
         int binary = lws_frame_is_binary(wsi);
-        if (!p->hello_done) {
+        if (!p->c.hello_done) {
             if (binary)
-                return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no_hello",
-                                  "the first message must be the JSON hello");
-            return dev_hello(wsi, p, (const char *)p->rx, p->rx_len);
+                return ictal__devconn_reject(&p->c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no_hello",
+                                             "the first message must be the JSON hello");
+            return ictal__devconn_hello(&p->c, (const char *)p->rx, p->rx_len, NULL);
         }
         if (!binary)
-            return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "unexpected_text",
-                              "after the hello only binary frames are accepted");
-        if (p->st == NULL)
-            return dev_reject(wsi, p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "superseded",
-                              "this device connected again elsewhere");
-        return dev_frame(wsi, p, p->rx, p->rx_len);
+            return ictal__devconn_reject(&p->c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                                         "unexpected_text",
+                                         "after the hello only binary frames are accepted");
+        return ictal__devconn_frame(&p->c, p->rx, p->rx_len);
     }
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return dev_writeable(wsi, p);
     case LWS_CALLBACK_CLOSED:
         srv->device_conns--;
-        if (p->st && p->st->wsi == wsi) {
-            p->st->wsi = NULL;
-            p->st->disconnected_us = ictal__mono_us();
-            stream_sync(p->st);
-            ictal__store_event(&srv->store, p->st->device_id, p->st->session_id, "disconnected",
-                               NULL);
-            ictal__log(srv, "device %s: disconnected after seq %lld", p->st->device_id,
-                       (long long)p->st->log.last_seq);
-        }
-        q_free(&p->out);
+        ictal__devconn_close(&p->c);
         free(p->rx);
         p->rx = NULL;
-        for (int k = 0; k < REORDER_WINDOW; k++) {
-            free(p->held[k]);
-            p->held[k] = NULL;
-        }
         break;
     default:
         break;
@@ -1046,7 +760,7 @@ static void dash_message(ictal_server *srv, ictal__dash *d, const char *txt, siz
         }
     } else if (type && strcmp(type, "subscribe") == 0 && d->role >= ICTAL_ROLE_VIEWER) {
         const char *dev = json_string_value(json_object_get(j, "device"));
-        snprintf(d->sub, sizeof d->sub, "%s", dev && valid_id(dev) ? dev : "");
+        snprintf(d->sub, sizeof d->sub, "%s", dev && ictal__device_id_valid(dev) ? dev : "");
         ictal__stream *st = d->sub[0] ? ictal__stream_find(srv, d->sub) : NULL;
         json_t *r = json_pack("{s:s, s:s, s:o, s:o, s:o}", "type", "subscribed", "device", d->sub,
                               "labels", st ? channel_names(st, 0xffffffffu) : json_array(), "rate_hz",
@@ -1116,7 +830,7 @@ static int cb_dashboard(struct lws *wsi, enum lws_callback_reasons reason, void 
         /* Drain as much as the socket takes now: a burst of alarms must not wait one
          * loop iteration per message behind the device traffic. */
         ictal__msg *m;
-        while ((m = q_pop(&p->d->out)) != NULL) {
+        while ((m = ictal__msgq_pop(&p->d->out)) != NULL) {
             int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
             if (m->decided_us > 0)
                 record_latency(srv, m->decided_us);
@@ -1137,7 +851,7 @@ static int cb_dashboard(struct lws *wsi, enum lws_callback_reasons reason, void 
                     *pp = p->d->next;
                     break;
                 }
-            q_free(&p->d->out);
+            ictal__msgq_free(&p->d->out);
             free(p->d);
             p->d = NULL;
             srv->dash_conns--;
@@ -1170,7 +884,7 @@ json_t *ictal__status_json(ictal_server *srv, int compact)
             "{s:s, s:s, s:I, s:s, s:b, s:f, s:O, s:i, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:s,"
             " s:o, s:o, s:o, s:o, s:f, s:I}",
             "device_id", st->device_id, "stream_id", st->stream_id, "session_id",
-            (json_int_t)st->session_id, "firmware", st->firmware, "connected", st->wsi != NULL,
+            (json_int_t)st->session_id, "firmware", st->firmware, "connected", st->conn != NULL,
             "rate_hz", st->rate_hz, "channels", st->labels, "n_channels", st->n_channels,
             "last_seq", (json_int_t)st->log.last_seq, "frames", (json_int_t)st->log.frames,
             "duplicates", (json_int_t)st->duplicates, "gaps", (json_int_t)(st->time_gaps),
@@ -1210,11 +924,11 @@ static void tick(lws_sorted_usec_list_t *sul)
     for (ictal__stream **pp = &srv->streams; *pp; i++) {
         ictal__stream *st = *pp;
         if (i % 5 == slot)
-            stream_sync(st);
+            ictal__stream_sync(st);
         else
             stream_sync_log(st); /* acks wait for it: every tick */
         /* Streams gone for 10 minutes are closed; a later hello reopens them from the log. */
-        if (st->wsi == NULL && st->disconnected_us && now - st->disconnected_us > 600000000) {
+        if (st->conn == NULL && st->disconnected_us && now - st->disconnected_us > 600000000) {
             *pp = st->next;
             stream_free(st);
             continue;
@@ -1222,6 +936,8 @@ static void tick(lws_sorted_usec_list_t *sul)
         pp = &st->next;
     }
     ictal__store_commit(&srv->store);
+    if (slot == 0)
+        ictal__mqtt_tick(srv->mqtt);
     /* Sign-in sessions expire: once a minute, dashboards whose session ended stop. */
     if (srv->dashes && srv->ticks % 300 == 1)
         ictal__dash_recheck(srv);
@@ -1505,6 +1221,15 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
     srv->port = vh ? lws_get_vhost_listen_port(vh) : info.port;
     lws_sul_schedule(srv->ctx, 0, &srv->sul_tick, tick, 1000000);
     lws_sul_schedule(srv->ctx, 0, &srv->sul_webhook, webhook_tick, 100000);
+    if (opt->mqtt_host) {
+        ictal__mqtt_options mo = {opt->mqtt_host, opt->mqtt_port, opt->mqtt_client_id,
+                                  opt->mqtt_user, opt->mqtt_password, opt->mqtt_ca_file, 0};
+        rc = ictal__mqtt_create(&srv->mqtt, srv, srv->ctx, &mo, syncer_wake, srv, d);
+        if (rc != 0) {
+            ictal_server_destroy(srv);
+            return rc;
+        }
+    }
     *out = srv;
     return 0;
 }
@@ -1538,8 +1263,11 @@ void ictal_server_destroy(ictal_server *srv)
 {
     if (srv == NULL)
         return;
-    /* The helper threads first (they may wake the loop): the hasher finishes the hash in
-     * progress and drops the rest; then logs are synced inline. */
+    /* The helper threads first (they may wake the loop): the MQTT client disconnects
+     * (its device connections end), the hasher finishes the hash in progress and drops
+     * the rest; then logs are synced inline. */
+    ictal__mqtt_destroy(srv->mqtt);
+    srv->mqtt = NULL;
     ictal__hasher_destroy(srv->hasher);
     srv->hasher = NULL;
     ictal__syncer_destroy(srv->syncer);

@@ -73,7 +73,7 @@ typedef struct ictal__stream {
     int64_t open_alarm_id;      /* ... and its alarm row (for the resolve annotation) */
     ictal__analysis *an;
     int64_t start_time_us;
-    struct lws *wsi;            /* the device connection, or NULL */
+    struct ictal__devconn *conn; /* the device connection, or NULL */
     double bucket_samples, bucket_frames;
     int64_t bucket_us;
     ictal__hop_info last_hop;
@@ -88,6 +88,60 @@ typedef struct ictal__stream {
     int sync_pending;           /* a sync of the log is queued on the syncer */
     uint64_t duplicates, seq_gaps, time_gaps;
 } ictal__stream;
+
+/*
+ * One device connection, whatever carries it (WebSocket: server.c; MQTT: mqtt.c). The
+ * core (device.c) validates the hello, resumes the session, checks and stores frames,
+ * and decides what to send; the transport delivers messages to ictal__devconn_hello /
+ * _frame and, after ops->kick, sends every message ictal__devconn_next returns.
+ */
+#define ICTAL__REORDER_WINDOW 8
+
+typedef struct ictal__devconn ictal__devconn;
+
+typedef struct ictal__devconn_ops {
+    void (*kick)(ictal__devconn *c); /* messages are waiting: call ictal__devconn_next */
+    void (*drop)(ictal__devconn *c); /* another connection of the device took over */
+} ictal__devconn_ops;
+
+struct ictal__devconn {
+    ictal_server *srv;
+    const ictal__devconn_ops *ops;
+    void *user;                 /* the transport's */
+    const char *transport;      /* for log lines */
+    ictal__stream *st;          /* NULL until the hello, or once superseded */
+    ictal__msgq out;            /* welcome, gap, error (acks are made when sent) */
+    int64_t acked;              /* last seq acknowledged to the device */
+    int64_t gap_expected;       /* a "gap" was sent for this expected seq: send it only once */
+    /* Frames that arrived ahead of a missing one (reordered on their way), held until
+     * the hole is filled: slot seq % ICTAL__REORDER_WINDOW. */
+    uint8_t *held[ICTAL__REORDER_WINDOW];
+    size_t held_len[ICTAL__REORDER_WINDOW];
+    uint64_t held_seq[ICTAL__REORDER_WINDOW];
+    int hello_done;
+    int close_status;           /* non-zero: rejected; close (WebSocket status) once the
+                                   queue is sent */
+    char close_reason[124];
+};
+
+void ictal__devconn_init(ictal__devconn *c, ictal_server *srv, const ictal__devconn_ops *ops,
+                         void *user);
+/* The hello (JSON text). must_device: the device id the transport knows (MQTT topic), or
+ * NULL. Errors are queued as messages and set close_status; returns 0 or -1 (no memory). */
+int ictal__devconn_hello(ictal__devconn *c, const char *txt, size_t len, const char *must_device);
+/* One binary frame message. Same return convention. */
+int ictal__devconn_frame(ictal__devconn *c, const uint8_t *buf, size_t len);
+/* Queues {"type":"error"} and sets close_status; returns 0. */
+int ictal__devconn_reject(ictal__devconn *c, int status, const char *code, const char *fmt, ...)
+    ICTAL_PRINTF(4, 5);
+/* The next message to send (caller frees), the queued ones first, then an ack when one is
+ * due; NULL: nothing. */
+ictal__msg *ictal__devconn_next(ictal__devconn *c);
+int ictal__devconn_ack_due(const ictal__devconn *c);
+/* The connection ended: the stream is detached (kept for a resume), c is reset as by
+ * ictal__devconn_init. */
+void ictal__devconn_close(ictal__devconn *c);
+int ictal__device_id_valid(const char *s);
 
 typedef struct ictal__dash {
     struct ictal__dash *next;
@@ -144,6 +198,7 @@ struct ictal_server {
     ictal__webhook *webhook;
     ictal__syncer *syncer;
     ictal__hasher *hasher;
+    struct ictal__mqtt *mqtt;   /* device ingest over MQTT (mqtt.h), or NULL */
     ictal__auth_req auth_reqs[ICTAL__AUTH_JOBS_MAX];
     uint64_t auth_next_id;
     ictal__stream *streams;
@@ -173,6 +228,22 @@ struct ictal_server {
 };
 
 extern const double ictal__lat_bounds_s[ICTAL__LAT_BUCKETS];
+
+/* Message queues (server.c): a message carries LWS_PRE bytes of headroom. */
+ictal__msg *ictal__msg_new(const char *data, size_t len);
+void ictal__msgq_push(ictal__msgq *q, ictal__msg *m);
+ictal__msg *ictal__msgq_pop(ictal__msgq *q);
+void ictal__msgq_free(ictal__msgq *q);
+
+/* Streams (server.c). _open opens or resumes the stream of a hello (a resume after a
+ * restart replays its log through the detector); _analyse runs one stored frame through
+ * recording and detector (expected_time_us: where it should start, INT64_MIN: unknown);
+ * _sync hands the log to the syncer and writes the progress to the database. */
+int ictal__stream_open(ictal_server *srv, const char *device_id, const char *stream_id,
+                       json_t *labels, double rate_hz, const char *firmware, int64_t start_us,
+                       ictal__stream **out, ictal_diag *d);
+void ictal__stream_analyse(ictal__stream *st, const ictal_wire_frame *f, int64_t expected_time_us);
+void ictal__stream_sync(ictal__stream *st);
 
 int64_t ictal__mono_us(void);
 void ictal__log(ictal_server *srv, const char *fmt, ...) ICTAL_PRINTF(2, 3);
