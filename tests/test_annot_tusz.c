@@ -14,26 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int n_warn;
-static char last_warning[ICTAL_DIAG_MESSAGE_MAX];
-static int64_t last_warning_line;
-
-static void on_warning(void *user, const ictal_diag *w)
-{
-    (void)user;
-    n_warn++;
-    snprintf(last_warning, sizeof(last_warning), "%s", w->message);
-    last_warning_line = w->line;
-}
-
-static void diag(ictal_diag *d)
-{
-    ictal_diag_init(d);
-    d->on_warning = on_warning;
-    n_warn = 0;
-    last_warning[0] = '\0';
-    last_warning_line = -1;
-}
+#include "diag_util.h"
 
 static int parse(const char *text, ictal_annotations *a, ictal_diag *d)
 {

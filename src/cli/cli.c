@@ -161,3 +161,16 @@ void ictal_cli_model_free(ictal_cli_model *m)
     m->bytes = NULL;
     m->len = 0;
 }
+
+int ictal_cli_read_secret_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    int ok = fgets(buf, (int)cap, f) != NULL;
+    fclose(f);
+    if (!ok)
+        return -1;
+    buf[strcspn(buf, "\r\n")] = 0;
+    return 0;
+}

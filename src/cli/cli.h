@@ -11,6 +11,11 @@
  * libictal's soname do, so that they cannot disagree. */
 #ifndef ICTAL_VERSION_STRING
 #error "ICTAL_VERSION_STRING is defined by the build (CMakeLists.txt)"
+/* The first line of a file (without its line end) into buf: a secret such as a broker
+ * password, kept in a file because command lines are visible to every local user.
+ * Returns 0, or -1 when the file cannot be read or is empty. */
+int ictal_cli_read_secret_file(const char *path, char *buf, size_t cap);
+
 #endif
 
 enum {
@@ -69,5 +74,10 @@ const unsigned char *ictal_cli_model_bytes(const ictal_cli_model *m, size_t *len
 /* A whole file in memory (at most max_bytes), for the commands' small inputs. */
 int ictal_cli_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *len,
                         ictal_diag *d);
+
+/* The first line of a file (without its line end) into buf: a secret such as a broker
+ * password, kept in a file because command lines are visible to every local user.
+ * Returns 0, or -1 when the file cannot be read or is empty. */
+int ictal_cli_read_secret_file(const char *path, char *buf, size_t cap);
 
 #endif

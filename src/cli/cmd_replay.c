@@ -121,16 +121,11 @@ int ictal_cmd_replay(int argc, char **argv)
         return ICTAL_EXIT_USAGE;
     }
     if (mqtt_password_file) {
-        FILE *pf = fopen(mqtt_password_file, "r");
-        if (pf == NULL || fgets(mqtt_password, sizeof mqtt_password, pf) == NULL) {
+        if (ictal_cli_read_secret_file(mqtt_password_file, mqtt_password, sizeof mqtt_password)) {
             fprintf(stderr, "ictal replay: --mqtt-password-file %s: cannot read it\n",
                     mqtt_password_file);
-            if (pf)
-                fclose(pf);
             return ICTAL_EXIT_USAGE;
         }
-        fclose(pf);
-        mqtt_password[strcspn(mqtt_password, "\r\n")] = 0;
         opt.mqtt_password = mqtt_password;
     }
     if (opt.n_devices < 0 || opt.n_devices > 10000 || frame_ms <= 0 || opt.reorder_prob < 0 ||

@@ -210,17 +210,11 @@ int ictal_cmd_serve(int argc, char **argv)
         return ICTAL_EXIT_USAGE;
     }
     if (mqtt_password_file) {
-        /* A file, not an argument: command lines are visible to every local user. */
-        FILE *f = fopen(mqtt_password_file, "r");
-        if (f == NULL || fgets(mqtt_password, sizeof mqtt_password, f) == NULL) {
+        if (ictal_cli_read_secret_file(mqtt_password_file, mqtt_password, sizeof mqtt_password)) {
             fprintf(stderr, "ictal serve: --mqtt-password-file %s: cannot read it\n",
                     mqtt_password_file);
-            if (f)
-                fclose(f);
             return ICTAL_EXIT_USAGE;
         }
-        fclose(f);
-        mqtt_password[strcspn(mqtt_password, "\r\n")] = 0;
         opt.mqtt_password = mqtt_password;
     }
     if (add_user_role && !add_user_name) {

@@ -86,15 +86,9 @@ int ictal_annot_parse_chbmit_summary(const char *text, size_t len, const char *s
 {
     if (text == NULL || record == NULL || a == NULL)
         return ictal_diag_error(d, ICTAL_EINVAL, "no text, record or annotation list");
-    if (d != NULL) {
-        ictal_diag_clear(d);
-        d->source = source;
-    }
-    if (memchr(text, '\0', len) != NULL) {
-        if (d != NULL)
-            d->offset = (int64_t)((const char *)memchr(text, '\0', len) - text);
-        return ictal_diag_error(d, ICTAL_EFORMAT, "NUL byte in a text file: not a CHB-MIT summary");
-    }
+    int rc = ictal__text_begin(text, len, source, "CHB-MIT summary", d);
+    if (rc)
+        return rc;
 
     ictal__lines it;
     ictal__lines_init(&it, text, len);
@@ -106,7 +100,7 @@ int ictal_annot_parse_chbmit_summary(const char *text, size_t len, const char *s
     double onset = -1;
     int64_t onset_line = -1;
     size_t first_event = a->count;
-    int rc = 0;
+    rc = 0;
 
     for (;;) {
         int more = ictal__lines_next(&it, &s, &n);

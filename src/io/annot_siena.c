@@ -145,23 +145,16 @@ int ictal_annot_parse_siena(const char *text, size_t len, const char *source,
 {
     if (text == NULL || a == NULL)
         return ictal_diag_error(d, ICTAL_EINVAL, "no text or annotation list");
-    if (d != NULL) {
-        ictal_diag_clear(d);
-        d->source = source;
-    }
-    const char *nul = memchr(text, '\0', len);
-    if (nul != NULL) {
-        if (d != NULL)
-            d->offset = (int64_t)(nul - text);
-        return ictal_diag_error(d, ICTAL_EFORMAT, "NUL byte in a text file: not a Siena list");
-    }
+    int rc = ictal__text_begin(text, len, source, "Siena list", d);
+    if (rc)
+        return rc;
     size_t first = a->count;
     ictal__lines it;
     ictal__lines_init(&it, text, len);
     const char *s, *v;
     size_t n, vn;
     block b, prev;
-    int in_block = 0, matched = 0, n_blocks = 0, rc = 0;
+    int in_block = 0, matched = 0, n_blocks = 0;
     block_reset(&prev, -1);
 
     for (;;) {

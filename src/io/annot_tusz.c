@@ -261,17 +261,9 @@ int ictal_annot_parse_tusz(const char *text, size_t len, const char *source,
 {
     if (text == NULL || a == NULL)
         return ictal_diag_error(d, ICTAL_EINVAL, "no text or annotation list");
-    if (d != NULL) {
-        ictal_diag_clear(d);
-        d->source = source;
-    }
-    const char *nul = memchr(text, '\0', len);
-    if (nul != NULL) {
-        if (d != NULL)
-            d->offset = (int64_t)(nul - text);
-        return ictal_diag_error(d, ICTAL_EFORMAT, "NUL byte in a text file: not a TUSZ "
-                                                  "annotation file");
-    }
+    int rc = ictal__text_begin(text, len, source, "TUSZ annotation file", d);
+    if (rc)
+        return rc;
     size_t first = a->count;
     double duration_s = NAN;
     int mode = 0; /* 0: not known yet, 1: csv (after its header), 2: tse */
@@ -281,7 +273,7 @@ int ictal_annot_parse_tusz(const char *text, size_t len, const char *source,
     ictal__lines_init(&it, text, len);
     const char *s, *v;
     size_t n, vn;
-    int rc = 0;
+    rc = 0;
     while (rc == 0 && ictal__lines_next(&it, &s, &n)) {
         if (d != NULL) {
             d->line = it.line;

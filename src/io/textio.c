@@ -247,3 +247,18 @@ int ictal__parse_decimal(const char *s, size_t n, double *out)
     *out = v;
     return 0;
 }
+
+int ictal__text_begin(const char *text, size_t len, const char *source, const char *what,
+                      ictal_diag *d)
+{
+    if (d != NULL) {
+        ictal_diag_clear(d);
+        d->source = source;
+    }
+    const char *nul = memchr(text, '\0', len);
+    if (nul == NULL)
+        return 0;
+    if (d != NULL)
+        d->offset = (int64_t)(nul - text);
+    return ictal_diag_error(d, ICTAL_EFORMAT, "NUL byte in a text file: not a %s", what);
+}

@@ -46,6 +46,12 @@ int ictal__key_value(const char *s, size_t n, const char *key, const char **v, s
  * blanks around it allowed) to seconds; -1 when s[0..n) is not one. */
 int64_t ictal__parse_clock(const char *s, size_t n, int max_hour);
 
+/* The start of a text-format parser: clears d and names source in it, then refuses
+ * binary data (a NUL byte, its offset in d) with "NUL byte in a text file: not a WHAT".
+ * Returns 0 or ICTAL_EFORMAT. */
+int ictal__text_begin(const char *text, size_t len, const char *source, const char *what,
+                      ictal_diag *d);
+
 /* A plain decimal number [+-]digits[.digits][(e|E)[+-]digits] filling all of s[0..n)
  * (strtod alone would also take "nan", "inf" and hexadecimal, which no annotation tool
  * means) into *out. Returns 0, or -1 when s is not one or is not finite. */
