@@ -24,7 +24,7 @@ static void usage(FILE *out)
             "       ictal replay FILE... --mqtt HOST:PORT [...]   (through an MQTT broker)\n\n"
             "Streams each FILE (EDF, EDF+, BDF, .npy, text, CSV: see ictal/recording.h) as simulated devices: N devices per file,\n"
             "device ids \"<prefix>-<i>\", frames of --frame-ms of int16 samples.\n\n"
-            "  --url ws://HOST:PORT  the server (required); wss://HOST:PORT for TLS\n"
+            "  --url ws://HOST:PORT  the server (or --mqtt); wss://HOST:PORT for TLS\n"
             "  --ca FILE             wss: the CA or self-signed certificate to trust (PEM);\n"
             "                        with --mqtt: TLS to the broker, trusting it\n"
             "  --mqtt HOST:PORT      instead of --url: publish to this MQTT broker, which\n"

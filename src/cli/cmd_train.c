@@ -65,7 +65,7 @@ static void usage(FILE *out)
             "                      seizures (the patient's own background; default 1)\n"
             "  --agg max|topK      channel aggregation: the largest probability, or the mean\n"
             "                      of the K largest (default top2: two channels must agree)\n"
-            "  --out MODEL         write the model trained on all the data\n"
+            "  -o, --out MODEL     write the model trained on all the data\n"
             "evaluation:\n"
             "  --cv lopo|loro|kfold   leave one patient / record out, or k folds (--folds K)\n"
             "  --folds K           folds of --cv kfold (default 10)\n"
