@@ -62,7 +62,7 @@ static void usage(FILE *out)
             "  --port-file FILE     write the bound port there once listening\n"
             "  --quiet              no log lines\n"
             "  --add-user NAME      add a user account for the dashboard sign-in and exit;\n"
-            "                       the password (10+ characters) is read from stdin\n"
+            "                       the password (10-1024 characters) is read from stdin\n"
             "  --role ROLE          its role: viewer (default), clinician or admin\n\n"
             "People sign in on the dashboard with a user name and password (sessions last\n"
             "12 h); POST /api/users (admin) adds more. The admin API token is in\n"
