@@ -55,6 +55,7 @@ int ictal_cmd_replay(int argc, char **argv)
     ictal__fleet_options opt;
     memset(&opt, 0, sizeof opt);
     opt.speed = 1;
+    opt.n_devices = 1;
     const char *files[64];
     int n_files = 0;
     const char *url = NULL, *mqtt = NULL, *channels = NULL, *prefix = NULL;
@@ -128,7 +129,7 @@ int ictal_cmd_replay(int argc, char **argv)
         }
         opt.mqtt_password = mqtt_password;
     }
-    if (opt.n_devices < 0 || opt.n_devices > 10000 || frame_ms <= 0 || opt.reorder_prob < 0 ||
+    if (opt.n_devices < 1 || opt.n_devices > 10000 || frame_ms <= 0 || opt.reorder_prob < 0 ||
         opt.reorder_prob > 1) {
         fprintf(stderr, "ictal replay: --devices must be 1..10000, --frame-ms > 0, --reorder 0..1\n");
         return ICTAL_EXIT_USAGE;
@@ -157,7 +158,7 @@ int ictal_cmd_replay(int argc, char **argv)
         if (!opt.quiet)
             fprintf(stderr, "ictal replay: %s: %d channels at %g Hz, %zu frames, %d device(s), %gx\n",
                     files[f], src.n_channels, src.rate_hz, src.n_frames,
-                    opt.n_devices ? opt.n_devices : 1, opt.speed);
+                    opt.n_devices, opt.speed);
         ictal__fleet_result res;
         rc = ictal__fleet_run(&src, &opt, &res);
         printf("%s: %d device(s) done, %llu frames sent (%llu resent), %llu reconnects, %.1f s\n",
