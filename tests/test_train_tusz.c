@@ -292,6 +292,25 @@ static int run(const char *cmd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* ictal train --protocol tusz ROOT into tmp/TAG.{out,err,md}; the three texts are read
+ * back (malloc'd) and stdout and stderr printed. Returns the command's status. */
+static int run_protocol(const char *ictal, const char *root, const char *tag, char **out,
+                        char **err, char **md)
+{
+    char cmd[4096], f_out[512], f_err[512], f_md[512];
+    snprintf(f_out, sizeof f_out, "%s/%s.out", tmp, tag);
+    snprintf(f_err, sizeof f_err, "%s/%s.err", tmp, tag);
+    snprintf(f_md, sizeof f_md, "%s/%s.md", tmp, tag);
+    snprintf(cmd, sizeof cmd, "'%s' train --protocol tusz '%s' --report '%s' -q > '%s' 2> '%s'",
+             ictal, root, f_md, f_out, f_err);
+    int rc = run(cmd);
+    *out = slurp(f_out);
+    *err = slurp(f_err);
+    *md = slurp(f_md);
+    printf("--- stdout\n%s--- stderr\n%s", *out, *err);
+    return rc;
+}
+
 /* A row of the report's Seizures table for rec: alarmed when its "first alarm" cell is a
  * number. */
 static int seizure_alarmed(const char *report, const char *rec)
@@ -331,16 +350,8 @@ static void test_v2(const char *ictal)
              root);
     check_double_banana(path);
 
-    snprintf(cmd, sizeof cmd,
-             "'%s' train --protocol tusz '%s' --report '%s/v2.md' -q > '%s/v2.out' 2> '%s/v2.err'",
-             ictal, root, tmp, tmp, tmp);
-    CHECK_EQ_INT(run(cmd), 0);
-    char f_out[512], f_err[512], f_md[512];
-    snprintf(f_out, sizeof f_out, "%s/v2.out", tmp);
-    snprintf(f_err, sizeof f_err, "%s/v2.err", tmp);
-    snprintf(f_md, sizeof f_md, "%s/v2.md", tmp);
-    char *out = slurp(f_out), *err = slurp(f_err), *md = slurp(f_md);
-    printf("--- stdout\n%s--- stderr\n%s", out, err);
+    char *out, *err, *md;
+    CHECK_EQ_INT(run_protocol(ictal, root, "v2", &out, &err, &md), 0);
     const char *end = strstr(md, "## Seizures");
     printf("--- report (head)\n%.*s", end ? (int)(end - md) : 2000, md);
     CHECK(strstr(out, "tusz-train: 6 recordings of 6 EDF files; 0 skipped") != NULL);
@@ -374,6 +385,7 @@ static void test_v2(const char *ictal)
              "--out '%s/m.ictal' > '%s/files.out' 2>&1",
              ictal, root, root, root, root, tmp, tmp);
     CHECK_EQ_INT(run(cmd), 0);
+    char f_out[512];
     snprintf(f_out, sizeof f_out, "%s/files.out", tmp);
     out = slurp(f_out);
     printf("--- ictal train FILE:ANNOT\n%s", out);
@@ -420,16 +432,8 @@ static void test_v15(const char *ictal)
         snprintf(path, sizeof path, "%s/%s_s002_t000.edf", dir, pats[i][1]);
         background_recording(path, i == 0 ? "Subject05" : i == 1 ? "Subject06" : "Subject07");
     }
-    snprintf(cmd, sizeof cmd,
-             "'%s' train --protocol tusz '%s' --report '%s/v15.md' -q > '%s/v15.out' 2> '%s/v15.err'",
-             ictal, root, tmp, tmp, tmp);
-    CHECK_EQ_INT(run(cmd), 0);
-    char f_out[512], f_err[512], f_md[512];
-    snprintf(f_out, sizeof f_out, "%s/v15.out", tmp);
-    snprintf(f_err, sizeof f_err, "%s/v15.err", tmp);
-    snprintf(f_md, sizeof f_md, "%s/v15.md", tmp);
-    char *out = slurp(f_out), *err = slurp(f_err), *md = slurp(f_md);
-    printf("--- stdout\n%s--- stderr\n%s", out, err);
+    char *out, *err, *md;
+    CHECK_EQ_INT(run_protocol(ictal, root, "v15", &out, &err, &md), 0);
     CHECK(strstr(out, "tusz-eval: MISSING") != NULL);
     CHECK(strstr(err, "no eval split") != NULL);
     CHECK(strstr(out, "tusz-train: 4 recordings") != NULL);
@@ -445,6 +449,7 @@ static void test_v15(const char *ictal)
                               "> /dev/null 2> '%s/none.err'",
              root, ictal, root, tmp);
     CHECK(run(cmd) != 0);
+    char f_err[512];
     snprintf(f_err, sizeof f_err, "%s/none.err", tmp);
     err = slurp(f_err);
     CHECK(strstr(err, "no train split") != NULL && strstr(err, "no usable recording") != NULL);
