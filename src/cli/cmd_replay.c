@@ -121,6 +121,11 @@ int ictal_cmd_replay(int argc, char **argv)
         usage(stderr);
         return ICTAL_EXIT_USAGE;
     }
+    if (mqtt && opt.reorder_prob > 0) {
+        /* a broker delivers a client's QoS 1 messages in order: no reordering to inject */
+        fprintf(stderr, "ictal replay: --reorder is for --url (WebSocket) only\n");
+        return ICTAL_EXIT_USAGE;
+    }
     if (mqtt_password_file) {
         if (ictal_cli_read_secret_file(mqtt_password_file, mqtt_password, sizeof mqtt_password)) {
             fprintf(stderr, "ictal replay: --mqtt-password-file %s: cannot read it\n",
