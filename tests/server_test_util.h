@@ -190,6 +190,18 @@ static inline long ts_http(const test_server *s, const char *method, const char 
     return ts_http_from(s, NULL, method, path, token, req_body, NULL, NULL, body, body_len);
 }
 
+/* One counter or gauge from /metrics (Prometheus text), -1 when it is missing. */
+static inline long ts_metric(const test_server *s, const char *name)
+{
+    char *m = NULL, key[128];
+    ts_http(s, "GET", "/metrics", s->token, NULL, &m, NULL);
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *t = m ? strstr(m, key) : NULL;
+    long v = t ? atol(t + strlen(key)) : -1;
+    free(m);
+    return v;
+}
+
 /* GET path as JSON with the admin token (NULL on failure). */
 static inline json_t *ts_get_json(const test_server *s, const char *path)
 {

@@ -373,11 +373,7 @@ static void test_throttle(void)
     free(r.body);
     CHECK_EQ_INT(login("127.0.0.2", "nobody-here", "guess number y", NULL, 0, body, sizeof body), 429);
     CHECK_EQ_INT(login("127.0.0.1", "screen", "same password 42", NULL, 0, NULL, 0), 200);
-    char *m = NULL;
-    ts_http(&srv, "GET", "/metrics", srv.token, NULL, &m, NULL);
-    const char *t = m ? strstr(m, "\nictal_logins_throttled_total ") : NULL;
-    CHECK(t != NULL && atol(t + strlen("\nictal_logins_throttled_total ")) == 2);
-    free(m);
+    CHECK(ts_metric(&srv, "ictal_logins_throttled_total") == 2);
 }
 
 static void test_stored_hashes(void)
@@ -469,17 +465,6 @@ static long status_with(const char *method, const char *path, const char *token,
     return r.status;
 }
 
-static long metric(const char *name)
-{
-    char *m = NULL, key[128];
-    ts_http(&srv, "GET", "/metrics", srv.token, NULL, &m, NULL);
-    snprintf(key, sizeof key, "\n%s ", name);
-    const char *t = m ? strstr(m, key) : NULL;
-    long v = t ? atol(t + strlen(key)) : -1;
-    free(m);
-    return v;
-}
-
 /*
  * Admins re-enable users and change roles: open sessions and dashboards follow a role
  * change at once; the last enabled admin can be neither disabled nor demoted (409), by
@@ -561,7 +546,7 @@ static void test_password_change(void)
 {
     const char *src = "127.0.0.5", *same = "same password 42";
     char s1[96], s2[96], adm[96], body[512];
-    long changes0 = metric("ictal_password_changes_total");
+    long changes0 = ts_metric(&srv, "ictal_password_changes_total");
     CHECK_EQ_INT(login(src, "screen", same, s1, sizeof s1, NULL, 0), 200);
     CHECK_EQ_INT(login(src, "screen", same, s2, sizeof s2, NULL, 0), 200);
     CHECK_EQ_INT(login(src, "ward-admin", "first admin password", adm, sizeof adm, NULL, 0), 200);
@@ -603,7 +588,7 @@ static void test_password_change(void)
     ws_close_all();
     CHECK_EQ_INT(login(src, "screen", same, NULL, 0, NULL, 0), 401);
     CHECK_EQ_INT(login(src, "screen", "screen pw two", s2, sizeof s2, NULL, 0), 200);
-    CHECK_EQ_INT(metric("ictal_password_changes_total"), changes0 + 1);
+    CHECK_EQ_INT(ts_metric(&srv, "ictal_password_changes_total"), changes0 + 1);
 
     /* An admin sets it without the current one; every session of the user ends. */
     CHECK_EQ_INT(status_of("POST", "/api/users/nobody-here/password", adm, "{\"new_password\":\"x234567890\"}"),
@@ -623,7 +608,7 @@ static void test_password_change(void)
     CHECK_EQ_INT(status_of("POST", "/api/users/nurse-c/password", srv.token,
                            "{\"new_password\":\"nurse password 2\"}"), 200);
     CHECK_EQ_INT(login(src, "nurse-c", "nurse password 2", NULL, 0, NULL, 0), 200);
-    CHECK_EQ_INT(metric("ictal_password_changes_total"), changes0 + 3);
+    CHECK_EQ_INT(ts_metric(&srv, "ictal_password_changes_total"), changes0 + 3);
     json_t *users = get_json("/api/users", adm);
     CHECK(json_number_value(json_object_get(find_by(users, "name", "screen"), "password_changed_at")) >
           (double)time(NULL) - 120);

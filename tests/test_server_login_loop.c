@@ -39,23 +39,11 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* One metric's value from /metrics (-1 when missing). */
-static long metric(const char *name)
-{
-    char *m = NULL, key[128];
-    ts_http(&srv, "GET", "/metrics", srv.token, NULL, &m, NULL);
-    snprintf(key, sizeof key, "\n%s ", name);
-    const char *t = m ? strstr(m, key) : NULL;
-    long v = t ? atol(t + strlen(key)) : -1;
-    free(m);
-    return v;
-}
-
 /* Waits (up to 30 s) until the hasher holds no job. */
 static int hasher_idle(void)
 {
     for (int i = 0; i < 600; i++) {
-        if (metric("ictal_auth_jobs") == 0)
+        if (ts_metric(&srv, "ictal_auth_jobs") == 0)
             return 1;
         ts_sleep_ms(50);
     }
@@ -249,8 +237,8 @@ static long alice_sessions(void)
 static void test_clients_leave(void)
 {
     CHECK(hasher_idle());
-    long sessions = alice_sessions(), abandoned = metric("ictal_auth_abandoned_total");
-    long failures = metric("ictal_login_failures_total");
+    long sessions = alice_sessions(), abandoned = ts_metric(&srv, "ictal_auth_abandoned_total");
+    long failures = ts_metric(&srv, "ictal_login_failures_total");
     /* Right passwords: no session is opened for a client that has gone. */
     for (int i = 0; i < 3; i++)
         login_and_leave("127.0.0.1", user_req);
@@ -259,8 +247,8 @@ static void test_clients_leave(void)
         login_and_leave("127.0.0.3", wrong_req);
     CHECK_EQ_INT(ts_http(&srv, "GET", "/api/health", NULL, NULL, NULL, NULL), 200);
     CHECK(hasher_idle());
-    CHECK_EQ_INT(metric("ictal_auth_abandoned_total") - abandoned, 8);
-    CHECK_EQ_INT(metric("ictal_login_failures_total") - failures, 5);
+    CHECK_EQ_INT(ts_metric(&srv, "ictal_auth_abandoned_total") - abandoned, 8);
+    CHECK_EQ_INT(ts_metric(&srv, "ictal_login_failures_total") - failures, 5);
     CHECK_EQ_INT(alice_sessions(), sessions);
     /* 127.0.0.3 is throttled now (its five failures), 127.0.0.1 is not. */
     CURL *c = curl_easy_init();
@@ -288,7 +276,7 @@ static void test_burst_throttled(void)
 {
     enum { N = 8 };
     CHECK(hasher_idle());
-    long failures = metric("ictal_login_failures_total");
+    long failures = ts_metric(&srv, "ictal_login_failures_total");
     CURLM *m = curl_multi_init();
     req r[N];
     for (int i = 0; i < N; i++)
@@ -306,7 +294,7 @@ static void test_burst_throttled(void)
     curl_multi_cleanup(m);
     CHECK_EQ_INT(refused, 5);
     CHECK_EQ_INT(throttled, N - 5);
-    CHECK_EQ_INT(metric("ictal_login_failures_total") - failures, 5);
+    CHECK_EQ_INT(ts_metric(&srv, "ictal_login_failures_total") - failures, 5);
 }
 
 /* More sign-ins at once than the hasher holds (16): the rest get 503 + Retry-After. */
@@ -314,7 +302,7 @@ static void test_queue_full(void)
 {
     enum { N = 24 };
     CHECK(hasher_idle());
-    long busy = metric("ictal_auth_busy_total");
+    long busy = ts_metric(&srv, "ictal_auth_busy_total");
     CURLM *m = curl_multi_init();
     req r[N];
     for (int i = 0; i < N; i++)
@@ -335,7 +323,7 @@ static void test_queue_full(void)
     CHECK_EQ_INT(ok + full, N);
     CHECK(ok >= 16);
     CHECK(full >= 1);
-    CHECK_EQ_INT(metric("ictal_auth_busy_total") - busy, full);
+    CHECK_EQ_INT(ts_metric(&srv, "ictal_auth_busy_total") - busy, full);
     /* User creation shares the queue and works again once it drains. */
     CHECK(hasher_idle());
     CHECK_EQ_INT(ts_http(&srv, "POST", "/api/users", srv.token,
@@ -351,7 +339,7 @@ static void test_stop_in_flight(void)
     for (int i = 0; i < 8; i++)
         req_add(m, &r[i], "/api/login", user_req);
     drive(m, 0.1, NULL);
-    CHECK(metric("ictal_auth_jobs") > 0);
+    CHECK(ts_metric(&srv, "ictal_auth_jobs") > 0);
     int st = ts_stop(&srv, SIGTERM);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     drive(m, 5, NULL);

@@ -175,21 +175,6 @@ static char *hello_text(const ictal__sim_source *src, const char *dev, const cha
     return txt;
 }
 
-static double metric(const test_server *s, const char *name)
-{
-    char *body = NULL;
-    double v = -1;
-    if (ts_http(s, "GET", "/metrics", s->token, NULL, &body, NULL) == 200 && body) {
-        char key[128];
-        snprintf(key, sizeof key, "\n%s ", name);
-        const char *p = strstr(body, key);
-        if (p)
-            v = atof(p + strlen(key));
-    }
-    free(body);
-    return v;
-}
-
 /* The onsets of a device's alarms, as JSON (compared between transports). */
 static json_t *alarm_onsets(const test_server *s, const char *device)
 {
@@ -238,9 +223,9 @@ int main(void)
     const char *args[] = {"--model", ts_model_path(), "--mqtt", mqtt_arg, "--mqtt-client-id",
                           "ictal-serve-test", NULL};
     CHECK_EQ_INT(ts_start(&s, data, args), 0);
-    for (int i = 0; i < 100 && metric(&s, "ictal_mqtt_connected") != 1; i++)
+    for (int i = 0; i < 100 && ts_metric(&s, "ictal_mqtt_connected") != 1; i++)
         ts_sleep_ms(50);
-    CHECK(metric(&s, "ictal_mqtt_connected") == 1);
+    CHECK(ts_metric(&s, "ictal_mqtt_connected") == 1);
 
     /* 1. The recording over MQTT: stored exactly, alarms as over WebSocket. */
     ictal__fleet_options o;
@@ -276,7 +261,7 @@ int main(void)
     CHECK_EQ_INT(ts_log_matches(&s, sid, &src), (int64_t)src.n_frames);
 
     /* 3. The broker restarts mid-stream: server and device reconnect, nothing lost. */
-    double connects0 = metric(&s, "ictal_mqtt_connects_total");
+    long connects0 = ts_metric(&s, "ictal_mqtt_connects_total");
     restart_job job = {&b, 2000, 1000, 0};
     pthread_t th;
     pthread_create(&th, NULL, restart_main, &job);
@@ -290,9 +275,9 @@ int main(void)
     CHECK(r.reconnects >= 1);
     sid = ts_session_of(&s, "brk-0");
     CHECK_EQ_INT(ts_log_matches(&s, sid, &src), (int64_t)src.n_frames);
-    CHECK(metric(&s, "ictal_mqtt_disconnects_total") >= 1);
-    CHECK(metric(&s, "ictal_mqtt_connects_total") >= connects0 + 1);
-    CHECK(metric(&s, "ictal_mqtt_connected") == 1);
+    CHECK(ts_metric(&s, "ictal_mqtt_disconnects_total") >= 1);
+    CHECK(ts_metric(&s, "ictal_mqtt_connects_total") >= connects0 + 1);
+    CHECK(ts_metric(&s, "ictal_mqtt_connected") == 1);
 
     /* 4. Malformed payloads: an error on ctl, the server goes on. */
     raw rw;
@@ -336,11 +321,11 @@ int main(void)
     j = raw_req(&rw, NULL, "frames", frame, src.frame_bytes[0] - 3); /* truncated */
     CHECK_STR(jstr(j, "code"), "bad_frame");
     json_decref(j);
-    double dropped0 = metric(&s, "ictal_mqtt_dropped_total");
+    long dropped0 = ts_metric(&s, "ictal_mqtt_dropped_total");
     j = raw_req(&rw, "bad id with spaces", "hello", hello, strlen(hello));
     CHECK(j == NULL); /* no valid device: no answer, counted */
     json_decref(j);
-    CHECK(metric(&s, "ictal_mqtt_dropped_total") >= dropped0 + 1);
+    CHECK(ts_metric(&s, "ictal_mqtt_dropped_total") >= dropped0 + 1);
     free(hello);
     /* 5. A wrong token: refused, exactly as over WebSocket. */
     hello = hello_text(&src, "raw-0", "not-the-token-0001");
@@ -356,9 +341,9 @@ int main(void)
     o.token = "a-wrong-token-here";
     CHECK_EQ_INT(ictal__fleet_run(&src, &o, &r), ICTAL_EFORMAT);
     CHECK(strncmp(r.last_error, "unauthorized", 12) == 0);
-    CHECK(metric(&s, "ictal_auth_failures_total") >= 2);
-    CHECK(metric(&s, "ictal_mqtt_messages_in_total") >= 3 * (double)src.n_frames);
-    CHECK(metric(&s, "ictal_mqtt_messages_out_total") > 10);
+    CHECK(ts_metric(&s, "ictal_auth_failures_total") >= 2);
+    CHECK(ts_metric(&s, "ictal_mqtt_messages_in_total") >= 3 * (double)src.n_frames);
+    CHECK(ts_metric(&s, "ictal_mqtt_messages_out_total") > 10);
 
     /* The server is alive and stops cleanly. */
     json_t *st = ts_get_json(&s, "/api/status");
