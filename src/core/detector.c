@@ -1034,18 +1034,54 @@ static void hop_end(ictal_detector *det)
         sq[c] = q;
     }
 
+    if (f2) {
+        /* Set 2's window sums, for all channels at once (channels innermost: the loops
+         * vectorise), in place of the current hop's sums, which its slot now holds and
+         * reset_hop_acc clears. Pattern counts are integers (at most 16 x 512: exact in
+         * any order); each channel's moments are added slot by slot from 0 as ever, so
+         * every double sum is the one it was. */
+        const size_t P = ICTAL__N_PATTERNS;
+        uint16_t *pc = f2->pcnt;
+        for (size_t s = 0; s < filled; s++) {
+            const uint16_t *sp = f2->slot_pcnt + s * P * ncp;
+            if (s != slot)
+                for (size_t i = 0; i < P * ncp; i++)
+                    pc[i] = (uint16_t)(pc[i] + sp[i]);
+        }
+        double *mom = f2->mom;
+        memset(mom, 0, 4 * ncp * sizeof(double));
+        for (size_t s = 0; s < filled; s++) {
+            const double *sm = f2->slot_mom + s * 4 * ncp;
+            for (size_t i = 0; i < 4 * ncp; i++)
+                mom[i] += sm[i];
+        }
+    }
+
     /* Window features from the slots. */
     uint32_t usable = 0;
     const float alpha = (float)(det->hop_s / ICTAL_BACKGROUND_S);
+    double wb[N_SUMS][4]; /* window sums of channels c0..c0+3 (ncp is a multiple of 4) */
     for (size_t c = 0; c < n; c++) {
-        double w[N_SUMS] = {0};
+        const size_t cb = c & 3u;
+        if (cb == 0) {
+            /* Four channels at a time, in the same order per channel (slot 0 first,
+             * in double): the same sums, with vector conversions and adds. */
+            memset(wb, 0, sizeof wb);
+            for (size_t s = 0; s < filled; s++) {
+                const float *ss = det->slots + s * N_SUMS * ncp + c;
+                for (int a = 0; a < N_SUMS; a++)
+                    for (size_t k = 0; k < 4; k++)
+                        wb[a][k] += ss[(size_t)a * ncp + k];
+            }
+        }
+        double w[N_SUMS];
+        for (int a = 0; a < N_SUMS; a++)
+            w[a] = wb[a][cb];
         float llmax = 0.0f, llmin = INFINITY, hpmax = 0.0f, slmin = INFINITY,
               slmax = -INFINITY;
         uint16_t q = 0;
         for (size_t s = 0; s < filled; s++) {
             const float *ss = det->slots + s * N_SUMS * ncp;
-            for (int a = 0; a < N_SUMS; a++)
-                w[a] += ss[(size_t)a * ncp + c];
             float ll = ss[A_D1 * ncp + c];
             llmax = ll > llmax ? ll : llmax;
             llmin = ll < llmin ? ll : llmin;
@@ -1059,16 +1095,12 @@ static void hop_end(ictal_detector *det)
         float *f = det->feat + c * (size_t)det->n_feat;
         compute_features(w, nsamp, f);
         if (f2) {
-            /* Set 2: pattern counts and moments summed over the window's hops. */
-            double cnt[ICTAL__N_PATTERNS] = {0}, mom[4] = {0}, skew, kurt;
-            for (size_t s = 0; s < filled; s++) {
-                const uint16_t *pc = f2->slot_pcnt + s * ICTAL__N_PATTERNS * ncp + c;
-                for (int p = 0; p < ICTAL__N_PATTERNS; p++)
-                    cnt[p] += pc[(size_t)p * ncp];
-                const double *sm = f2->slot_mom + s * 4 * ncp + c;
-                for (int k = 0; k < 4; k++)
-                    mom[k] += sm[(size_t)k * ncp];
-            }
+            /* Set 2: pattern counts and moments of the window (summed above). */
+            double cnt[ICTAL__N_PATTERNS], mom[4], skew, kurt;
+            for (int p = 0; p < ICTAL__N_PATTERNS; p++)
+                cnt[p] = f2->pcnt[(size_t)p * ncp + c];
+            for (int k = 0; k < 4; k++)
+                mom[k] = f2->mom[(size_t)k * ncp + c];
             ictal__shape_moments(nsamp, mom, &skew, &kurt);
             f[ICTAL_F_PERM_ENTROPY] = (float)ictal__perm_entropy(cnt);
             f[ICTAL_F_SKEWNESS] = (float)skew;
