@@ -59,6 +59,7 @@ typedef struct fs2_state {
     double *mom;         /* [4][ncp] current hop's sums of x, x^2, x^3, x^4 */
     uint16_t *slot_pcnt; /* [window_hops][ICTAL__N_PATTERNS][ncp] */
     double *slot_mom;    /* [window_hops][4][ncp] */
+    ictal__plnp_cache plnp; /* p ln p of the permutation entropy, by count */
 } fs2_state;
 
 /* Per-hop quality accumulators (not kept across hops). */
@@ -396,7 +397,7 @@ static size_t layout(const resolved *r, ictal_detector *det)
             fs2->pcnt = pcnt;
             fs2->mom = mom;
             fs2->slot_pcnt = slot_pcnt;
-            fs2->slot_mom = slot_mom;
+            fs2->slot_mom = slot_mom; /* plnp: zeroed by init, so empty */
         }
     }
     if (det) {
@@ -1102,7 +1103,7 @@ static void hop_end(ictal_detector *det)
             for (int k = 0; k < 4; k++)
                 mom[k] = f2->mom[(size_t)k * ncp + c];
             ictal__shape_moments(nsamp, mom, &skew, &kurt);
-            f[ICTAL_F_PERM_ENTROPY] = (float)ictal__perm_entropy(cnt);
+            f[ICTAL_F_PERM_ENTROPY] = (float)ictal__perm_entropy(cnt, &f2->plnp);
             f[ICTAL_F_SKEWNESS] = (float)skew;
             f[ICTAL_F_EXCESS_KURTOSIS] = (float)kurt;
         }

@@ -60,18 +60,40 @@ double ictal__biquad_gain(const ictal__biquad *bq, double f_hz, double fs_hz)
     return sqrt((nr * nr + ni * ni) / (dr * dr + di * di));
 }
 
-double ictal__perm_entropy(const double counts[ICTAL__N_PATTERNS])
+static double plnp(double count, double n)
+{
+    double p = count / n;
+    return p * log(p);
+}
+
+double ictal__perm_entropy(const double counts[ICTAL__N_PATTERNS], ictal__plnp_cache *cache)
 {
     double n = 0.0, h = 0.0;
     for (int i = 0; i < ICTAL__N_PATTERNS; i++)
         n += counts[i];
     if (!(n > 0.0))
         return 0.0;
-    for (int i = 0; i < ICTAL__N_PATTERNS; i++)
-        if (counts[i] > 0.0) {
-            double p = counts[i] / n;
-            h -= p * log(p);
+    if (cache && cache->n != n) {
+        cache->n = n;
+        for (int k = 0; k < ICTAL__PLNP_N; k++)
+            cache->v[k] = 1.0;
+    }
+    for (int i = 0; i < ICTAL__N_PATTERNS; i++) {
+        if (!(counts[i] > 0.0))
+            continue;
+        /* p ln p as a value of its own (never fused into the subtraction), so that the
+         * cached and the computed term are the same bits. */
+        double t;
+        if (cache && counts[i] < (double)ICTAL__PLNP_N) {
+            double *v = &cache->v[(int)counts[i]];
+            if (*v > 0.0)
+                *v = plnp(counts[i], n);
+            t = *v;
+        } else {
+            t = plnp(counts[i], n);
         }
+        h -= t;
+    }
     return h / log((double)ICTAL__N_PATTERNS);
 }
 

@@ -37,9 +37,19 @@ static inline int ictal__ordinal4(float a, float b, float c, float d)
     return 6 * ((b < a) + (c < a) + (d < a)) + 2 * ((c < b) + (d < b)) + (d < c);
 }
 
+/* p ln p for the pattern counts 0..ICTAL__PLNP_N-1 of a window of n patterns, each
+ * computed when first needed: the 24 logarithms of every channel and hop were set 2's
+ * largest cost, but n changes only while a window fills and counts recur. */
+#define ICTAL__PLNP_N 257
+typedef struct ictal__plnp_cache {
+    double n;                  /* total the values are for; 0: none yet */
+    double v[ICTAL__PLNP_N];   /* p ln p (<= 0), or 1 when not computed yet */
+} ictal__plnp_cache;
+
 /* Permutation entropy from the counts of the 24 patterns: -sum p ln p / ln 24, 0..1
- * (0 when there is no pattern). */
-double ictal__perm_entropy(const double counts[ICTAL__N_PATTERNS]);
+ * (0 when there is no pattern). cache: NULL, or one kept across calls (zeroed before
+ * its first use); the result is the same bits either way. */
+double ictal__perm_entropy(const double counts[ICTAL__N_PATTERNS], ictal__plnp_cache *cache);
 
 /* Skewness and excess kurtosis of n samples from their sums s[0..3] of x, x^2, x^3,
  * x^4 (accumulated in double); both 0 when the variance is at most 1e-9 (µV^2) or
