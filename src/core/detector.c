@@ -54,7 +54,9 @@ enum {
  * fit in 16 bits (a hop is at most 512 internal samples). */
 typedef struct fs2_state {
     float *x3;           /* [ncp] the high-passed sample three steps back */
-    uint8_t *code;       /* [ncp] scratch: the current sample's ordinal pattern */
+    uint32_t *slot_of;   /* [ncp] scratch: where the current sample's pattern is counted,
+                          * pattern * ncp + channel (an index: the scatter does no
+                          * arithmetic, and the vector loop packs nothing) */
     uint16_t *pcnt;      /* [ICTAL__N_PATTERNS][ncp] current hop's pattern counts */
     double *mom;         /* [4][ncp] current hop's sums of x, x^2, x^3, x^4 */
     uint16_t *slot_pcnt; /* [window_hops][ICTAL__N_PATTERNS][ncp] */
@@ -386,14 +388,14 @@ static size_t layout(const resolved *r, ictal_detector *det)
         const size_t P = ICTAL__N_PATTERNS;
         fs2 = carve(&k, sizeof *fs2);
         float *x3 = carve(&k, fb);
-        uint8_t *code = carve(&k, ncp);
+        uint32_t *slot_of = carve(&k, ncp * sizeof(uint32_t));
         uint16_t *pcnt = carve(&k, P * ncp * sizeof(uint16_t));
         double *mom = carve(&k, 4 * ncp * sizeof(double));
         uint16_t *slot_pcnt = carve(&k, W * P * ncp * sizeof(uint16_t));
         double *slot_mom = carve(&k, W * 4 * ncp * sizeof(double));
         if (det) {
             fs2->x3 = x3;
-            fs2->code = code;
+            fs2->slot_of = slot_of;
             fs2->pcnt = pcnt;
             fs2->mom = mom;
             fs2->slot_pcnt = slot_pcnt;
@@ -730,14 +732,14 @@ ICTAL__KERNEL void k_sums(size_t ncp, const float *restrict xi, float *restrict 
  * written out so that it vectorises) and the sums of x..x^4 in double. Runs before
  * k_sums, which shifts x1 and x2. */
 ICTAL__KERNEL void k_ordinal(size_t ncp, const float *restrict xi, const float *restrict x1,
-                      const float *restrict x2, float *restrict x3, uint8_t *restrict code,
+                      const float *restrict x2, float *restrict x3, uint32_t *restrict slot_of,
                       double *restrict m1, double *restrict m2, double *restrict m3,
                       double *restrict m4)
 {
     for (size_t c = 0; c < ncp; c++) {
         float a = x3[c], b = x2[c], cc = x1[c], d = xi[c];
         int la = (b < a) + (cc < a) + (d < a), lb = (cc < b) + (d < b), lc = d < cc;
-        code[c] = (uint8_t)(6 * la + 2 * lb + lc);
+        slot_of[c] = (uint32_t)(6 * la + 2 * lb + lc) * (uint32_t)ncp + (uint32_t)c;
         x3[c] = b;
     }
     for (size_t c = 0; c < ncp; c++) {
@@ -798,10 +800,10 @@ ICTAL__KERNEL void internal_step(ictal_detector *det)
     fs2_state *f2 = det->fs2;
     if (f2) {
         double *m = f2->mom;
-        k_ordinal(ncp, det->xi, det->x1, det->x2, f2->x3, f2->code, m, m + ncp, m + 2 * ncp,
+        k_ordinal(ncp, det->xi, det->x1, det->x2, f2->x3, f2->slot_of, m, m + ncp, m + 2 * ncp,
                   m + 3 * ncp);
         for (size_t c = 0; c < ncp; c++) /* a scatter: scalar */
-            f2->pcnt[(size_t)f2->code[c] * ncp + c]++;
+            f2->pcnt[f2->slot_of[c]]++;
     }
     k_sums(ncp, det->xi, det->x1, det->x2, det->dx1, det->qacc + Q_HPMAX * ncp, a + A_S1 * ncp,
            a + A_S2 * ncp, a + A_D1 * ncp, a + A_D * ncp, a + A_D2 * ncp, a + A_DD * ncp,
