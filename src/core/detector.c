@@ -641,6 +641,11 @@ static void start_filters(ictal_detector *det, const float *v)
 
 static void hop_end(ictal_detector *det);
 
+/* The channel stride of the per-sample loops, a multiple of 4 by construction (layout);
+ * saying so lets the compiler drop each loop's scalar remainder (2 % of the
+ * instructions of `ictal detect`). */
+#define NCP_OF(det) ((size_t)(det)->ncp & ~(size_t)3)
+
 /* The per-sample kernels. Each takes its state rows as restrict parameters (gcc honours
  * restrict on parameters, not on locals), so that the loops over channels vectorise.
  * They are forced inline so that they land in each CPU variant of the push loop. */
@@ -786,7 +791,7 @@ ICTAL__KERNEL void k_band(size_t ncp, const float *restrict xi, float *restrict 
 /* One internal (128 Hz) sample in det->xi: high-pass, notch, bands, running sums. */
 ICTAL__KERNEL void internal_step(ictal_detector *det)
 {
-    const size_t ncp = (size_t)det->ncp;
+    const size_t ncp = NCP_OF(det);
     float *w = det->slow_s;
     k_highpass(ncp, det->xi, det->hp_s, det->hp_s + ncp, det->slow_acc, &det->hp_slow[0]);
     if (++det->slow_fill == 4) {
@@ -902,7 +907,7 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
 {
     if (det == NULL || (frames_uv == NULL && n_frames > 0))
         return ICTAL_EINVAL;
-    const size_t n = (size_t)det->nch, ncp = (size_t)det->ncp;
+    const size_t n = (size_t)det->nch, ncp = NCP_OF(det);
     float v[ICTAL_MAX_CHANNELS] = {0}; /* padding channels stay 0 */
     for (size_t f = 0; f < n_frames; f++) {
         const float *in = frames_uv + f * n;
