@@ -788,19 +788,26 @@ ICTAL__KERNEL void k_band(size_t ncp, const float *restrict xi, float *restrict 
     }
 }
 
+/* The filters' coefficients, copied out of the detector for the push loop: stores to the
+ * state rows cannot reach a local copy, so the compiler keeps them (broadcast to vector
+ * width) across frames instead of reloading them in every kernel call. */
+typedef struct coefs {
+    ictal__biquad aa[N_AA], hp_slow[3], notch, band_hp[N_BANDS], band_lp[N_BANDS];
+} coefs;
+
 /* One internal (128 Hz) sample in det->xi: high-pass, notch, bands, running sums. */
-ICTAL__KERNEL void internal_step(ictal_detector *det)
+ICTAL__KERNEL void internal_step(ictal_detector *det, const coefs *k)
 {
     const size_t ncp = NCP_OF(det);
     float *w = det->slow_s;
-    k_highpass(ncp, det->xi, det->hp_s, det->hp_s + ncp, det->slow_acc, &det->hp_slow[0]);
+    k_highpass(ncp, det->xi, det->hp_s, det->hp_s + ncp, det->slow_acc, &k->hp_slow[0]);
     if (++det->slow_fill == 4) {
         det->slow_fill = 0;
         k_slow(ncp, det->slow_acc, w, w + ncp, w + 2 * ncp, w + 3 * ncp,
-               det->qacc + Q_SLMIN * ncp, det->qacc + Q_SLMAX * ncp, &det->hp_slow[1]);
+               det->qacc + Q_SLMIN * ncp, det->qacc + Q_SLMAX * ncp, &k->hp_slow[1]);
     }
     if (det->notch_on)
-        k_biquad(ncp, det->xi, det->notch_s, det->notch_s + ncp, &det->notch);
+        k_biquad(ncp, det->xi, det->notch_s, det->notch_s + ncp, &k->notch);
     float *a = det->acc;
     fs2_state *f2 = det->fs2;
     if (f2) {
@@ -816,14 +823,14 @@ ICTAL__KERNEL void internal_step(ictal_detector *det)
     /* Delta is edged below by the 0.5 Hz high-pass, gamma above by the 45 Hz
      * anti-aliasing: one section each. */
     k_band1(ncp, det->xi, det->band_s, det->band_s + ncp, det->acc + A_B0 * ncp,
-            &det->band_lp[0]);
+            &k->band_lp[0]);
     float *g = det->band_s + (size_t)(4 * (N_BANDS - 1)) * ncp;
     k_band1(ncp, det->xi, g, g + ncp, det->acc + (size_t)(A_B0 + N_BANDS - 1) * ncp,
-            &det->band_hp[N_BANDS - 1]);
+            &k->band_hp[N_BANDS - 1]);
     for (int b = 1; b < N_BANDS - 1; b++) {
         float *s0 = det->band_s + (size_t)(4 * b) * ncp;
         k_band(ncp, det->xi, s0, s0 + ncp, s0 + 2 * ncp, s0 + 3 * ncp,
-               det->acc + (size_t)(A_B0 + b) * ncp, &det->band_hp[b], &det->band_lp[b]);
+               det->acc + (size_t)(A_B0 + b) * ncp, &k->band_hp[b], &k->band_lp[b]);
     }
     det->n_out++;
     if (++det->hop_fill == det->hop_n)
@@ -909,6 +916,12 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
         return ICTAL_EINVAL;
     const size_t n = (size_t)det->nch, ncp = NCP_OF(det);
     float v[ICTAL_MAX_CHANNELS] = {0}; /* padding channels stay 0 */
+    coefs k;
+    memcpy(k.aa, det->aa, sizeof k.aa);
+    memcpy(k.hp_slow, det->hp_slow, sizeof k.hp_slow);
+    k.notch = det->notch;
+    memcpy(k.band_hp, det->band_hp, sizeof k.band_hp);
+    memcpy(k.band_lp, det->band_lp, sizeof k.band_lp);
     for (size_t f = 0; f < n_frames; f++) {
         const float *in = frames_uv + f * n;
         for (size_t c = 0; c < n; c++)
@@ -923,9 +936,9 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
         k_input(ncp, v, det->hold, det->prev_raw, det->run, det->rail, q + Q_NAN * ncp,
                 q + Q_CLIP * ncp, q + Q_RAIL * ncp, q + Q_RAWMIN * ncp, q + Q_RAWMAX * ncp, a,
                 a + ncp, a + 2 * ncp, a + 3 * ncp, a + 4 * ncp, a + 5 * ncp,
-                det->clip_run, det->aa);
+                det->clip_run, k.aa);
         if (det->n_aa == 4) /* the fourth section above 300 Hz */
-            k_biquad(ncp, v, a + 6 * ncp, a + 7 * ncp, &det->aa[3]);
+            k_biquad(ncp, v, a + 6 * ncp, a + 7 * ncp, &k.aa[3]);
         /* Internal sample k lies at input position pos = k * ratio (computed from k, not
          * accumulated, so it never drifts). It is interpolated (Catmull-Rom cubic, which
          * passes through the samples: integer ratios such as 256 -> 128 Hz decimate
@@ -937,7 +950,7 @@ int ictal_detector_push(ictal_detector *det, const float *frames_uv, size_t n_fr
             if (!(pos < now - 1.0))
                 break;
             k_interp(ncp, det->xi, det->y3, det->y2, det->y1, v, (float)(pos - (now - 2.0)));
-            internal_step(det);
+            internal_step(det, &k);
         }
         k_shift(ncp, det->y3, det->y2, det->y1, v);
         det->n_in++;
