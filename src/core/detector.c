@@ -827,11 +827,16 @@ ICTAL__KERNEL void internal_step(ictal_detector *det, const coefs *k)
     float *g = det->band_s + (size_t)(4 * (N_BANDS - 1)) * ncp;
     k_band1(ncp, det->xi, g, g + ncp, det->acc + (size_t)(A_B0 + N_BANDS - 1) * ncp,
             &k->band_hp[N_BANDS - 1]);
-    for (int b = 1; b < N_BANDS - 1; b++) {
-        float *s0 = det->band_s + (size_t)(4 * b) * ncp;
-        k_band(ncp, det->xi, s0, s0 + ncp, s0 + 2 * ncp, s0 + 3 * ncp,
-               det->acc + (size_t)(A_B0 + b) * ncp, &k->band_hp[b], &k->band_lp[b]);
-    }
+    /* Theta, alpha, beta: written out rather than looped, so that each call's
+     * coefficients are constants of the push loop (kept, not reloaded). */
+    float *s1 = det->band_s + (size_t)4 * ncp, *s2 = det->band_s + (size_t)8 * ncp,
+          *s3 = det->band_s + (size_t)12 * ncp;
+    k_band(ncp, det->xi, s1, s1 + ncp, s1 + 2 * ncp, s1 + 3 * ncp, a + (A_B0 + 1) * ncp,
+           &k->band_hp[1], &k->band_lp[1]);
+    k_band(ncp, det->xi, s2, s2 + ncp, s2 + 2 * ncp, s2 + 3 * ncp, a + (A_B0 + 2) * ncp,
+           &k->band_hp[2], &k->band_lp[2]);
+    k_band(ncp, det->xi, s3, s3 + ncp, s3 + 2 * ncp, s3 + 3 * ncp, a + (A_B0 + 3) * ncp,
+           &k->band_hp[3], &k->band_lp[3]);
     det->n_out++;
     if (++det->hop_fill == det->hop_n)
         hop_end(det);
