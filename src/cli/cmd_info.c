@@ -191,18 +191,10 @@ static json_t *json_info(const char *path, const ictal_edf_info *in, const warni
 
 static json_t *json_error(const char *path, const ictal_diag *d)
 {
-    char buf[1024];
-    json_t *e = json_object();
-    json_object_set_new(e, "code", json_string(ictal_strerror(d->code)));
-    json_object_set_new(e, "message", ictal_cli_json_string(ictal_diag_format(d, buf, sizeof(buf))));
-    json_object_set_new(e, "field", d->field ? json_string(d->field) : json_null());
-    json_object_set_new(e, "offset", d->offset >= 0 ? json_integer(d->offset) : json_null());
-    json_object_set_new(e, "record", d->record >= 0 ? json_integer(d->record) : json_null());
-    json_object_set_new(e, "signal", d->signal >= 0 ? json_integer(d->signal) : json_null());
     json_t *o = json_object();
     json_object_set_new(o, "path", ictal_cli_json_string(path));
     json_object_set_new(o, "ok", json_false());
-    json_object_set_new(o, "error", e);
+    json_object_set_new(o, "error", ictal_cli_json_error(d));
     return o;
 }
 

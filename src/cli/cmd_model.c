@@ -34,8 +34,9 @@ static void usage(FILE *out)
             "exit status: 0 ok, 1 invalid model, 2 usage, 3 file not readable.\n");
 }
 
-/* Loads FILE (or the default model) and reports a failure as the exit status. */
-static int load_model(const char *path, ictal_cli_model *m)
+/* Loads FILE (or the default model) and reports a failure as the exit status (and,
+ * with json, as the --json error object on stdout). */
+static int load_model(const char *path, ictal_cli_model *m, int json)
 {
     ictal_diag d;
     ictal_diag_init(&d);
@@ -43,13 +44,15 @@ static int load_model(const char *path, ictal_cli_model *m)
     if (rc == 0)
         return 0;
     ictal_cli_print_diag("model", &d);
+    if (json)
+        ictal_cli_json_print_error(&d);
     return rc == ICTAL_EIO || rc == ICTAL_ENOENT ? ICTAL_EXIT_IO : ICTAL_EXIT_FAIL;
 }
 
 static int cmd_info(const char *path, int json)
 {
     ictal_cli_model cm;
-    int rc = load_model(path, &cm);
+    int rc = load_model(path, &cm, json);
     if (rc)
         return rc;
     const ictal_model *m = &cm.model;
@@ -99,7 +102,7 @@ static int cmd_info(const char *path, int json)
 static int cmd_c_array(const char *path, const char *name)
 {
     ictal_cli_model cm;
-    int rc = load_model(path, &cm);
+    int rc = load_model(path, &cm, 0);
     if (rc)
         return rc;
     size_t len;
