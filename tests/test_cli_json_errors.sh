@@ -28,7 +28,7 @@ jqe() { jq -e "$@" >/dev/null; }
 # The commands whose --help offers --json: each must be checked below, so that a new
 # one cannot be added without its error object being tested.
 tested="info eval model"
-for c in $("$ICTAL" --help | awk '/^commands:/ {on = 1; next} on && NF {print $1}'); do
+for c in $("$ICTAL" --help | awk '/^commands:/ {on = 1; next} on && !NF {exit} on {print $1}'); do
     if "$ICTAL" "$c" --help 2>&1 | grep -q -- '--json'; then
         case " $tested " in
         *" $c "*) ok ;;

@@ -41,7 +41,8 @@ static void usage(FILE *out)
             "Describes EDF, EDF+C, EDF+D, BDF and BDF+ files.\n\n"
             "  --json            one JSON object {\"files\": [...]} on stdout\n"
             "  --strict          deviations from the standard are errors, not warnings\n"
-            "  --annotations N   list at most N annotations per file (default 20; JSON: all)\n\n"
+            "  --annotations N   list at most N annotations per file (default 20; JSON: all)\n"
+            "  -h, --help        this help\n\n"
             "exit status: 0 all files read, 1 a file is malformed (or deviates, with\n"
             "--strict), 2 usage, 3 a file could not be opened.\n");
 }

@@ -25,11 +25,12 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ictal model info [FILE] [--json]\n"
-            "       ictal model c-array [FILE] [--name NAME]\n\n"
+            "       ictal model c-array [FILE] [--name NAME]   (also: ictal model --c-array)\n\n"
             "  info          kind, features, window and hop, aggregation, default decisions,\n"
             "                provenance\n"
             "  c-array       prints `const unsigned char NAME[]` and NAME_len for firmware\n"
-            "                (default NAME ictal_model); ictal_model_parse reads it in place\n\n"
+            "                (default NAME ictal_model); ictal_model_parse reads it in place\n"
+            "  -h, --help    this help\n\n"
             "Without FILE: the default model of `ictal detect`. Models are made by `ictal train`.\n"
             "exit status: 0 ok, 1 invalid model, 2 usage, 3 file not readable.\n");
 }
