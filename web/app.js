@@ -483,6 +483,11 @@ $('#account-toggle').addEventListener('click', () => {
   if (open) (isSession() ? $('#pw-current') : $('#account-title')).focus();
 });
 
+// Escape closes the panel and gives the focus back to its button.
+$('#account').addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') { showAccount(false); $('#account-toggle').focus(); }
+});
+
 function renderAccount() {
   if ($('#account').hidden) return;
   const session = isSession();

@@ -164,6 +164,12 @@ await check((await api('DELETE', `/api/tokens/${other.body.id}`)).status === 200
 await stale.locator('button.revoke').click();
 await message(admin, '#tokens-msg', 'no API token has this id');
 
+// Escape closes the panel, the focus back on its button.
+await admin.focus('#token-name');
+await admin.keyboard.press('Escape');
+await check(await admin.locator('#account').isHidden(), 'Escape leaves the account panel open');
+await check(await admin.evaluate(() => document.activeElement.id) === 'account-toggle', 'Escape does not give the focus back');
+
 // ---- a clinician changes its own password -------------------------------------------------
 const dr = await signIn('dr-a', DR_PW);
 const drOther = await signIn('dr-a', DR_PW); // another browser of the same person
