@@ -499,21 +499,25 @@ function renderAccount() {
   if (admin) { loadUsers(); loadTokens(); }
 }
 
-// Checks a new password and its confirmation before sending; the server checks again.
-function newPasswordProblem(pw, confirm) {
-  if (pw !== confirm) return 'The new password and its confirmation differ.';
-  return null;
+// The confirmation is checked here; the policy is the server's to check (and say).
+const confirmProblem = (pw, confirm, what = 'new password') =>
+  (pw === confirm ? null : `The ${what} and its confirmation differ.`);
+
+// Runs a form's request; a failure to reach the server is said in msg too (a 401 has
+// signed out already: nothing to say then).
+async function guarded(msg, fn) {
+  try { await fn(); } catch (ex) { if (state.token) say(msg, `The server could not be reached: ${ex.message}`, 'error'); }
 }
 
 $('#pw-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const msg = $('#pw-msg'), btn = e.submitter || $('#pw-form button');
   const cur = $('#pw-current').value, pw = $('#pw-new').value;
-  const bad = newPasswordProblem(pw, $('#pw-confirm').value);
+  const bad = confirmProblem(pw, $('#pw-confirm').value);
   if (bad) { say(msg, bad, 'error'); $('#pw-confirm').focus(); return; }
   btn.disabled = true;
   say(msg, 'Checking…');
-  try {
+  await guarded(msg, async () => {
     const res = await send('POST', `/api/users/${encodeURIComponent(state.name)}/password`,
       { current_password: cur, new_password: pw });
     if (res.ok) {
@@ -523,9 +527,8 @@ $('#pw-form').addEventListener('submit', async (e) => {
       say(msg, problem(res), 'error');
       (res.status === 403 ? $('#pw-current') : $('#pw-new')).focus();
     }
-  } catch (ex) {
-    if (state.token) say(msg, `Could not change the password: ${ex.message}`, 'error');
-  } finally { btn.disabled = false; }
+  });
+  btn.disabled = false;
 });
 
 async function loadUsers() {
@@ -583,44 +586,47 @@ function renderUsers(users) {
 async function userAction(btn, path, method, body, done) {
   const msg = $('#users-msg');
   btn.disabled = true;
-  try {
+  await guarded(msg, async () => {
     const res = await send(method, path, body);
     say(msg, res.ok ? done : problem(res), res.ok ? 'ok' : 'error');
     if (state.token && state.role === 'admin') await loadUsers();
-  } catch (ex) {
-    if (state.token) say(msg, ex.message, 'error');
-  } finally { btn.disabled = false; }
+  });
+  btn.disabled = false;
 }
 
 $('#pw-set').addEventListener('submit', async (e) => {
   e.preventDefault();
   const msg = $('#users-msg'), name = $('#pw-set-user').value, pw = $('#pw-set-new').value;
-  const bad = newPasswordProblem(pw, $('#pw-set-confirm').value);
+  const bad = confirmProblem(pw, $('#pw-set-confirm').value);
   if (bad) { say(msg, bad, 'error'); $('#pw-set-confirm').focus(); return; }
-  const res = await send('POST', `/api/users/${encodeURIComponent(name)}/password`, { new_password: pw });
-  if (res.ok) {
-    $('#pw-set').reset();
-    say(msg, `Password of ${name} set; its sessions are signed out.`, 'ok');
-    loadUsers();
-  } else {
-    say(msg, problem(res), 'error');
-    $('#pw-set-new').focus();
-  }
+  await guarded(msg, async () => {
+    const res = await send('POST', `/api/users/${encodeURIComponent(name)}/password`, { new_password: pw });
+    if (res.ok) {
+      $('#pw-set').reset();
+      say(msg, `Password of ${name} set; its sessions are signed out.`, 'ok');
+      await loadUsers();
+    } else {
+      say(msg, problem(res), 'error');
+      $('#pw-set-new').focus();
+    }
+  });
 });
 
 $('#user-add').addEventListener('submit', async (e) => {
   e.preventDefault();
   const msg = $('#users-msg'), name = $('#user-add-name').value.trim(), pw = $('#user-add-password').value;
-  const bad = newPasswordProblem(pw, $('#user-add-confirm').value);
-  if (bad) { say(msg, bad.replace('new password', 'password'), 'error'); $('#user-add-confirm').focus(); return; }
-  const res = await send('POST', '/api/users', { username: name, password: pw, role: $('#user-add-role').value });
-  if (res.ok) {
-    $('#user-add').reset();
-    say(msg, `${res.body.name} added as ${res.body.role}.`, 'ok');
-    loadUsers();
-  } else {
-    say(msg, problem(res), 'error');
-  }
+  const bad = confirmProblem(pw, $('#user-add-confirm').value, 'password');
+  if (bad) { say(msg, bad, 'error'); $('#user-add-confirm').focus(); return; }
+  await guarded(msg, async () => {
+    const res = await send('POST', '/api/users', { username: name, password: pw, role: $('#user-add-role').value });
+    if (res.ok) {
+      $('#user-add').reset();
+      say(msg, `${res.body.name} added as ${res.body.role}.`, 'ok');
+      await loadUsers();
+    } else {
+      say(msg, problem(res), 'error');
+    }
+  });
 });
 
 async function loadTokens() {
@@ -642,11 +648,12 @@ async function loadTokens() {
       btn.setAttribute('aria-label', `revoke the token ${t.name}`);
       btn.onclick = async () => {
         btn.disabled = true;
-        try {
+        await guarded($('#tokens-msg'), async () => {
           const r = await send('DELETE', `/api/tokens/${encodeURIComponent(t.id)}`);
           say($('#tokens-msg'), r.ok ? `Token ${t.name} revoked.` : problem(r), r.ok ? 'ok' : 'error');
-          if (state.token) loadTokens();
-        } catch (ex) { console.warn(ex); } finally { btn.disabled = false; }
+          if (state.token) await loadTokens();
+        });
+        btn.disabled = false;
       };
       tr.lastElementChild.appendChild(btn);
       tb.appendChild(tr);
@@ -659,7 +666,9 @@ $('#token-create').addEventListener('submit', async (e) => {
   const body = { name: $('#token-name').value.trim(), role: $('#token-role').value };
   const ttl = $('#token-expiry').value;
   if (ttl) body.expires_in_s = Number(ttl);
-  const res = await send('POST', '/api/tokens', body);
+  let res;
+  await guarded($('#tokens-msg'), async () => { res = await send('POST', '/api/tokens', body); });
+  if (!res) return;
   if (!res.ok) { say($('#tokens-msg'), problem(res), 'error'); return; }
   $('#token-create').reset();
   $('#token-secret').value = res.body.token;
