@@ -242,6 +242,18 @@ await check(throttled, 'never throttled');
 said = await dr.locator('#pw-msg').textContent();
 await check(/wait \d+ s/.test(said), `the throttle message gives no wait: "${said}"`);
 
+// With an admin API token there is no own password: the form says so; every user's
+// password may be set (none is "one's own").
+const tctx = await browser.newContext({ viewport: { width: 1400, height: 1100 } });
+const byToken = watch(await tctx.newPage(), errors);
+await byToken.goto(`${base}/#token=${h.token}`);
+await byToken.waitForSelector('#conn.ok', { timeout: 10000 });
+await byToken.click('#account-toggle');
+await byToken.waitForSelector('#users tbody tr[data-user="ward-admin"]', { timeout: 5000 });
+await check(await byToken.locator('#pw-self-none').isVisible(), 'no word that an API token has no password');
+await check(await byToken.locator('#pw-form').isHidden(), 'a password form for an API token');
+await check((await byToken.locator('#pw-set-user option').allTextContents()).includes('ward-admin'), 'an API token cannot set ward-admin\'s password');
+
 if (errors.length) await fail(`page errors: ${errors.join('; ')}`);
 console.log('ok: admin managed users (last-admin guard, add, role, password, disable, enable) and API tokens (created once, revoked); '
   + `clinician changed its password (refusals shown, other sessions signed out, old password refused, throttle shown); screenshot ${shot}`);
