@@ -539,6 +539,30 @@ async function loadUsers() {
   } catch (e) { console.warn(e); }
 }
 
+// Disable and Revoke end sessions at once: the first press asks ("Confirm disable"),
+// a second one within 5 s acts; otherwise the button goes back to what it was.
+function twoStep(btn, what, act) {
+  const label = btn.textContent, aria = btn.getAttribute('aria-label');
+  let timer = null;
+  btn.onclick = () => {
+    if (timer === null) {
+      btn.textContent = `Confirm ${label.toLowerCase()}`;
+      btn.classList.add('confirm');
+      btn.setAttribute('aria-label', `confirm: ${what}`);
+      timer = setTimeout(() => {
+        timer = null;
+        btn.textContent = label;
+        btn.classList.remove('confirm');
+        btn.setAttribute('aria-label', aria);
+      }, 5000);
+      return;
+    }
+    clearTimeout(timer);
+    timer = null;
+    act();
+  };
+}
+
 function renderUsers(users) {
   const tb = $('#users tbody');
   tb.replaceChildren();
@@ -566,9 +590,12 @@ function renderUsers(users) {
     toggle.className = u.disabled_at ? 'enable' : 'disable';
     toggle.textContent = u.disabled_at ? 'Enable' : 'Disable';
     toggle.setAttribute('aria-label', `${toggle.textContent.toLowerCase()} ${u.name}`);
-    toggle.onclick = () => (u.disabled_at
-      ? userAction(toggle, `/api/users/${encodeURIComponent(u.name)}/enable`, 'POST', {}, `${u.name} may sign in again.`)
-      : userAction(toggle, `/api/users/${encodeURIComponent(u.name)}`, 'DELETE', undefined, `${u.name} is disabled and signed out.`));
+    if (u.disabled_at) {
+      toggle.onclick = () => userAction(toggle, `/api/users/${encodeURIComponent(u.name)}/enable`, 'POST', {}, `${u.name} may sign in again.`);
+    } else {
+      twoStep(toggle, `disable ${u.name} and sign it out`, () => userAction(toggle, `/api/users/${encodeURIComponent(u.name)}`, 'DELETE',
+        undefined, `${u.name} is disabled and signed out.`));
+    }
     tr.querySelector('.actions').append(toggle);
     tb.appendChild(tr);
   }
@@ -646,7 +673,7 @@ async function loadTokens() {
       btn.className = 'revoke';
       btn.textContent = 'Revoke';
       btn.setAttribute('aria-label', `revoke the token ${t.name}`);
-      btn.onclick = async () => {
+      twoStep(btn, `revoke the token ${t.name}`, async () => {
         btn.disabled = true;
         await guarded($('#tokens-msg'), async () => {
           const r = await send('DELETE', `/api/tokens/${encodeURIComponent(t.id)}`);
@@ -654,7 +681,7 @@ async function loadTokens() {
           if (state.token) await loadTokens();
         });
         btn.disabled = false;
-      };
+      });
       tr.lastElementChild.appendChild(btn);
       tb.appendChild(tr);
     }

@@ -41,6 +41,13 @@ async function message(page, sel, want) {
   }
   return page.locator(sel).textContent();
 }
+// Disable and Revoke take two presses: the first asks for confirmation.
+async function twoPress(btn) {
+  await btn.click();
+  const asked = await btn.textContent();
+  await check(asked.startsWith('Confirm'), `the first press does not ask to confirm ("${asked}")`);
+  await btn.click();
+}
 const userRow = (page, name) => page.locator(`#users tbody tr[data-user="${name}"]`);
 const stored = async (name) => (await api('GET', '/api/users')).body.find((u) => u.name === name);
 
@@ -67,7 +74,7 @@ let said = await message(admin, '#users-msg', 'no enabled admin');
 await check((await admin.getAttribute('#users-msg', 'role')) === 'alert', 'a refusal is not announced as an alert');
 await check((await stored('ward-admin')).role === 'admin', 'the last admin was demoted');
 await admin.waitForFunction(() => document.querySelector('#users tbody tr[data-user="ward-admin"] select.role').value === 'admin');
-await userRow(admin, 'ward-admin').locator('button.disable').click();
+await twoPress(userRow(admin, 'ward-admin').locator('button.disable'));
 said = await message(admin, '#users-msg', 'no enabled admin');
 await check((await stored('ward-admin')).disabled_at == null, 'the last admin was disabled');
 
@@ -113,6 +120,9 @@ await check(nurse2.status === 200, `nurse-b cannot sign in with the password set
 
 // Disable: accepted (its session ends); Enable: accepted; a stale Enable refused.
 await userRow(admin, 'nurse-b').locator('button.disable').click();
+await sleep(300);
+await check((await stored('nurse-b')).disabled_at == null, 'one press disabled nurse-b');
+await userRow(admin, 'nurse-b').locator('button.disable').click();
 await message(admin, '#users-msg', 'nurse-b is disabled');
 await check((await stored('nurse-b')).disabled_at != null, 'nurse-b is not disabled');
 await check((await api('GET', '/api/alarms', undefined, nurse2.body.token)).status === 401, 'a disabled user\'s session still works');
@@ -122,7 +132,7 @@ await check(enabled.status === 200, `enable over the API answered ${enabled.stat
 await userRow(admin, 'nurse-b').locator('button.enable').click(); // the page did not know yet
 await message(admin, '#users-msg', 'enabled already');
 await admin.waitForSelector('#users tbody tr[data-user="nurse-b"] button.disable');
-await userRow(admin, 'nurse-b').locator('button.disable').click();
+await twoPress(userRow(admin, 'nurse-b').locator('button.disable'));
 await message(admin, '#users-msg', 'nurse-b is disabled');
 await admin.waitForSelector('#users tbody tr[data-user="nurse-b"] button.enable');
 await userRow(admin, 'nurse-b').locator('button.enable').click();
@@ -150,7 +160,7 @@ await check(await admin.locator('#token-new').isHidden(), 'Done leaves the secre
 await check((await admin.locator('#token-secret').inputValue()) === '', 'the secret stays in the page after Done');
 // Revoke: accepted, the token stops working; a stale Revoke is refused and said.
 await admin.screenshot({ path: shot.replace(/\.png$/, '-admin.png'), fullPage: true });
-await row.locator('button.revoke').click();
+await twoPress(row.locator('button.revoke'));
 await message(admin, '#tokens-msg', 'Token ward display revoked');
 await check((await api('GET', '/api/alarms', undefined, secret)).status === 401, 'a revoked token still works');
 await admin.waitForFunction((id) => !document.querySelector(`#tokens tbody tr[data-token-id="${id}"]`), listed.id);
@@ -161,7 +171,7 @@ const stale = admin.locator(`#tokens tbody tr[data-token-id="${other.body.id}"]`
 await stale.waitFor({ timeout: 5000 });
 await check((await stale.textContent()).includes('never'), 'a token without expiry does not say never');
 await check((await api('DELETE', `/api/tokens/${other.body.id}`)).status === 200, 'revoke over the API failed');
-await stale.locator('button.revoke').click();
+await twoPress(stale.locator('button.revoke'));
 await message(admin, '#tokens-msg', 'no API token has this id');
 
 // Escape closes the panel, the focus back on its button.
