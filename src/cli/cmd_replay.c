@@ -45,7 +45,8 @@ static void usage(FILE *out)
             "  --stall-every S --stall-ms MS   stop sending for MS every S seconds\n"
             "  --reorder P           swap a frame with the next one with probability P\n"
             "                        (WebSocket only)\n"
-            "  --quiet\n\n"
+            "  --quiet               nothing on stderr (the result line stays)\n"
+            "  -h, --help            this help\n\n"
             "exit status: 0 every frame acknowledged, 1 rejected or timed out, 2 usage,\n"
             "3 a file could not be read.\n");
 }

@@ -78,7 +78,8 @@ static void usage(FILE *out)
         else
             fprintf(out, "  %-10s %s\n", c->name, c->summary);
     }
-    fprintf(out, "\n`ictal COMMAND --help` describes each command.\n");
+    fprintf(out, "\n`ictal COMMAND --help` describes each command; `ictal --version` prints\n"
+                 "the version, `ictal --help` this text.\n");
 }
 
 int main(int argc, char **argv)
