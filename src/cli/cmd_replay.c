@@ -199,7 +199,9 @@ int ictal_cmd_replay(int argc, char **argv)
                res.elapsed_s);
         if (rc != 0) {
             fprintf(stderr, "ictal replay: %s: %s%s%s\n", files[f],
-                    rc == ICTAL_ETRUNC ? "timed out" : "rejected by the server",
+                    rc == ICTAL_ETRUNC   ? "timed out"
+                    : rc == ICTAL_EFORMAT ? "rejected by the server"
+                                          : ictal_strerror(rc),
                     res.last_error[0] ? ": " : "", res.last_error);
             status = ICTAL_EXIT_FAIL;
         }
