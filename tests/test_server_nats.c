@@ -180,6 +180,20 @@ int main(void)
     j = tn_raw_req(&rw, NULL, "frames", frame, src.frame_bytes[0] - 3, NULL, 5000); /* truncated */
     CHECK_STR(jstr(j, "code"), "bad_frame");
     json_decref(j);
+    /* A frame of another stream of the device (a redelivery from before a reboot): not
+     * stored in this session; the same frame of this stream is. */
+    j = tn_raw_req(&rw, NULL, "hello", hello, strlen(hello), NULL, 5000);
+    CHECK_STR(jstr(j, "type"), "welcome");
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "ack")), -1);
+    json_decref(j);
+    j = tn_raw_req(&rw, NULL, "frames", src.frames[0], src.frame_bytes[0], "raw-0/old-boot/0", 1500);
+    CHECK(j == NULL);
+    json_decref(j);
+    CHECK(ts_metric(&s, "ictal_nats_stale_total") >= 1);
+    j = tn_raw_req(&rw, NULL, "frames", src.frames[0], src.frame_bytes[0], "raw-0/raw-1/0", 5000);
+    CHECK_STR(jstr(j, "type"), "ack");
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "seq")), 0);
+    json_decref(j);
     long dropped0 = ts_metric(&s, "ictal_nats_dropped_total");
     j = tn_raw_req(&rw, "bad,id", "hello", hello, strlen(hello), NULL, 1500);
     CHECK(j == NULL); /* no valid device: no answer, counted */

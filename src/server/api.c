@@ -246,6 +246,8 @@ char *ictal__metrics_text(ictal_server *srv)
                 ns.redelivered);
         COUNTER("ictal_nats_dropped_total", "JetStream messages on subjects naming no valid device.",
                 ns.dropped);
+        COUNTER("ictal_nats_stale_total", "Frames of a stream the device had replaced (not stored).",
+                ns.stale);
         GAUGE("ictal_nats_devices", "Device connections over NATS.", "%d", ns.devices);
     }
     GAUGE("ictal_streams", "Device streams held in memory.", "%d", streams);

@@ -77,7 +77,7 @@ struct ictal__nats {
     /* The loop's own. */
     nats_dev *devs;
     int n_devs;
-    uint64_t msgs_out, acks, naks, terms, redelivered, dropped;
+    uint64_t msgs_out, acks, naks, terms, redelivered, dropped, stale;
     lws_sorted_usec_list_t sul_flush;
 };
 
@@ -407,6 +407,22 @@ static int parse_subject(const char *subj, char *device, size_t size)
     return -1;
 }
 
+/* 1 when the frame's Nats-Msg-Id ("device/stream/seq") names another stream than the
+ * connection's: a redelivery from before the device started a new stream (a reboot),
+ * which must not be stored in the new session. */
+static int other_stream(natsMsg *msg, const ictal__stream *st)
+{
+    const char *id = NULL;
+    if (st == NULL || natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || id == NULL)
+        return 0;
+    const char *a = strchr(id, '/');
+    const char *b = a ? strchr(a + 1, '/') : NULL;
+    if (b == NULL)
+        return 0;
+    size_t n = (size_t)(b - (a + 1));
+    return n != strlen(st->stream_id) || memcmp(a + 1, st->stream_id, n) != 0;
+}
+
 static int close_code_is(const ictal__devconn *c, const char *code)
 {
     size_t n = strlen(code);
@@ -453,6 +469,11 @@ static void handle(ictal__nats *n, natsMsg *msg)
     }
     if ((!d->c.hello_done && d->told_no_hello) || d->c.close_status) {
         msg_nak(n, msg); /* told (or refused) already: it waits for the next hello */
+        return;
+    }
+    if (d->c.hello_done && other_stream(msg, d->c.st)) {
+        n->stale++;
+        msg_term(n, msg);
         return;
     }
     int64_t seq = frame_seq(data, len);
@@ -537,6 +558,7 @@ void ictal__nats_stats_get(ictal__nats *n, ictal__nats_stats *s)
     s->terms = n->terms;
     s->redelivered = n->redelivered;
     s->dropped = n->dropped;
+    s->stale = n->stale;
     s->partitions = n->n_parts;
     for (nats_dev *d = n->devs; d; d = d->next)
         s->devices += d->c.hello_done && d->c.st != NULL;

@@ -60,6 +60,7 @@ typedef struct ictal__nats_stats {
     uint64_t acks, naks, terms;  /* JetStream message outcomes */
     uint64_t redelivered;        /* messages delivered more than once */
     uint64_t dropped;            /* messages on a subject naming no valid device */
+    uint64_t stale;              /* frames of a stream the device has since replaced */
     int devices;                 /* device connections (hello answered) over NATS now */
     int partitions;              /* owned */
 } ictal__nats_stats;
