@@ -764,8 +764,10 @@ void ictal__nats_destroy(ictal__nats *n)
         free(dv->pend);
         free(dv);
     }
-    if (n->nc)
-        natsConnection_Flush(n->nc); /* the acks and NAKs above reach the server */
+    /* The acks and NAKs above reach the server (not waited for when it is away: what
+     * they settle is redelivered instead). */
+    if (n->nc && natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED)
+        natsConnection_FlushTimeout(n->nc, 2000);
     for (int i = 0; i < n->n_parts; i++)
         natsSubscription_Destroy(n->parts[i].sub);
     jsCtx_Destroy(n->js);
