@@ -42,7 +42,7 @@ void ictal__log(ictal_server *srv, const char *fmt, ...)
     strftime(ts, sizeof ts, "%H:%M:%S", &tm);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "ictal serve %s ", ts);
+    fprintf(stderr, "ictal %s %s ", srv->opt.no_device_websocket ? "worker" : "serve", ts);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
