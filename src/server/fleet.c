@@ -232,6 +232,8 @@ struct fleet {
     jsCtx *js;
     natsSubscription *ctl_sub;
     pthread_mutex_t nt_mu;
+    pthread_cond_t nt_done;
+    int nt_sub_done;            /* the ctl subscription's last callback ran */
     nt_ctl *nt_head, *nt_tail;
 };
 
@@ -719,6 +721,15 @@ static void nt_on_ctl(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
     natsMsg_Destroy(msg);
 }
 
+static void nt_on_ctl_done(void *closure)
+{
+    fleet *fl = closure;
+    pthread_mutex_lock(&fl->nt_mu);
+    fl->nt_sub_done = 1;
+    pthread_cond_broadcast(&fl->nt_done);
+    pthread_mutex_unlock(&fl->nt_mu);
+}
+
 static void nt_publish(simdev *dv, const char *leaf, const void *p, size_t len, uint64_t seq)
 {
     fleet *fl = dv->fl;
@@ -835,6 +846,8 @@ static int nt_open(fleet *fl)
     if (s == NATS_OK)
         s = natsSubscription_SetPendingLimits(fl->ctl_sub, -1, -1); /* never drop a reply */
     if (s == NATS_OK)
+        s = natsSubscription_SetOnCompleteCB(fl->ctl_sub, nt_on_ctl_done, fl);
+    if (s == NATS_OK)
         s = natsConnection_Flush(fl->nc); /* subscribed before the first hello */
     if (s != NATS_OK) {
         const char *e = nats_GetLastError(NULL);
@@ -848,7 +861,17 @@ static int nt_open(fleet *fl)
 static void nt_close(fleet *fl)
 {
     if (fl->ctl_sub) {
-        natsSubscription_Unsubscribe(fl->ctl_sub);
+        /* nt_on_ctl runs on nats.c's thread and uses fl: wait for its last call. */
+        if (natsSubscription_Unsubscribe(fl->ctl_sub) == NATS_OK) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 5;
+            pthread_mutex_lock(&fl->nt_mu);
+            while (!fl->nt_sub_done &&
+                   pthread_cond_timedwait(&fl->nt_done, &fl->nt_mu, &until) == 0)
+                ;
+            pthread_mutex_unlock(&fl->nt_mu);
+        }
         natsSubscription_Destroy(fl->ctl_sub);
     }
     if (fl->js) {
@@ -995,6 +1018,7 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
     if (fl.opt.mqtt)
         mosquitto_lib_init();
     pthread_mutex_init(&fl.nt_mu, NULL);
+    pthread_cond_init(&fl.nt_done, NULL);
     int rc = 0;
     for (int i = 0; i < fl.opt.n_devices && rc == 0; i++) {
         simdev *dv = &fl.devs[i];
@@ -1055,6 +1079,7 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
         mosquitto_lib_cleanup();
     nt_close(&fl);
     pthread_mutex_destroy(&fl.nt_mu);
+    pthread_cond_destroy(&fl.nt_done);
     for (int i = 0; i < fl.opt.n_devices; i++)
         free(fl.devs[i].buf);
     free(fl.devs);

@@ -73,6 +73,7 @@ struct ictal__nats {
     size_t q_n, q_bytes;
     int stop;
     int connected;
+    int closed;                   /* nats.c's last callback for the connection ran */
     uint64_t reconnects, disconnects, msgs_in, bytes_in;
     /* The loop's own. */
     nats_dev *devs;
@@ -240,6 +241,18 @@ static void on_reconnected(natsConnection *nc, void *closure)
     pthread_mutex_lock(&n->mu);
     n->connected = 1;
     n->reconnects++;
+    pthread_mutex_unlock(&n->mu);
+}
+
+/* The last callback nats.c makes for a connection (after any disconnected one, on the
+ * same thread): once it ran, n may be freed. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    ictal__nats *n = closure;
+    pthread_mutex_lock(&n->mu);
+    n->closed = 1;
+    pthread_cond_broadcast(&n->room);
     pthread_mutex_unlock(&n->mu);
 }
 
@@ -689,6 +702,7 @@ int ictal__nats_create(ictal__nats **out, ictal_server *srv, struct lws_context 
         natsOptions_SetReconnectBufSize(no, 32 << 20); /* acks and replies while away */
         natsOptions_SetDisconnectedCB(no, on_disconnected, n);
         natsOptions_SetReconnectedCB(no, on_reconnected, n);
+        natsOptions_SetClosedCB(no, on_closed, n);
         if (opt->user && natsOptions_SetUserInfo(no, opt->user, opt->password) != NATS_OK)
             rc = ictal_diag_error(d, ICTAL_EINVAL, "nats: bad user name or password");
         if (rc == 0 && opt->creds_file &&
@@ -773,6 +787,14 @@ void ictal__nats_destroy(ictal__nats *n)
     jsCtx_Destroy(n->js);
     if (n->nc) {
         natsConnection_Close(n->nc);
+        /* Its callbacks run on nats.c's thread and use n: wait for the last one. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 5;
+        pthread_mutex_lock(&n->mu);
+        while (!n->closed && pthread_cond_timedwait(&n->room, &n->mu, &until) != ETIMEDOUT)
+            ;
+        pthread_mutex_unlock(&n->mu);
         natsConnection_Destroy(n->nc);
     }
     free(n->parts);
