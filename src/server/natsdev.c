@@ -653,7 +653,18 @@ static int bind_partition(ictal__nats *n, nats_part *p, int ack_wait_ms, ictal_d
      * durable consumer: it outlives the worker for its successor. */
     natsStatus s = js_AddConsumer(&ci, n->js, ICTAL__NATS_STREAM, &cc, NULL, &jerr);
     jsConsumerInfo_Destroy(ci);
-    if (s != NATS_OK && jerr != JSConsumerNameExistErr)
+    ci = NULL;
+    if (s != NATS_OK && jerr == JSConsumerNameExistErr) {
+        /* It exists with other settings (another --nats-ack-wait-s): take ours. */
+        jerr = 0;
+        s = js_UpdateConsumer(&ci, n->js, ICTAL__NATS_STREAM, &cc, NULL, &jerr);
+        jsConsumerInfo_Destroy(ci);
+        if (s != NATS_OK)
+            ictal__log(n->srv, "nats: consumer %s keeps its own settings (%s)", durable,
+                       nats_GetLastError(NULL));
+        s = NATS_OK;
+    }
+    if (s != NATS_OK)
         return nats_fail(d, "cannot create the consumer", s, jerr);
     jsSubOptions so;
     jsSubOptions_Init(&so);
