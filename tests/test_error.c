@@ -1,4 +1,6 @@
 /* Status codes and diagnostics (ictal/error.h). */
+#include <string.h>
+
 #include "ictal/error.h"
 #include "test.h"
 
@@ -15,6 +17,13 @@ int main(void)
 {
     CHECK_STR(ictal_strerror(ICTAL_EFORMAT), "format error");
     CHECK_STR(ictal_strerror(12345), "unknown error");
+    CHECK_STR(ictal_error_name(ICTAL_ETRUNC), "ICTAL_ETRUNC");
+    CHECK_STR(ictal_error_name(ICTAL_EOF), "ICTAL_EOF");
+    CHECK_STR(ictal_error_name(0), "ICTAL_OK");
+    CHECK_STR(ictal_error_name(12345), "ICTAL_EUNKNOWN");
+    /* Every code from ICTAL_EINVAL to ICTAL_EOF has a name of its own. */
+    for (int c = ICTAL_EINVAL; c >= ICTAL_EOF; c--)
+        CHECK(strcmp(ictal_error_name(c), "ICTAL_EUNKNOWN") != 0);
 
     ictal_diag d;
     ictal_diag_init(&d);

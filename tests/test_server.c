@@ -536,6 +536,10 @@ static int health_model(ictal_server_options *opt, const char *data_dir)
             ts_sleep_ms(20);
     }
     json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+    /* The password policy the dashboard shows is the server's. */
+    json_t *pol = json_object_get(j, "password_policy");
+    CHECK_EQ_INT(json_integer_value(json_object_get(pol, "min_length")), 10);
+    CHECK_EQ_INT(json_integer_value(json_object_get(pol, "max_length")), 1024);
     int has = json_is_boolean(json_object_get(j, "detector_model"))
                   ? json_is_true(json_object_get(j, "detector_model"))
                   : -1;

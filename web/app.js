@@ -9,7 +9,7 @@ const TIMELINE_S = 600;       // probability / burden history shown
 
 const $ = (sel) => document.querySelector(sel);
 const state = {
-  token: null, role: 'none', ws: null, devices: new Map(), selected: null,
+  token: null, role: 'none', name: '', ws: null, devices: new Map(), selected: null,
   traces: null, hops: [], threshold: null, alarms: new Map(), plot: null,
 };
 
@@ -25,6 +25,25 @@ function readToken() {
     history.replaceState(null, '', location.pathname);
   }
   return localStorage.getItem('ictal-token');
+}
+
+// A request whose refusal the caller shows (forms): never throws for an HTTP status.
+// Returns { ok, status, body, retryAfter }; 401 still signs out.
+async function send(method, path, body) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (r.status === 401) { signedOut(); throw new Error('unauthorized'); }
+  const data = await r.json().catch(() => ({}));
+  return { ok: r.ok, status: r.status, body: data, retryAfter: parseInt(r.headers.get('Retry-After') || '0', 10) };
+}
+
+// The server's refusal in words: its own message, with how long to wait when it says.
+function problem(res) {
+  const msg = res.body?.error || `HTTP ${res.status}`;
+  if (res.status === 429) return `${msg} (wait ${res.retryAfter || 60} s)`;
+  if (res.status === 503) return `The server is busy checking passwords: try again in ${res.retryAfter || 1} s.`;
+  return msg;
 }
 
 async function api(path, opts = {}) {
@@ -54,6 +73,8 @@ function showLogin() {
   $('#signin').hidden = false;
   $('main').hidden = true;
   $('#signout').hidden = true;
+  showAccount(false);
+  $('#account-toggle').hidden = true;
   $('#login-user').focus();
 }
 
@@ -117,12 +138,15 @@ function onMessage(m) {
   switch (m.type) {
     case 'auth':
       state.role = m.role;
+      state.name = m.name;
       $('#whoami').textContent = m.role === 'none' ? '' : `${m.name} (${m.role})`;
       if (m.role === 'none') { signedOut(); return; }
       setConn('live', 'ok');
       $('main').hidden = false;
       $('#signin').hidden = true;
       $('#signout').hidden = false;
+      $('#account-toggle').hidden = false;
+      renderAccount();
       if (state.selected) subscribe(state.selected);
       loadAlarms();
       loadSessions();
@@ -422,11 +446,289 @@ async function reviewSession(s) {
 // Closing a review goes back to the device that was being watched, if any.
 $('#review-close').addEventListener('click', () => showPane(state.selected ? 'live' : 'none'));
 
+// --- account: my password; for admins, users and API tokens ---------------------------------
+// Every refusal the server gives is shown as it says it (wrong current password, too
+// short, throttled, last admin). The password policy is the server's (/api/health).
+let policy = { min_length: 10, max_length: 1024 };
+const isSession = () => localStorage.getItem('ictal-token-kind') === 'session';
+const fmtTime = (s) => (s == null ? '—' : `${new Date(s * 1000).toISOString().replace('T', ' ').slice(0, 16)} UTC`);
+
+function say(el, text, kind) {
+  el.textContent = text;
+  el.className = `msg ${kind || ''}`;
+  // Errors interrupt a screen reader; confirmations wait their turn.
+  el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+}
+
+async function loadPolicy() {
+  try {
+    const h = await (await fetch('/api/health')).json();
+    if (h.password_policy) policy = h.password_policy;
+  } catch (e) { console.warn(e); }
+  const text = `${policy.min_length} to ${policy.max_length} characters.`;
+  $('#pw-policy').textContent = `${text} Your other sessions are signed out when it changes.`;
+  $('#pw-set-hint').textContent = `${text} Every session of that user is signed out.`;
+  $('#user-add-hint').textContent = `Name: letters, digits and . _ @ - (up to 64). Password: ${text}`;
+}
+
+function showAccount(open) {
+  $('#account').hidden = !open;
+  $('#account-toggle').setAttribute('aria-expanded', String(open));
+  if (open) renderAccount();
+}
+
+$('#account-toggle').addEventListener('click', () => {
+  const open = $('#account').hidden;
+  showAccount(open);
+  if (open) (isSession() ? $('#pw-current') : $('#account-title')).focus();
+});
+
+// Escape closes the panel and gives the focus back to its button.
+$('#account').addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') { showAccount(false); $('#account-toggle').focus(); }
+});
+
+function renderAccount() {
+  if ($('#account').hidden) return;
+  const session = isSession();
+  $('#pw-form').hidden = !session;
+  $('#pw-self-none').hidden = session;
+  $('#pw-user').value = state.name || '';
+  const admin = state.role === 'admin';
+  $('#admin').hidden = !admin;
+  if (admin) { loadUsers(); loadTokens(); }
+}
+
+// The confirmation is checked here; the policy is the server's to check (and say).
+const confirmProblem = (pw, confirm, what = 'new password') =>
+  (pw === confirm ? null : `The ${what} and its confirmation differ.`);
+
+// Runs a form's request; a failure to reach the server is said in msg too (a 401 has
+// signed out already: nothing to say then).
+async function guarded(msg, fn) {
+  try { await fn(); } catch (ex) { if (state.token) say(msg, `The server could not be reached: ${ex.message}`, 'error'); }
+}
+
+$('#pw-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const msg = $('#pw-msg'), btn = e.submitter || $('#pw-form button');
+  const cur = $('#pw-current').value, pw = $('#pw-new').value;
+  const bad = confirmProblem(pw, $('#pw-confirm').value);
+  if (bad) { say(msg, bad, 'error'); $('#pw-confirm').focus(); return; }
+  btn.disabled = true;
+  say(msg, 'Checking…');
+  await guarded(msg, async () => {
+    const res = await send('POST', `/api/users/${encodeURIComponent(state.name)}/password`,
+      { current_password: cur, new_password: pw });
+    if (res.ok) {
+      $('#pw-form').reset();
+      say(msg, 'Password changed. Your other sessions are signed out.', 'ok');
+    } else {
+      say(msg, problem(res), 'error');
+      (res.status === 403 ? $('#pw-current') : $('#pw-new')).focus();
+    }
+  });
+  btn.disabled = false;
+});
+
+async function loadUsers() {
+  try {
+    const res = await send('GET', '/api/users');
+    if (!res.ok) { say($('#users-msg'), problem(res), 'error'); return; }
+    renderUsers(res.body);
+  } catch (e) { console.warn(e); }
+}
+
+// Disable and Revoke end sessions at once: the first press asks ("Confirm disable"),
+// a second one within 5 s acts; otherwise the button goes back to what it was.
+function twoStep(btn, what, act) {
+  const label = btn.textContent, aria = btn.getAttribute('aria-label');
+  let timer = null;
+  btn.onclick = () => {
+    if (timer === null) {
+      btn.textContent = `Confirm ${label.toLowerCase()}`;
+      btn.classList.add('confirm');
+      btn.setAttribute('aria-label', `confirm: ${what}`);
+      timer = setTimeout(() => {
+        timer = null;
+        btn.textContent = label;
+        btn.classList.remove('confirm');
+        btn.setAttribute('aria-label', aria);
+      }, 5000);
+      return;
+    }
+    clearTimeout(timer);
+    timer = null;
+    act();
+  };
+}
+
+function renderUsers(users) {
+  const tb = $('#users tbody');
+  tb.replaceChildren();
+  for (const u of users) {
+    const tr = document.createElement('tr');
+    tr.dataset.user = u.name;
+    tr.className = u.disabled_at ? 'disabled' : '';
+    tr.innerHTML = `<td class="name"></td><td></td><td class="state">${u.disabled_at ? `disabled ${fmtTime(u.disabled_at)}` : 'enabled'}</td>
+      <td class="sessions">${u.sessions}</td><td>${u.password_changed_at ? fmtTime(u.password_changed_at) : 'never'}</td><td class="actions"></td>`;
+    tr.querySelector('.name').textContent = u.name;
+    const sel = document.createElement('select');
+    sel.className = 'role';
+    sel.setAttribute('aria-label', `role of ${u.name}`);
+    for (const r of ['viewer', 'clinician', 'admin']) sel.add(new Option(r, r, false, r === u.role));
+    const set = document.createElement('button');
+    set.type = 'button';
+    set.className = 'set-role';
+    set.textContent = 'Set role';
+    set.setAttribute('aria-label', `set the role of ${u.name}`);
+    set.onclick = () => userAction(set, `/api/users/${encodeURIComponent(u.name)}/role`, 'POST', { role: sel.value },
+      `${u.name} is now ${sel.value}.`);
+    tr.children[1].append(sel, ' ', set);
+    const toggle = document.createElement('button');
+    toggle.type = 'button';
+    toggle.className = u.disabled_at ? 'enable' : 'disable';
+    toggle.textContent = u.disabled_at ? 'Enable' : 'Disable';
+    toggle.setAttribute('aria-label', `${toggle.textContent.toLowerCase()} ${u.name}`);
+    if (u.disabled_at) {
+      toggle.onclick = () => userAction(toggle, `/api/users/${encodeURIComponent(u.name)}/enable`, 'POST', {}, `${u.name} may sign in again.`);
+    } else {
+      twoStep(toggle, `disable ${u.name} and sign it out`, () => userAction(toggle, `/api/users/${encodeURIComponent(u.name)}`, 'DELETE',
+        undefined, `${u.name} is disabled and signed out.`));
+    }
+    tr.querySelector('.actions').append(toggle);
+    tb.appendChild(tr);
+  }
+  // Setting a password here is for others: one's own takes the current one (above).
+  const pick = $('#pw-set-user'), was = pick.value;
+  pick.replaceChildren();
+  for (const u of users) {
+    if (isSession() && u.name.toLowerCase() === state.name.toLowerCase()) continue;
+    pick.add(new Option(u.name + (u.disabled_at ? ' (disabled)' : ''), u.name, false, u.name === was));
+  }
+}
+
+// One admin action on a user; the list is reloaded either way (a refused role change
+// shows the stored role again).
+async function userAction(btn, path, method, body, done) {
+  const msg = $('#users-msg');
+  btn.disabled = true;
+  await guarded(msg, async () => {
+    const res = await send(method, path, body);
+    say(msg, res.ok ? done : problem(res), res.ok ? 'ok' : 'error');
+    if (state.token && state.role === 'admin') await loadUsers();
+  });
+  btn.disabled = false;
+}
+
+$('#pw-set').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const msg = $('#users-msg'), name = $('#pw-set-user').value, pw = $('#pw-set-new').value;
+  const bad = confirmProblem(pw, $('#pw-set-confirm').value);
+  if (bad) { say(msg, bad, 'error'); $('#pw-set-confirm').focus(); return; }
+  await guarded(msg, async () => {
+    const res = await send('POST', `/api/users/${encodeURIComponent(name)}/password`, { new_password: pw });
+    if (res.ok) {
+      $('#pw-set').reset();
+      say(msg, `Password of ${name} set; its sessions are signed out.`, 'ok');
+      await loadUsers();
+    } else {
+      say(msg, problem(res), 'error');
+      $('#pw-set-new').focus();
+    }
+  });
+});
+
+$('#user-add').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const msg = $('#users-msg'), name = $('#user-add-name').value.trim(), pw = $('#user-add-password').value;
+  const bad = confirmProblem(pw, $('#user-add-confirm').value, 'password');
+  if (bad) { say(msg, bad, 'error'); $('#user-add-confirm').focus(); return; }
+  await guarded(msg, async () => {
+    const res = await send('POST', '/api/users', { username: name, password: pw, role: $('#user-add-role').value });
+    if (res.ok) {
+      $('#user-add').reset();
+      say(msg, `${res.body.name} added as ${res.body.role}.`, 'ok');
+      await loadUsers();
+    } else {
+      say(msg, problem(res), 'error');
+    }
+  });
+});
+
+async function loadTokens() {
+  try {
+    const res = await send('GET', '/api/tokens');
+    if (!res.ok) { say($('#tokens-msg'), problem(res), 'error'); return; }
+    const tb = $('#tokens tbody');
+    tb.replaceChildren();
+    for (const t of res.body) {
+      const tr = document.createElement('tr');
+      tr.dataset.tokenId = t.id;
+      tr.innerHTML = `<td class="name"></td><td>${t.role}</td><td>${fmtTime(t.created_at)}</td><td>${t.last_used_at ? fmtTime(t.last_used_at) : 'never'}</td>
+        <td>${t.expires_at ? fmtTime(t.expires_at) : 'never'}</td><td></td>`;
+      tr.querySelector('.name').textContent = t.name;
+      const btn = document.createElement('button');
+      btn.type = 'button';
+      btn.className = 'revoke';
+      btn.textContent = 'Revoke';
+      btn.setAttribute('aria-label', `revoke the token ${t.name}`);
+      twoStep(btn, `revoke the token ${t.name}`, async () => {
+        btn.disabled = true;
+        await guarded($('#tokens-msg'), async () => {
+          const r = await send('DELETE', `/api/tokens/${encodeURIComponent(t.id)}`);
+          say($('#tokens-msg'), r.ok ? `Token ${t.name} revoked.` : problem(r), r.ok ? 'ok' : 'error');
+          if (state.token) await loadTokens();
+        });
+        btn.disabled = false;
+      });
+      tr.lastElementChild.appendChild(btn);
+      tb.appendChild(tr);
+    }
+  } catch (e) { console.warn(e); }
+}
+
+$('#token-create').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const body = { name: $('#token-name').value.trim(), role: $('#token-role').value };
+  const ttl = $('#token-expiry').value;
+  if (ttl) body.expires_in_s = Number(ttl);
+  let res;
+  await guarded($('#tokens-msg'), async () => { res = await send('POST', '/api/tokens', body); });
+  if (!res) return;
+  if (!res.ok) { say($('#tokens-msg'), problem(res), 'error'); return; }
+  $('#token-create').reset();
+  $('#token-secret').value = res.body.token;
+  $('#token-new').hidden = false;
+  $('#token-secret').focus();
+  $('#token-secret').select();
+  say($('#tokens-msg'), `Token ${res.body.name} created${res.body.expires_at ? `, expires ${fmtTime(res.body.expires_at)}` : ''}.`, 'ok');
+  loadTokens();
+});
+
+$('#token-copy').addEventListener('click', async () => {
+  try {
+    await navigator.clipboard.writeText($('#token-secret').value);
+    say($('#tokens-msg'), 'Copied.', 'ok');
+  } catch (e) {
+    $('#token-secret').select();
+    say($('#tokens-msg'), 'Select the token and copy it (Ctrl+C).', 'error');
+  }
+});
+
+// Done forgets the secret: it is never shown again.
+$('#token-done').addEventListener('click', () => {
+  $('#token-secret').value = '';
+  $('#token-new').hidden = true;
+  $('#token-name').focus();
+});
+
 // A #token= link opened in a tab that is already on the dashboard.
 window.addEventListener('hashchange', () => {
   if (/token=/.test(location.hash)) { readToken(); location.reload(); }
 });
 
+loadPolicy();
 state.token = readToken();
 if (!state.token) {
   setConn('sign in', 'bad');

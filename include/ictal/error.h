@@ -50,6 +50,10 @@ enum {
 /* The name of a status code: "invalid argument", ... Never NULL. */
 const char *ictal_strerror(int code);
 
+/* The code's symbol: "ICTAL_EINVAL", ... ("ICTAL_OK" for 0, "ICTAL_EUNKNOWN" for a
+ * value that is none of them), for machine-readable reports. Never NULL. */
+const char *ictal_error_name(int code);
+
 #define ICTAL_DIAG_MESSAGE_MAX 256
 
 typedef struct ictal_diag ictal_diag;

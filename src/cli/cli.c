@@ -72,6 +72,38 @@ int ictal_cli_json_set(json_t *obj, const char *key, json_t *value)
     return rc;
 }
 
+static json_t *json_int_or_null(int64_t v)
+{
+    return v >= 0 ? json_integer((json_int_t)v) : json_null();
+}
+
+json_t *ictal_cli_json_error(const ictal_diag *d)
+{
+    char buf[1024];
+    json_t *e = json_object();
+    json_object_set_new(e, "code", json_integer(d->code));
+    json_object_set_new(e, "name", json_string(ictal_error_name(d->code)));
+    json_object_set_new(e, "text", json_string(ictal_strerror(d->code)));
+    json_object_set_new(e, "message", ictal_cli_json_string(ictal_diag_format(d, buf, sizeof(buf))));
+    json_object_set_new(e, "source", d->source ? ictal_cli_json_string(d->source) : json_null());
+    json_object_set_new(e, "field", d->field ? json_string(d->field) : json_null());
+    json_object_set_new(e, "offset", json_int_or_null(d->offset));
+    json_object_set_new(e, "record", json_int_or_null(d->record));
+    json_object_set_new(e, "signal", json_int_or_null(d->signal));
+    json_object_set_new(e, "line", json_int_or_null(d->line));
+    return e;
+}
+
+void ictal_cli_json_print_error(const ictal_diag *d)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "ok", json_false());
+    json_object_set_new(o, "error", ictal_cli_json_error(d));
+    json_dumpf(o, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+    json_decref(o);
+}
+
 int ictal_cli_stdout_is_tty(void)
 {
     return isatty(STDOUT_FILENO);

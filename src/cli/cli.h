@@ -11,11 +11,6 @@
  * libictal's soname do, so that they cannot disagree. */
 #ifndef ICTAL_VERSION_STRING
 #error "ICTAL_VERSION_STRING is defined by the build (CMakeLists.txt)"
-/* The first line of a file (without its line end) into buf: a secret such as a broker
- * password, kept in a file because command lines are visible to every local user.
- * Returns 0, or -1 when the file cannot be read or is empty. */
-int ictal_cli_read_secret_file(const char *path, char *buf, size_t cap);
-
 #endif
 
 enum {
@@ -42,6 +37,15 @@ struct json_t;
 struct json_t *ictal_cli_json_string(const char *s);
 /* json_object_set_new with the same treatment of the key. Returns 0 or -1. */
 int ictal_cli_json_set(struct json_t *obj, const char *key, struct json_t *value);
+
+/* The "error" object of every --json output (README, "JSON output"): the ICTAL_E*
+ * code as a number, its symbol and text, the formatted message and the location
+ * fields of d (null when unset). */
+struct json_t *ictal_cli_json_error(const ictal_diag *d);
+
+/* Prints {"ok": false, "error": ...} on stdout: what a command with --json prints
+ * instead of its result when it fails (the diagnostic also goes to stderr). */
+void ictal_cli_json_print_error(const ictal_diag *d);
 
 /* Non-zero when stdout is a terminal (progress bars only then). */
 int ictal_cli_stdout_is_tty(void);

@@ -58,7 +58,8 @@ static void usage(FILE *out)
             "  --threshold X   alarm threshold on the smoothed probability (model default)\n"
             "  --notch HZ      50 or 60 Hz notch filter\n"
             "  --rate HZ       sample rate of a recording that does not state it\n"
-            "  --quiet         no summary\n\n"
+            "  --quiet         no summary\n"
+            "  -h, --help      this help\n\n"
             "exit status: 0 all files processed, 1 a file has no usable EEG or is malformed,\n"
             "2 usage, 3 a file could not be read or written.\n");
 }

@@ -197,6 +197,8 @@ static int eval_one(const char *ref_path, const char *hyp_path, const ref_option
     }
     if (rc != 0) {
         ictal_cli_print_diag("eval", d);
+        if (json)
+            ictal_cli_json_print_error(d);
         ictal_annotations_free(&ref);
         ictal_annotations_free(&hyp);
         ictal_score_result_free(&r);
@@ -254,15 +256,18 @@ static int eval_dataset(const char *ref_dir, const char *hyp_dir, const ictal_sc
     ictal_score_dataset ds;
     ictal_score_dataset_init(&ds);
     int rc = ictal_score_dataset_run(ref_dir, hyp_dir, p, &ds, d);
+    if (rc == 0 && ds.n_files == 0) {
+        ictal_diag_clear(d);
+        d->source = ref_dir;
+        /* The directory was read but is not a dataset tree: malformed input, exit 1. */
+        rc = ictal_diag_error(d, ICTAL_EFORMAT, "no sub-*/**/*_events.tsv file");
+    }
     if (rc != 0) {
         ictal_cli_print_diag("eval", d);
+        if (json)
+            ictal_cli_json_print_error(d);
         ictal_score_dataset_free(&ds);
         return ictal_cli_exit_code(rc);
-    }
-    if (ds.n_files == 0) {
-        fprintf(stderr, "ictal eval: %s: no sub-*/**/*_events.tsv file\n", ref_dir);
-        ictal_score_dataset_free(&ds);
-        return ICTAL_EXIT_FAIL;
     }
     int exit_code = ICTAL_EXIT_OK;
     if (json) {

@@ -41,7 +41,8 @@ static void usage(FILE *out)
             "Describes EDF, EDF+C, EDF+D, BDF and BDF+ files.\n\n"
             "  --json            one JSON object {\"files\": [...]} on stdout\n"
             "  --strict          deviations from the standard are errors, not warnings\n"
-            "  --annotations N   list at most N annotations per file (default 20; JSON: all)\n\n"
+            "  --annotations N   list at most N annotations per file (default 20; JSON: all)\n"
+            "  -h, --help        this help\n\n"
             "exit status: 0 all files read, 1 a file is malformed (or deviates, with\n"
             "--strict), 2 usage, 3 a file could not be opened.\n");
 }
@@ -191,18 +192,10 @@ static json_t *json_info(const char *path, const ictal_edf_info *in, const warni
 
 static json_t *json_error(const char *path, const ictal_diag *d)
 {
-    char buf[1024];
-    json_t *e = json_object();
-    json_object_set_new(e, "code", json_string(ictal_strerror(d->code)));
-    json_object_set_new(e, "message", ictal_cli_json_string(ictal_diag_format(d, buf, sizeof(buf))));
-    json_object_set_new(e, "field", d->field ? json_string(d->field) : json_null());
-    json_object_set_new(e, "offset", d->offset >= 0 ? json_integer(d->offset) : json_null());
-    json_object_set_new(e, "record", d->record >= 0 ? json_integer(d->record) : json_null());
-    json_object_set_new(e, "signal", d->signal >= 0 ? json_integer(d->signal) : json_null());
     json_t *o = json_object();
     json_object_set_new(o, "path", ictal_cli_json_string(path));
     json_object_set_new(o, "ok", json_false());
-    json_object_set_new(o, "error", e);
+    json_object_set_new(o, "error", ictal_cli_json_error(d));
     return o;
 }
 

@@ -25,17 +25,19 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ictal model info [FILE] [--json]\n"
-            "       ictal model c-array [FILE] [--name NAME]\n\n"
+            "       ictal model c-array [FILE] [--name NAME]   (also: ictal model --c-array)\n\n"
             "  info          kind, features, window and hop, aggregation, default decisions,\n"
             "                provenance\n"
             "  c-array       prints `const unsigned char NAME[]` and NAME_len for firmware\n"
-            "                (default NAME ictal_model); ictal_model_parse reads it in place\n\n"
+            "                (default NAME ictal_model); ictal_model_parse reads it in place\n"
+            "  -h, --help    this help\n\n"
             "Without FILE: the default model of `ictal detect`. Models are made by `ictal train`.\n"
             "exit status: 0 ok, 1 invalid model, 2 usage, 3 file not readable.\n");
 }
 
-/* Loads FILE (or the default model) and reports a failure as the exit status. */
-static int load_model(const char *path, ictal_cli_model *m)
+/* Loads FILE (or the default model) and reports a failure as the exit status (and,
+ * with json, as the --json error object on stdout). */
+static int load_model(const char *path, ictal_cli_model *m, int json)
 {
     ictal_diag d;
     ictal_diag_init(&d);
@@ -43,13 +45,15 @@ static int load_model(const char *path, ictal_cli_model *m)
     if (rc == 0)
         return 0;
     ictal_cli_print_diag("model", &d);
+    if (json)
+        ictal_cli_json_print_error(&d);
     return rc == ICTAL_EIO || rc == ICTAL_ENOENT ? ICTAL_EXIT_IO : ICTAL_EXIT_FAIL;
 }
 
 static int cmd_info(const char *path, int json)
 {
     ictal_cli_model cm;
-    int rc = load_model(path, &cm);
+    int rc = load_model(path, &cm, json);
     if (rc)
         return rc;
     const ictal_model *m = &cm.model;
@@ -99,7 +103,7 @@ static int cmd_info(const char *path, int json)
 static int cmd_c_array(const char *path, const char *name)
 {
     ictal_cli_model cm;
-    int rc = load_model(path, &cm);
+    int rc = load_model(path, &cm, 0);
     if (rc)
         return rc;
     size_t len;

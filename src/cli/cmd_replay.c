@@ -53,7 +53,8 @@ static void usage(FILE *out)
             "                        (WebSocket only)\n"
             "  (with --mqtt or --nats, --drop-every stops sending for --reconnect-delay and\n"
             "   says hello again)\n"
-            "  --quiet\n\n"
+            "  --quiet               nothing on stderr (the result line stays)\n"
+            "  -h, --help            this help\n\n"
             "exit status: 0 every frame acknowledged, 1 rejected or timed out, 2 usage,\n"
             "3 a file could not be read.\n");
 }

@@ -66,7 +66,8 @@ static void usage(FILE *out)
             "  --quiet              no log lines\n"
             "  --add-user NAME      add a user account for the dashboard sign-in and exit;\n"
             "                       the password (10-1024 characters) is read from stdin\n"
-            "  --role ROLE          its role: viewer (default), clinician or admin\n\n"
+            "  --role ROLE          its role: viewer (default), clinician or admin\n"
+            "  -h, --help           this help\n\n"
             "People sign in on the dashboard with a user name and password (sessions last\n"
             "12 h); POST /api/users (admin) adds more. The admin API token is in\n"
             "DIR/admin.token; the dashboard also opens at http://HOST:PORT/#token=<token>.\n");

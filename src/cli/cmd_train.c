@@ -88,6 +88,7 @@ static void usage(FILE *out)
             "                      For data sets of labelled segments (Bonn, ...); the\n"
             "                      report lists every candidate's inner score and choice\n"
             "  -q, --quiet         no progress\n"
+            "  -h, --help          this help\n"
             "\n"
             "Training is deterministic: the same data and options give the same model file.\n");
 }

@@ -17,7 +17,8 @@ static void usage(FILE *out)
                  "ictal detects epileptic seizures in EEG, in real time.\n\ncommands:\n");
     for (const struct ictal_cli_command *c = ictal_cli_commands; c->name != NULL; c++)
         fprintf(out, "  %-10s %s\n", c->name, c->summary);
-    fprintf(out, "\n`ictal COMMAND --help` describes each command.\n");
+    fprintf(out, "\n`ictal COMMAND --help` describes each command; `ictal --version` prints\n"
+                 "the version, `ictal --help` this text.\n");
 }
 
 int main(int argc, char **argv)

@@ -25,6 +25,26 @@ const char *ictal_strerror(int code)
     }
 }
 
+const char *ictal_error_name(int code)
+{
+    switch (code) {
+    case ICTAL_OK: return "ICTAL_OK";
+    case ICTAL_EINVAL: return "ICTAL_EINVAL";
+    case ICTAL_ENOMEM: return "ICTAL_ENOMEM";
+    case ICTAL_EIO: return "ICTAL_EIO";
+    case ICTAL_EFORMAT: return "ICTAL_EFORMAT";
+    case ICTAL_ETRUNC: return "ICTAL_ETRUNC";
+    case ICTAL_ERANGE: return "ICTAL_ERANGE";
+    case ICTAL_ENOTSUP: return "ICTAL_ENOTSUP";
+    case ICTAL_ENOENT: return "ICTAL_ENOENT";
+    case ICTAL_ESTRICT: return "ICTAL_ESTRICT";
+    case ICTAL_EVERSION: return "ICTAL_EVERSION";
+    case ICTAL_ESTATE: return "ICTAL_ESTATE";
+    case ICTAL_EOF: return "ICTAL_EOF";
+    default: return "ICTAL_EUNKNOWN";
+    }
+}
+
 void ictal_diag_init(ictal_diag *d)
 {
     memset(d, 0, sizeof(*d));

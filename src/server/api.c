@@ -962,11 +962,15 @@ static void route(struct lws *wsi, ictal_server *srv, http_pss *p)
     const char *u = p->uri;
     char name[128], buf[128];
     if (!p->is_post && strcmp(u, "/api/health") == 0) {
+        /* The password policy too, so that the dashboard's forms state the server's. */
         respond_json(wsi, p, 200,
-                     json_pack("{s:s, s:s, s:f, s:i, s:b}", "status", "ok", "version", "0.1.0",
-                               "uptime_s", (double)(ictal__mono_us() - srv->started_us) * 1e-6,
+                     json_pack("{s:s, s:s, s:f, s:i, s:b, s:{s:i, s:i}}", "status", "ok",
+                               "version", "0.1.0", "uptime_s",
+                               (double)(ictal__mono_us() - srv->started_us) * 1e-6,
                                "schema_version", ictal__store_user_version(&srv->store),
-                               "detector_model", srv->have_model));
+                               "detector_model", srv->have_model, "password_policy",
+                               "min_length", ICTAL_PASSWORD_MIN, "max_length",
+                               ICTAL_PASSWORD_MAX));
         return;
     }
     if (p->is_post && strcmp(u, "/api/login") == 0) {

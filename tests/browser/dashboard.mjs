@@ -2,92 +2,58 @@
 // at 10x real time, driven in Debian's headless Chromium through playwright-core.
 // The alarm must appear on the dashboard, be acknowledged there, and be stored.
 // Usage: node dashboard.mjs ICTAL_BINARY SOURCE_DIR SCREENSHOT_PATH
-import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startServer, launchPersistent, watch, sleep } from './harness.mjs';
 
 const [ictal, src, shot] = process.argv.slice(2);
-const dataDir = mkdtempSync(join(tmpdir(), 'ictal-e2e-'));
-const portFile = join(dataDir, 'port');
-const model = join(src, 'tests/fixtures/server/linelength.model');
-const children = [];
-let browser;
-
-function fail(msg) {
-  console.error(`FAIL: ${msg}`);
-  cleanup(1);
-}
-
-function cleanup(code) {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  const done = () => { rmSync(dataDir, { recursive: true, force: true }); process.exit(code); };
-  if (browser) browser.close().then(done, done); else done();
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-setTimeout(() => fail('timed out after 90 s'), 90000).unref();
-
-const server = spawn(ictal, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--port-file', portFile,
-  '--model', model, '--web', join(src, 'web'), '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
-children.push(server);
-for (let i = 0; i < 200 && !existsSync(portFile); i++) await sleep(25);
-await sleep(50);
-const port = parseInt(readFileSync(portFile, 'utf8'), 10);
-const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-const base = `http://127.0.0.1:${port}`;
-const api = async (path, opts = {}) => {
-  const r = await fetch(base + path, { ...opts, headers: { Authorization: `Bearer ${token}` } });
-  return { status: r.status, body: await r.json() };
+const h = await startServer(ictal, src, { timeoutS: 90 });
+const { fail, base, token, children } = h;
+const port = h.port;
+const api = async (path) => {
+  const r = await h.api('GET', path);
+  return { status: r.status, body: r.body };
 };
+const cleanup = h.cleanup;
 
-// A fresh profile directory (playwright passes it as --user-data-dir).
-browser = await chromium.launchPersistentContext(join(dataDir, 'chromium-profile'), {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  viewport: { width: 1500, height: 1000 },
-});
+const browser = await launchPersistent(h);
 const page = await browser.newPage();
 const errors = [];
-page.on('pageerror', (e) => errors.push(String(e)));
-page.on('dialog', (d) => { errors.push(`dialog: ${d.message()}`); d.dismiss(); });
+watch(page, errors);
 
 // Sign-in with a user name and password (the account made over the API by the admin).
 const created = await fetch(base + '/api/users', {
   method: 'POST', headers: { Authorization: `Bearer ${token}` },
   body: JSON.stringify({ username: 'dr-e2e', password: 'ward three night shift', role: 'clinician' }),
 });
-if (created.status !== 201) fail(`POST /api/users answered ${created.status}`);
+if (created.status !== 201) await fail(`POST /api/users answered ${created.status}`);
 await page.goto(`${base}/`);
 await page.waitForSelector('#signin:not([hidden])', { timeout: 10000 });
-if (await page.locator('main').isVisible()) fail('the dashboard shows before signing in');
+if (await page.locator('main').isVisible()) await fail('the dashboard shows before signing in');
 // A wrong password is refused on the form, and nothing goes live.
 await page.fill('#login-user', 'dr-e2e');
 await page.fill('#login-password', 'not the password');
 await page.click('#login button[type=submit]');
 await page.waitForFunction(() => document.querySelector('#login-error').textContent.length > 0, null, { timeout: 10000 });
 const loginError = await page.locator('#login-error').textContent();
-if (!loginError.includes('wrong user name or password')) fail(`sign-in error "${loginError}"`);
-if (await page.locator('#conn.ok').count()) fail('live after a wrong password');
+if (!loginError.includes('wrong user name or password')) await fail(`sign-in error "${loginError}"`);
+if (await page.locator('#conn.ok').count()) await fail('live after a wrong password');
 await page.screenshot({ path: shot.replace(/\.png$/, '-signin.png') });
 await page.fill('#login-password', 'ward three night shift');
 await page.click('#login button[type=submit]');
 await page.waitForSelector('#conn.ok', { timeout: 10000 });
 const who = await page.locator('#whoami').textContent();
-if (who !== 'dr-e2e (clinician)') fail(`signed in as "${who}"`);
-if (!(await page.locator('main').isVisible())) fail('the dashboard is hidden after signing in');
+if (who !== 'dr-e2e (clinician)') await fail(`signed in as "${who}"`);
+if (!(await page.locator('main').isVisible())) await fail('the dashboard is hidden after signing in');
 const session = await page.evaluate(() => localStorage.getItem('ictal-token'));
 const asSession = await fetch(base + '/api/alarms', { headers: { Authorization: `Bearer ${session}` } });
-if (asSession.status !== 200) fail(`the session token answered ${asSession.status} on /api/alarms`);
+if (asSession.status !== 200) await fail(`the session token answered ${asSession.status} on /api/alarms`);
 // Sign out: back to the form, and the session token is revoked on the server.
 await page.click('#signout');
 await page.waitForSelector('#signin:not([hidden])', { timeout: 5000 });
 const revoked = await fetch(base + '/api/alarms', { headers: { Authorization: `Bearer ${session}` } });
-if (revoked.status !== 401) fail(`a signed-out session token answered ${revoked.status}`);
-if (await page.evaluate(() => localStorage.getItem('ictal-token')) !== null) fail('the token stayed in localStorage');
+if (revoked.status !== 401) await fail(`a signed-out session token answered ${revoked.status}`);
+if (await page.evaluate(() => localStorage.getItem('ictal-token')) !== null) await fail('the token stayed in localStorage');
 // Signed in again, then disabled by the admin: the server ends the live connection's
 // session and the page goes back to the form by itself.
 await page.fill('#login-user', 'dr-e2e');
@@ -95,9 +61,9 @@ await page.fill('#login-password', 'ward three night shift');
 await page.click('#login button[type=submit]');
 await page.waitForSelector('#conn.ok', { timeout: 10000 });
 const disabled = await fetch(base + '/api/users/dr-e2e', { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
-if (disabled.status !== 200) fail(`DELETE /api/users/dr-e2e answered ${disabled.status}`);
+if (disabled.status !== 200) await fail(`DELETE /api/users/dr-e2e answered ${disabled.status}`);
 await page.waitForSelector('#signin:not([hidden])', { timeout: 5000 });
-if (await page.locator('#conn.ok').count()) fail('still live after the user was disabled');
+if (await page.locator('#conn.ok').count()) await fail('still live after the user was disabled');
 
 // The admin API token in the URL fragment (as scripts/run.sh prints) still works.
 await page.goto(`${base}/#token=${token}`);
@@ -108,31 +74,31 @@ const replay = spawn(ictal, ['replay', join(src, 'data/chb05_06_excerpt.edf'), '
 children.push(replay);
 
 // Nothing selected: only the placeholder, no empty trace pane.
-if (await page.locator('#traces').isVisible()) fail('the live trace pane shows before a device is selected');
+if (await page.locator('#traces').isVisible()) await fail('the live trace pane shows before a device is selected');
 // The device appears; open it to see its live traces.
 const dev = page.locator('#devices li[data-device="e2e-0"]');
 await dev.waitFor({ timeout: 15000 });
 await dev.click();
-if (!(await page.locator('#traces').isVisible())) fail('the live trace pane is hidden after selecting a device');
+if (!(await page.locator('#traces').isVisible())) await fail('the live trace pane is hidden after selecting a device');
 // The alarm arrives: a badge on the device and a row in the alarm list.
 await page.waitForSelector('#devices li[data-device="e2e-0"] .badge:not(.zero)', { timeout: 30000 });
 const row = page.locator('#alarms tbody tr.raised').first();
 await row.waitFor({ timeout: 5000 });
 const alarmId = parseInt(await row.getAttribute('data-alarm-id'), 10);
 const badge = await page.locator('#devices li[data-device="e2e-0"] .badge').textContent();
-if (badge.trim() !== '1') fail(`badge shows "${badge}", expected 1`);
+if (badge.trim() !== '1') await fail(`badge shows "${badge}", expected 1`);
 // Let the traces and timeline fill a little, then acknowledge.
 await sleep(1500);
 await row.locator('button.ack').click();
 await page.waitForSelector(`#alarms tbody tr[data-alarm-id="${alarmId}"].acked`, { timeout: 5000 });
 const stateText = await page.locator(`#alarms tbody tr[data-alarm-id="${alarmId}"] .state`).textContent();
-if (!stateText.includes('acknowledged by admin')) fail(`state "${stateText}"`);
+if (!stateText.includes('acknowledged by admin')) await fail(`state "${stateText}"`);
 await page.waitForSelector('#devices li[data-device="e2e-0"] .badge.zero', { timeout: 5000 });
 await page.screenshot({ path: shot, fullPage: true });
 
 // Stored: the API says so.
 const { status, body } = await api(`/api/alarms/${alarmId}`);
-if (status !== 200 || !body.acked_at || body.acked_by !== 'admin') fail(`stored alarm ${JSON.stringify(body)}`);
+if (status !== 200 || !body.acked_at || body.acked_by !== 'admin') await fail(`stored alarm ${JSON.stringify(body)}`);
 // The traces were drawn: the canvas has ink.
 const ink = await page.evaluate(() => {
   const c = document.querySelector('#traces');
@@ -141,25 +107,25 @@ const ink = await page.evaluate(() => {
   for (let i = 3; i < d.length; i += 4) n += d[i] > 0;
   return n;
 });
-if (ink < 2000) fail(`the trace canvas is nearly empty (${ink} pixels)`);
+if (ink < 2000) await fail(`the trace canvas is nearly empty (${ink} pixels)`);
 const timelinePoints = await page.evaluate(() => document.querySelectorAll('#timeline canvas').length);
-if (timelinePoints < 1) fail('no timeline plot');
+if (timelinePoints < 1) await fail('no timeline plot');
 
 // After the replay ends: review the past session (its whole timeline from the hop log,
 // its alarm shaded and listed, the EDF+ link).
 if (replay.exitCode === null) await new Promise((r) => replay.once('exit', r));
-if (replay.exitCode !== 0) fail(`replay exited with ${replay.exitCode}`);
+if (replay.exitCode !== 0) await fail(`replay exited with ${replay.exitCode}`);
 const { body: sessions } = await api('/api/sessions?device=e2e-0');
 const sid = sessions[0]?.id;
 const { body: hist } = await api(`/api/sessions/${sid}/history?max_points=100000`);
-if (!(hist.hops > 300) || hist.points.length !== hist.hops) fail(`history ${hist.hops} hops, ${hist.points?.length} points`);
+if (!(hist.hops > 300) || hist.points.length !== hist.hops) await fail(`history ${hist.hops} hops, ${hist.points?.length} points`);
 await page.reload();
 await page.waitForSelector('#conn.ok', { timeout: 10000 });
 await page.locator(`#sessions tbody tr[data-session-id="${sid}"]`).click({ timeout: 10000 });
 await page.waitForSelector('#review-timeline canvas', { timeout: 10000 });
 await page.waitForSelector(`#review-alarms li[data-alarm-id="${alarmId}"]`, { timeout: 5000 });
 const meta = await page.locator('#review-meta').textContent();
-if (!meta.startsWith(`${hist.hops} hops`)) fail(`review says "${meta}"`);
+if (!meta.startsWith(`${hist.hops} hops`)) await fail(`review says "${meta}"`);
 // The plot holds the decimated points and its peak is the session's peak.
 const plotted = await page.evaluate(() => {
   const c = document.querySelector('#review-timeline canvas');
@@ -168,14 +134,14 @@ const plotted = await page.evaluate(() => {
   for (let i = 0; i < d.length; i += 4) red += d[i] > 150 && d[i + 1] < 80 && d[i + 3] > 200;
   return red;
 });
-if (plotted < 200) fail(`the review timeline has no probability trace (${plotted} red pixels)`);
-if (!(await page.locator('#review-edf').isVisible())) fail('no EDF+ link in the review');
+if (plotted < 200) await fail(`the review timeline has no probability trace (${plotted} red pixels)`);
+if (!(await page.locator('#review-edf').isVisible())) await fail('no EDF+ link in the review');
 // The review replaces the live pane (no empty trace canvas above it).
-if (await page.locator('#traces').isVisible()) fail('the live trace pane shows during a review');
+if (await page.locator('#traces').isVisible()) await fail('the live trace pane shows during a review');
 await page.screenshot({ path: shot.replace(/\.png$/, '-review.png'), fullPage: true });
 await page.locator('#review-close').click();
-if (await page.locator('#review').isVisible()) fail('Close left the review open');
-if (!(await page.locator('#placeholder').isVisible())) fail('Close did not go back to the placeholder');
-if (errors.length) fail(`page errors: ${errors.join('; ')}`);
+if (await page.locator('#review').isVisible()) await fail('Close left the review open');
+if (!(await page.locator('#placeholder').isVisible())) await fail('Close did not go back to the placeholder');
+if (errors.length) await fail(`page errors: ${errors.join('; ')}`);
 console.log(`ok: signed in and out as dr-e2e, signed out when disabled; alarm ${alarmId} shown, acknowledged on the dashboard and stored; past session ${sid} reviewed (${hist.hops} hops); screenshot ${shot}`);
 cleanup(0);
