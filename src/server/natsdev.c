@@ -9,6 +9,7 @@
 
 #include <nats/nats.h>
 
+#include "server/inq.h"
 #include "server/server_internal.h"
 
 #define QUEUE_MAX_MSGS 4096
@@ -23,9 +24,8 @@
 
 /* A message from a fetch thread to the loop. */
 typedef struct nats_in {
-    struct nats_in *next;
+    ictal__inq_item q;          /* first: the queue's link */
     natsMsg *msg;
-    size_t len;
 } nats_in;
 
 typedef struct nats_part {
@@ -64,17 +64,15 @@ struct ictal__nats {
     jsCtx *js;
     nats_part *parts;
     int n_parts;
-    void (*wake)(void *);
-    void *wake_user;
-    /* Shared with nats.c's and the fetch threads, under mu. */
+    /* From the fetch threads (inq.h); its mutex also guards msgs_in and bytes_in. */
+    ictal__inq in;
+    uint64_t msgs_in, bytes_in;
+    /* Set by nats.c's callback thread, under mu. */
     pthread_mutex_t mu;
-    pthread_cond_t room;
-    nats_in *head, *tail;
-    size_t q_n, q_bytes;
-    int stop;
+    pthread_cond_t closed_cv;
     int connected;
     int closed;                   /* nats.c's last callback for the connection ran */
-    uint64_t reconnects, disconnects, msgs_in, bytes_in;
+    uint64_t reconnects, disconnects;
     /* The loop's own. */
     nats_dev *devs;
     int n_devs;
@@ -161,9 +159,9 @@ int ictal__nats_partitions_parse(const char *list, int count, uint8_t *owned, ic
 
 static int stopping(ictal__nats *n)
 {
-    pthread_mutex_lock(&n->mu);
-    int s = n->stop;
-    pthread_mutex_unlock(&n->mu);
+    pthread_mutex_lock(&n->in.mu);
+    int s = n->in.stop;
+    pthread_mutex_unlock(&n->in.mu);
     return s;
 }
 
@@ -175,29 +173,16 @@ static void push(ictal__nats *n, natsMsg *msg)
         return;
     }
     in->msg = msg;
-    in->len = (size_t)natsMsg_GetDataLength(msg);
-    pthread_mutex_lock(&n->mu);
-    /* Backpressure: the fetch thread waits while the loop is behind. */
-    while (!n->stop && (n->q_n >= QUEUE_MAX_MSGS || n->q_bytes + in->len > QUEUE_MAX_BYTES))
-        pthread_cond_wait(&n->room, &n->mu);
-    if (n->stop) {
-        pthread_mutex_unlock(&n->mu);
-        natsMsg_Nak(msg, NULL);
+    in->q.bytes = (size_t)natsMsg_GetDataLength(msg);
+    pthread_mutex_lock(&n->in.mu);
+    n->msgs_in++;
+    n->bytes_in += in->q.bytes;
+    pthread_mutex_unlock(&n->in.mu);
+    if (ictal__inq_push(&n->in, &in->q) != 0) {
+        natsMsg_Nak(msg, NULL); /* stopping: at once to the next owner */
         natsMsg_Destroy(msg);
         free(in);
-        return;
     }
-    if (n->tail)
-        n->tail->next = in;
-    else
-        n->head = in;
-    n->tail = in;
-    n->q_n++;
-    n->q_bytes += in->len;
-    n->msgs_in++;
-    n->bytes_in += in->len;
-    pthread_mutex_unlock(&n->mu);
-    n->wake(n->wake_user);
 }
 
 static void *fetch_main(void *arg)
@@ -252,7 +237,7 @@ static void on_closed(natsConnection *nc, void *closure)
     ictal__nats *n = closure;
     pthread_mutex_lock(&n->mu);
     n->closed = 1;
-    pthread_cond_broadcast(&n->room);
+    pthread_cond_broadcast(&n->closed_cv);
     pthread_mutex_unlock(&n->mu);
 }
 
@@ -524,16 +509,10 @@ void ictal__nats_poll(ictal__nats *n)
 {
     if (n == NULL)
         return;
-    pthread_mutex_lock(&n->mu);
-    nats_in *list = n->head;
-    n->head = n->tail = NULL;
-    n->q_n = 0;
-    n->q_bytes = 0;
-    pthread_cond_broadcast(&n->room);
-    pthread_mutex_unlock(&n->mu);
+    ictal__inq_item *list = ictal__inq_take(&n->in);
     while (list) {
-        nats_in *in = list;
-        list = in->next;
+        nats_in *in = (nats_in *)list;
+        list = list->next;
         handle(n, in->msg);
         free(in);
     }
@@ -579,9 +558,11 @@ void ictal__nats_stats_get(ictal__nats *n, ictal__nats_stats *s)
     s->connected = n->connected;
     s->reconnects = n->reconnects;
     s->disconnects = n->disconnects;
+    pthread_mutex_unlock(&n->mu);
+    pthread_mutex_lock(&n->in.mu);
     s->msgs_in = n->msgs_in;
     s->bytes_in = n->bytes_in;
-    pthread_mutex_unlock(&n->mu);
+    pthread_mutex_unlock(&n->in.mu);
 }
 
 /* --- lifecycle ----------------------------------------------------------------------------- */
@@ -695,10 +676,9 @@ int ictal__nats_create(ictal__nats **out, ictal_server *srv, struct lws_context 
         return ICTAL_ENOMEM;
     n->srv = srv;
     n->ctx = ctx;
-    n->wake = wake;
-    n->wake_user = wake_user;
+    ictal__inq_init(&n->in, QUEUE_MAX_MSGS, QUEUE_MAX_BYTES, wake, wake_user);
     pthread_mutex_init(&n->mu, NULL);
-    pthread_cond_init(&n->room, NULL);
+    pthread_cond_init(&n->closed_cv, NULL);
     n->parts = calloc((size_t)n_owned, sizeof *n->parts);
     int rc = n->parts ? 0 : ICTAL_ENOMEM;
     natsOptions *no = NULL;
@@ -767,18 +747,16 @@ void ictal__nats_destroy(ictal__nats *n)
 {
     if (n == NULL)
         return;
-    pthread_mutex_lock(&n->mu);
-    n->stop = 1;
-    pthread_cond_broadcast(&n->room);
-    pthread_mutex_unlock(&n->mu);
+    ictal__inq_stop(&n->in);
     for (int i = 0; i < n->n_parts; i++)
         if (n->parts[i].started)
             pthread_join(n->parts[i].th, NULL);
     if (n->ctx)
         lws_sul_cancel(&n->sul_flush);
-    while (n->head) {
-        nats_in *in = n->head;
-        n->head = in->next;
+    ictal__inq_item *left = ictal__inq_destroy(&n->in);
+    while (left) {
+        nats_in *in = (nats_in *)left;
+        left = left->next;
         msg_nak(n, in->msg);
         free(in);
     }
@@ -803,13 +781,13 @@ void ictal__nats_destroy(ictal__nats *n)
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 5;
         pthread_mutex_lock(&n->mu);
-        while (!n->closed && pthread_cond_timedwait(&n->room, &n->mu, &until) != ETIMEDOUT)
+        while (!n->closed && pthread_cond_timedwait(&n->closed_cv, &n->mu, &until) != ETIMEDOUT)
             ;
         pthread_mutex_unlock(&n->mu);
         natsConnection_Destroy(n->nc);
     }
     free(n->parts);
-    pthread_cond_destroy(&n->room);
+    pthread_cond_destroy(&n->closed_cv);
     pthread_mutex_destroy(&n->mu);
     free(n);
 }

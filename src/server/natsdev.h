@@ -16,7 +16,7 @@
  * stored, and its successor gets the rest again (duplicates are acked, not stored).
  *
  * Threading: nats.c runs its own threads. One thread per owned partition fetches
- * batches from its pull consumer into a bounded queue and wakes the event loop
+ * batches from its pull consumer into a bounded queue (inq.h) and wakes the event loop
  * (lws_cancel_service), which drains it in ictal__nats_poll; when the queue is full the
  * fetch threads wait (and the consumer's max_ack_pending holds the server back), so
  * nothing is dropped. Replies and acks are published from the loop (nats.c's publish
