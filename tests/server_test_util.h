@@ -7,6 +7,7 @@
 #ifndef ICTAL_SERVER_TEST_UTIL_H
 #define ICTAL_SERVER_TEST_UTIL_H
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
@@ -45,8 +46,10 @@ static inline void ts_sleep_ms(int ms)
     nanosleep(&t, NULL);
 }
 
-/* Starts `ictal serve` on a free port with data in dir; extra: NULL-terminated args. */
-static inline int ts_start(test_server *s, const char *dir, const char *const *extra)
+/* Starts `ictal CMD` (serve or worker) on a free port with data in dir; extra:
+ * NULL-terminated args. */
+static inline int ts_start_cmd(test_server *s, const char *cmd, const char *dir,
+                               const char *const *extra)
 {
     const char *ictal = getenv("ICTAL");
     if (ictal == NULL)
@@ -56,7 +59,7 @@ static inline int ts_start(test_server *s, const char *dir, const char *const *e
     char port_file[300];
     snprintf(port_file, sizeof port_file, "%s/port", dir);
     unlink(port_file);
-    const char *argv[32] = {ictal, "serve", "--listen", "127.0.0.1:0", "--data", dir, "--port-file",
+    const char *argv[32] = {ictal, cmd, "--listen", "127.0.0.1:0", "--data", dir, "--port-file",
                             port_file, "--quiet"};
     int n = 9;
     for (int i = 0; extra && extra[i] && n < 31; i++)
@@ -87,6 +90,43 @@ static inline int ts_start(test_server *s, const char *dir, const char *const *e
         fclose(f);
     }
     return s->port > 0 && s->token[0] ? 0 : -1;
+}
+
+/* Starts `ictal serve` on a free port with data in dir; extra: NULL-terminated args. */
+static inline int ts_start(test_server *s, const char *dir, const char *const *extra)
+{
+    return ts_start_cmd(s, "serve", dir, extra);
+}
+
+/* A free TCP port on 127.0.0.1 (for a broker the test starts). */
+static inline int ts_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t n = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &n) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* 1 when something accepts connections on 127.0.0.1:port. */
+static inline int ts_port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
 }
 
 /* Stops the server: SIGTERM (clean) or SIGKILL (crash). Returns its exit status. */

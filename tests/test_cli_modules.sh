@@ -11,14 +11,14 @@ say() { echo "FAIL: $*"; fail=1; }
 
 needed=$(readelf -d "$ictal" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
 echo "ictal needs: $needed"
-for lib in libxgboost libwebsockets libcurl libssl libcrypto libsqlite3 libmosquitto libstdc++; do
+for lib in libxgboost libwebsockets libcurl libssl libcrypto libsqlite3 libmosquitto libnats libstdc++; do
     case " $needed" in *" $lib"*) say "ictal links $lib: a subcommand that needs it must be a module" ;; esac
 done
 
 # Every listed command has a summary: its module loaded.
 help=$("$ictal" --help) || say "ictal --help failed"
 echo "$help" | grep -q "not available" && say "a module did not load: $help"
-for cmd in serve train replay; do
+for cmd in serve worker train replay; do
     echo "$help" | grep -Eq "^  $cmd +[a-z]" || say "ictal --help has no summary for $cmd"
     "$ictal" $cmd --help >/dev/null 2>&1 || say "ictal $cmd --help exited $?"
 done

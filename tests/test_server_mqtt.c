@@ -10,7 +10,6 @@
  * Skips (77) when the mosquitto binary or the shared data are absent.
  */
 #define _GNU_SOURCE /* strcasestr in the webhook receiver (server_test_util.h) */
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <mosquitto.h>
 
@@ -24,35 +23,6 @@ static const char *mosquitto_path(void)
         if (access(cands[i], X_OK) == 0)
             return cands[i];
     return NULL;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t n = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &n) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static int port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
 }
 
 typedef struct broker {
@@ -74,7 +44,7 @@ static int broker_start(broker *b)
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
-        if (port_open(b->port))
+        if (ts_port_open(b->port))
             return 0;
         ts_sleep_ms(25);
     }
@@ -209,7 +179,7 @@ int main(void)
         return 1;
     broker b;
     memset(&b, 0, sizeof b);
-    b.port = free_port();
+    b.port = ts_free_port();
     snprintf(b.conf, sizeof b.conf, "%s/mosquitto.conf", dir);
     FILE *cf = fopen(b.conf, "w");
     fprintf(cf, "listener %d 127.0.0.1\nallow_anonymous true\n", b.port);

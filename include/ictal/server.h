@@ -20,6 +20,11 @@
  * by a timer of the same event loop. Two helper threads keep slow work off the loop:
  * one fdatasync()s session logs, so that the loop never waits on the disk
  * (src/server/syncer.h); one computes password hashes (src/server/hasher.h).
+ * At scale devices publish to NATS JetStream instead: the stream is partitioned by
+ * device, and each process (`ictal worker`: this server without the device WebSocket)
+ * owns some partitions through durable pull consumers, acknowledging a message only
+ * once its frame is stored, so a dead worker's successor gets the rest
+ * (src/server/natsdev.h, docs/server.md).
  */
 #ifndef ICTAL_SERVER_H
 #define ICTAL_SERVER_H
@@ -66,6 +71,18 @@ typedef struct ictal_server_options {
     const char *mqtt_user;       /* broker credentials; NULL: anonymous */
     const char *mqtt_password;
     const char *mqtt_ca_file;    /* non-NULL: TLS to the broker, trusting this CA (PEM) */
+    const char *nats_url;        /* non-NULL: also take devices from NATS JetStream
+                                    (nats://HOST:PORT; docs/protocol.md), owning
+                                    nats_partitions of the stream ICTAL */
+    const char *nats_partitions; /* "0-3,6" or "all": the partitions this process owns */
+    int nats_partition_count;    /* N of the NATS server's subject mapping; 0: 16 */
+    const char *nats_creds_file; /* NATS credentials file, or NULL */
+    const char *nats_user;       /* NATS user and password, or NULL */
+    const char *nats_password;
+    const char *nats_ca_file;    /* non-NULL: TLS to NATS, trusting this CA (PEM) */
+    int nats_ack_wait_ms;        /* how long a dead worker's unacknowledged messages wait
+                                    before redelivery; 0: 30000 */
+    int no_device_websocket;     /* non-zero: devices only over MQTT or NATS (ictal worker) */
     int quiet;                   /* non-zero: no log lines on stderr */
 } ictal_server_options;
 

@@ -84,4 +84,9 @@ int ictal_cli_read_file(const char *path, size_t max_bytes, unsigned char **out,
  * Returns 0, or -1 when the file cannot be read or is empty. */
 int ictal_cli_read_secret_file(const char *path, char *buf, size_t cap);
 
+/* `ictal serve` (worker 0) and `ictal worker` (worker 1: devices only from NATS, no device
+ * WebSocket, --nats and --partitions required): one option parser, one server. cmd names
+ * the command in messages. */
+int ictal_cli_serve(const char *cmd, int worker, int argc, char **argv);
+
 #endif

@@ -1,5 +1,5 @@
 /*
- * ictal replay FILE... --url ws://HOST:PORT | --mqtt HOST:PORT [--speed X] [--devices N] [faults]
+ * ictal replay FILE... --url ws://HOST:PORT | --mqtt HOST:PORT | --nats URL [--speed X] [--devices N] [faults]
  *
  * A device simulator: streams real EEG recordings to `ictal serve` exactly as devices
  * do (docs/protocol.md), resuming from the server's acknowledgements after a dropped
@@ -21,7 +21,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ictal replay FILE... --url ws://HOST:PORT [--speed X] [--devices N] [options]\n"
-            "       ictal replay FILE... --mqtt HOST:PORT [...]   (through an MQTT broker)\n\n"
+            "       ictal replay FILE... --mqtt HOST:PORT [...]   (through an MQTT broker)\n"
+            "       ictal replay FILE... --nats URL [...]   (through NATS JetStream)\n\n"
             "Streams each FILE (EDF, EDF+, BDF, .npy, text, CSV: see ictal/recording.h) as simulated devices: N devices per file,\n"
             "device ids \"<prefix>-<i>\", frames of --frame-ms of int16 samples.\n\n"
             "  --url ws://HOST:PORT  the server (or --mqtt); wss://HOST:PORT for TLS\n"
@@ -30,6 +31,11 @@ static void usage(FILE *out)
             "  --mqtt HOST:PORT      instead of --url: publish to this MQTT broker, which\n"
             "                        `ictal serve --mqtt` reads (docs/protocol.md)\n"
             "  --mqtt-user U --mqtt-password-file F   broker credentials\n"
+            "  --nats URL            instead of --url: publish to NATS JetStream\n"
+            "                        (nats://HOST:PORT), which `ictal worker` reads; device\n"
+            "                        ids must not contain '.'; --ca: TLS, trusting it\n"
+            "  --nats-creds FILE     NATS credentials file; --nats-user U\n"
+            "                        --nats-password-file F: user and password\n"
             "  --speed X             x real time (default 1; 0: as fast as acks allow)\n"
             "  --devices N           devices per file (default 1)\n"
             "  --channels A,B,...    signal labels to stream (default: every data signal at\n"
@@ -45,6 +51,8 @@ static void usage(FILE *out)
             "  --stall-every S --stall-ms MS   stop sending for MS every S seconds\n"
             "  --reorder P           swap a frame with the next one with probability P\n"
             "                        (WebSocket only)\n"
+            "  (with --mqtt or --nats, --drop-every stops sending for --reconnect-delay and\n"
+            "   says hello again)\n"
             "  --quiet               nothing on stderr (the result line stays)\n"
             "  -h, --help            this help\n\n"
             "exit status: 0 every frame acknowledged, 1 rejected or timed out, 2 usage,\n"
@@ -59,7 +67,7 @@ int ictal_cmd_replay(int argc, char **argv)
     opt.n_devices = 1;
     const char *files[64];
     int n_files = 0;
-    const char *url = NULL, *mqtt = NULL, *channels = NULL, *prefix = NULL;
+    const char *url = NULL, *mqtt = NULL, *nats = NULL, *channels = NULL, *prefix = NULL;
     const char *mqtt_password_file = NULL;
     char mqtt_password[256];
     double frame_ms = 250, stall_ms = 0;
@@ -85,6 +93,10 @@ int ictal_cmd_replay(int argc, char **argv)
             if (strcmp(a, "--url") == 0) url = v;
             else if (strcmp(a, "--mqtt") == 0) mqtt = v;
             else if (strcmp(a, "--mqtt-user") == 0) opt.mqtt_user = v;
+            else if (strcmp(a, "--nats") == 0) nats = v;
+            else if (strcmp(a, "--nats-creds") == 0) opt.nats_creds_file = v;
+            else if (strcmp(a, "--nats-user") == 0) opt.mqtt_user = v;
+            else if (strcmp(a, "--nats-password-file") == 0) mqtt_password_file = v;
             else if (strcmp(a, "--mqtt-password-file") == 0) mqtt_password_file = v;
             else if (strcmp(a, "--speed") == 0) opt.speed = atof(v);
             else if (strcmp(a, "--devices") == 0) opt.n_devices = atoi(v);
@@ -113,7 +125,18 @@ int ictal_cmd_replay(int argc, char **argv)
     opt.mqtt = mqtt != NULL;
     if (opt.mqtt && opt.ca_file)
         opt.tls = 1; /* MQTT over TLS, trusting --ca */
-    if ((url == NULL) == (mqtt == NULL) || n_files == 0 ||
+    if (nats) {
+        /* NATS: a URL of its own; the rest as for MQTT. */
+        if (url || mqtt || n_files == 0 || strchr(nats, ':') == NULL) {
+            fprintf(stderr, "ictal replay: need FILE... and one of --url, --mqtt and --nats URL"
+                            " (nats://HOST:PORT)\n");
+            return ICTAL_EXIT_USAGE;
+        }
+        url = NULL;
+        opt.nats_url = nats;
+        snprintf(host, sizeof host, "-");
+        port = 1;
+    } else if ((url == NULL) == (mqtt == NULL) || n_files == 0 ||
         (url && sscanf(url, opt.tls ? "wss://%255[^:/]:%d" : "ws://%255[^:/]:%d", host,
                        &port) != 2) ||
         (mqtt && sscanf(mqtt, "%255[^:/]:%d", host, &port) != 2) || port <= 0 || port > 65535) {
@@ -122,7 +145,11 @@ int ictal_cmd_replay(int argc, char **argv)
         usage(stderr);
         return ICTAL_EXIT_USAGE;
     }
-    if (mqtt && opt.reorder_prob > 0) {
+    if (opt.nats_creds_file && !nats) {
+        fprintf(stderr, "ictal replay: --nats-creds goes with --nats\n");
+        return ICTAL_EXIT_USAGE;
+    }
+    if ((mqtt || nats) && opt.reorder_prob > 0) {
         /* a broker delivers a client's QoS 1 messages in order: no reordering to inject */
         fprintf(stderr, "ictal replay: --reorder is for --url (WebSocket) only\n");
         return ICTAL_EXIT_USAGE;
@@ -173,7 +200,9 @@ int ictal_cmd_replay(int argc, char **argv)
                res.elapsed_s);
         if (rc != 0) {
             fprintf(stderr, "ictal replay: %s: %s%s%s\n", files[f],
-                    rc == ICTAL_ETRUNC ? "timed out" : "rejected by the server",
+                    rc == ICTAL_ETRUNC   ? "timed out"
+                    : rc == ICTAL_EFORMAT ? "rejected by the server"
+                                          : ictal_strerror(rc),
                     res.last_error[0] ? ": " : "", res.last_error);
             status = ICTAL_EXIT_FAIL;
         }

@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "ictal/server.h"
+#include "server/natsdev.h"
 
 int ictal_cmd_serve(int argc, char **argv);
 extern const char ictal_cmd_serve_summary[];
@@ -59,6 +60,10 @@ static void usage(FILE *out)
             "  --mqtt-user U --mqtt-password-file F   broker credentials (first line of F)\n"
             "  --mqtt-ca FILE       TLS to the broker, trusting this CA (PEM)\n"
             "  --mqtt-client-id ID  the server's MQTT client id (default ictal-serve)\n"
+            "  --nats URL --partitions LIST   also take devices from NATS JetStream, owning\n"
+            "                       these partitions (as `ictal worker`; its --help), with\n"
+            "                       --partition-count N, --nats-creds FILE, --nats-user U\n"
+            "                       --nats-password-file F, --nats-ca FILE, --nats-ack-wait-s S\n"
             "  --port-file FILE     write the bound port there once listening\n"
             "  --quiet              no log lines\n"
             "  --add-user NAME      add a user account for the dashboard sign-in and exit;\n"
@@ -113,17 +118,26 @@ static int add_user(const char *data_dir, const char *name, const char *role)
 
 int ictal_cmd_serve(int argc, char **argv)
 {
+    return ictal_cli_serve("serve", 0, argc, argv);
+}
+
+int ictal_cli_serve(const char *cmd, int worker, int argc, char **argv)
+{
     ictal_server_options opt;
     ictal_server_options_init(&opt);
     char host[256] = "127.0.0.1";
     const char *port_file = NULL, *add_user_name = NULL, *add_user_role = NULL;
     const char *mqtt_password_file = NULL;
     char mqtt_host[256], mqtt_password[256];
+    const char *nats_password_file = NULL;
+    char nats_password[256];
+    if (worker)
+        opt.port = 8090;
     opt.webhook_secret = getenv("ICTAL_WEBHOOK_SECRET");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if ((strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) && !worker) {
             usage(stdout);
             return ICTAL_EXIT_OK;
         } else if (strcmp(a, "--closed") == 0) {
@@ -131,8 +145,9 @@ int ictal_cmd_serve(int argc, char **argv)
         } else if (strcmp(a, "--quiet") == 0) {
             opt.quiet = 1;
         } else if (v == NULL) {
-            fprintf(stderr, "ictal serve: %s: unknown option or missing value\n", a);
-            usage(stderr);
+            fprintf(stderr, "ictal %s: %s: unknown option or missing value\n", cmd, a);
+            if (!worker)
+                usage(stderr);
             return ICTAL_EXIT_USAGE;
         } else {
             i++;
@@ -142,7 +157,7 @@ int ictal_cmd_serve(int argc, char **argv)
                 long port = colon ? strtol(colon + 1, &end, 10) : -2;
                 if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof host ||
                     *end != 0 || port < 0 || port > 65535) {
-                    fprintf(stderr, "ictal serve: --listen wants HOST:PORT, got \"%s\"\n", v);
+                    fprintf(stderr, "ictal %s: --listen wants HOST:PORT, got \"%s\"\n", cmd, v);
                     return ICTAL_EXIT_USAGE;
                 }
                 memcpy(host, v, (size_t)(colon - v));
@@ -174,7 +189,7 @@ int ictal_cmd_serve(int argc, char **argv)
                 long port = colon ? strtol(colon + 1, &end, 10) : -1;
                 if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof mqtt_host ||
                     *end != 0 || port < 1 || port > 65535) {
-                    fprintf(stderr, "ictal serve: --mqtt wants HOST:PORT, got \"%s\"\n", v);
+                    fprintf(stderr, "ictal %s: --mqtt wants HOST:PORT, got \"%s\"\n", cmd, v);
                     return ICTAL_EXIT_USAGE;
                 }
                 memcpy(mqtt_host, v, (size_t)(colon - v));
@@ -189,6 +204,35 @@ int ictal_cmd_serve(int argc, char **argv)
                 opt.mqtt_ca_file = v;
             } else if (strcmp(a, "--mqtt-client-id") == 0) {
                 opt.mqtt_client_id = v;
+            } else if (strcmp(a, "--nats") == 0) {
+                opt.nats_url = v;
+            } else if (strcmp(a, "--partitions") == 0) {
+                opt.nats_partitions = v;
+            } else if (strcmp(a, "--partition-count") == 0) {
+                char *end = NULL;
+                long n = strtol(v, &end, 10);
+                if (*end != 0 || n < 1 || n > ICTAL__NATS_PARTITIONS_MAX) {
+                    fprintf(stderr, "ictal %s: --partition-count wants 1..%d, got \"%s\"\n", cmd,
+                            ICTAL__NATS_PARTITIONS_MAX, v);
+                    return ICTAL_EXIT_USAGE;
+                }
+                opt.nats_partition_count = (int)n;
+            } else if (strcmp(a, "--nats-creds") == 0) {
+                opt.nats_creds_file = v;
+            } else if (strcmp(a, "--nats-user") == 0) {
+                opt.nats_user = v;
+            } else if (strcmp(a, "--nats-password-file") == 0) {
+                nats_password_file = v;
+            } else if (strcmp(a, "--nats-ca") == 0) {
+                opt.nats_ca_file = v;
+            } else if (strcmp(a, "--nats-ack-wait-s") == 0) {
+                double w = atof(v);
+                if (!(w >= 1 && w <= 3600)) {
+                    fprintf(stderr, "ictal %s: --nats-ack-wait-s wants 1..3600 seconds, got \"%s\"\n",
+                            cmd, v);
+                    return ICTAL_EXIT_USAGE;
+                }
+                opt.nats_ack_wait_ms = (int)(w * 1000);
             } else if (strcmp(a, "--port-file") == 0) {
                 port_file = v;
             } else if (strcmp(a, "--trust-proxy") == 0) {
@@ -198,26 +242,68 @@ int ictal_cmd_serve(int argc, char **argv)
             } else if (strcmp(a, "--role") == 0) {
                 add_user_role = v;
             } else {
-                fprintf(stderr, "ictal serve: unknown option %s\n", a);
-                usage(stderr);
+                fprintf(stderr, "ictal %s: unknown option %s\n", cmd, a);
+                if (!worker)
+                    usage(stderr);
                 return ICTAL_EXIT_USAGE;
             }
         }
     }
     if ((opt.mqtt_user || mqtt_password_file || opt.mqtt_ca_file || opt.mqtt_client_id) &&
         opt.mqtt_host == NULL) {
-        fprintf(stderr, "ictal serve: --mqtt-user, --mqtt-password-file, --mqtt-ca and"
-                        " --mqtt-client-id go with --mqtt\n");
+        fprintf(stderr, "ictal %s: --mqtt-user, --mqtt-password-file, --mqtt-ca and"
+                        " --mqtt-client-id go with --mqtt\n", cmd);
         return ICTAL_EXIT_USAGE;
     }
     if (mqtt_password_file) {
         if (ictal_cli_read_secret_file(mqtt_password_file, mqtt_password, sizeof mqtt_password)) {
-            fprintf(stderr, "ictal serve: --mqtt-password-file %s: cannot read it\n",
+            fprintf(stderr, "ictal %s: --mqtt-password-file %s: cannot read it\n", cmd,
                     mqtt_password_file);
             return ICTAL_EXIT_USAGE;
         }
         opt.mqtt_password = mqtt_password;
     }
+    if (worker && (opt.nats_url == NULL || opt.nats_partitions == NULL)) {
+        fprintf(stderr, "ictal worker: --nats URL and --partitions LIST are required\n");
+        return ICTAL_EXIT_USAGE;
+    }
+    if ((opt.nats_partitions || opt.nats_partition_count || opt.nats_creds_file ||
+         opt.nats_user || nats_password_file || opt.nats_ca_file || opt.nats_ack_wait_ms) &&
+        opt.nats_url == NULL) {
+        fprintf(stderr, "ictal %s: --partitions, --partition-count and the --nats-* options go"
+                        " with --nats\n", cmd);
+        return ICTAL_EXIT_USAGE;
+    }
+    if (opt.nats_url) {
+        uint8_t owned[ICTAL__NATS_PARTITIONS_MAX];
+        ictal_diag pd;
+        ictal_diag_init(&pd);
+        if (opt.nats_partitions == NULL) {
+            fprintf(stderr, "ictal %s: --nats needs --partitions LIST (\"all\", or e.g. 0-7)\n",
+                    cmd);
+            return ICTAL_EXIT_USAGE;
+        }
+        int count = opt.nats_partition_count > 0 ? opt.nats_partition_count : 16;
+        if (ictal__nats_partitions_parse(opt.nats_partitions, count, owned, &pd) < 0) {
+            fprintf(stderr, "ictal %s: --partitions \"%s\" (of %d): %s\n", cmd,
+                    opt.nats_partitions, count, pd.message);
+            return ICTAL_EXIT_USAGE;
+        }
+    }
+    if (nats_password_file) {
+        if (opt.nats_user == NULL ||
+            ictal_cli_read_secret_file(nats_password_file, nats_password, sizeof nats_password)) {
+            fprintf(stderr, "ictal %s: --nats-password-file %s: cannot read it (and it goes with"
+                            " --nats-user)\n", cmd, nats_password_file);
+            return ICTAL_EXIT_USAGE;
+        }
+        opt.nats_password = nats_password;
+    }
+    if (worker && add_user_name) {
+        fprintf(stderr, "ictal worker: --add-user is for `ictal serve`\n");
+        return ICTAL_EXIT_USAGE;
+    }
+    opt.no_device_websocket = worker;
     if (add_user_role && !add_user_name) {
         fprintf(stderr, "ictal serve: --role goes with --add-user\n");
         return ICTAL_EXIT_USAGE;
@@ -225,7 +311,7 @@ int ictal_cmd_serve(int argc, char **argv)
     if (add_user_name)
         return add_user(opt.data_dir, add_user_name, add_user_role ? add_user_role : "viewer");
     if (opt.webhook_url && (opt.webhook_secret == NULL || opt.webhook_secret[0] == 0)) {
-        fprintf(stderr, "ictal serve: --webhook needs --webhook-secret or ICTAL_WEBHOOK_SECRET\n");
+        fprintf(stderr, "ictal %s: --webhook needs --webhook-secret or ICTAL_WEBHOOK_SECRET\n", cmd);
         return ICTAL_EXIT_USAGE;
     }
     opt.host = host;
@@ -239,7 +325,7 @@ int ictal_cmd_serve(int argc, char **argv)
     } else {
         rc = ictal_cli_model_load(&model, opt.model_path, &d);
         if (rc != 0) {
-            ictal_cli_print_diag("serve", &d);
+            ictal_cli_print_diag(cmd, &d);
             return ictal_cli_exit_code(rc);
         }
         if (opt.model_path == NULL)
@@ -250,7 +336,7 @@ int ictal_cmd_serve(int argc, char **argv)
     rc = ictal_server_create(&srv, &opt, &d);
     ictal_cli_model_free(&model); /* the server keeps its own copy */
     if (rc != 0) {
-        ictal_cli_print_diag("serve", &d);
+        ictal_cli_print_diag(cmd, &d);
         return ictal_cli_exit_code(rc);
     }
     int port = ictal_server_port(srv);
@@ -268,10 +354,10 @@ int ictal_cmd_serve(int argc, char **argv)
             token[strcspn(token, "\r\n")] = 0;
         fclose(tf);
     }
-    printf("ictal serve: listening on %s:%d, data in %s\n", host, port,
+    printf("ictal %s: listening on %s:%d, data in %s\n", cmd, host, port,
            opt.data_dir ? opt.data_dir : "ictal-data");
-    printf("ictal serve: dashboard %s://%s:%d/#token=%s\n", opt.tls_cert ? "https" : "http", host,
-           port, token);
+    printf("ictal %s: dashboard %s://%s:%d/#token=%s\n", cmd, opt.tls_cert ? "https" : "http",
+           host, port, token);
     fflush(stdout);
     g_server = srv;
     struct sigaction sa;

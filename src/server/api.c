@@ -1,6 +1,7 @@
 /* The HTTP API: /api/... and /metrics (server.h, docs/api.md). */
 #include "server/server_internal.h"
 #include "server/mqtt.h"
+#include "server/natsdev.h"
 #include "server/hoplog.h"
 
 #include <unistd.h>
@@ -221,6 +222,33 @@ char *ictal__metrics_text(ictal_server *srv)
         COUNTER("ictal_mqtt_dropped_total", "MQTT messages on topics naming no valid device.",
                 ms.dropped);
         GAUGE("ictal_mqtt_devices", "Device connections over MQTT.", "%d", ms.devices);
+    }
+    if (srv->nats) {
+        ictal__nats_stats ns;
+        ictal__nats_stats_get(srv->nats, &ns);
+        GAUGE("ictal_nats_connected", "1 while connected to NATS.", "%d", ns.connected);
+        COUNTER("ictal_nats_reconnects_total", "Reconnections to NATS.", ns.reconnects);
+        COUNTER("ictal_nats_disconnects_total", "Connections to NATS lost.", ns.disconnects);
+        GAUGE("ictal_nats_partitions", "Partitions owned (one pull consumer each).", "%d",
+              ns.partitions);
+        COUNTER("ictal_nats_messages_in_total", "JetStream messages fetched.", ns.msgs_in);
+        COUNTER("ictal_nats_bytes_in_total", "Payload bytes of JetStream messages fetched.",
+                ns.bytes_in);
+        COUNTER("ictal_nats_messages_out_total", "Messages published to devices (ctl).",
+                ns.msgs_out);
+        COUNTER("ictal_nats_acks_total", "JetStream messages acknowledged (stored or answered).",
+                ns.acks);
+        COUNTER("ictal_nats_naks_total", "JetStream messages handed back for later (no hello yet, "
+                "a hole before them, shutdown).", ns.naks);
+        COUNTER("ictal_nats_terms_total", "JetStream messages refused for good (bad frame).",
+                ns.terms);
+        COUNTER("ictal_nats_redelivered_total", "JetStream messages delivered more than once.",
+                ns.redelivered);
+        COUNTER("ictal_nats_dropped_total", "JetStream messages on subjects naming no valid device.",
+                ns.dropped);
+        COUNTER("ictal_nats_stale_total", "Frames of a stream the device had replaced (not stored).",
+                ns.stale);
+        GAUGE("ictal_nats_devices", "Device connections over NATS.", "%d", ns.devices);
     }
     GAUGE("ictal_streams", "Device streams held in memory.", "%d", streams);
     GAUGE("ictal_dashboard_connections", "Open dashboard connections.", "%d", srv->dash_conns);

@@ -1,4 +1,4 @@
-/* Simulated devices over WebSocket or MQTT (fleet.h). */
+/* Simulated devices over WebSocket, MQTT or NATS JetStream (fleet.h). */
 #include "server/fleet.h"
 
 #include <math.h>
@@ -11,6 +11,8 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <mosquitto.h>
+#include <nats/nats.h>
+#include <pthread.h>
 
 #include "ictal/recording.h"
 #include "ictal/wire.h"
@@ -200,7 +202,17 @@ typedef struct simdev {
     int mq_open;                /* connect sent, until the connection is lost or dropped */
     int mq_up;                  /* CONNACK received */
     int64_t hello_at_us, progress_us;
+    /* NATS: the fleet's one connection (a gateway for every device). */
+    int nt_up;                  /* "connected": hellos and frames may be published */
 } simdev;
+
+/* A ctl message for a device over NATS, from nats.c's thread to the loop. */
+typedef struct nt_ctl {
+    struct nt_ctl *next;
+    int device;
+    size_t len;
+    char data[];
+} nt_ctl;
 
 struct fleet {
     const ictal__sim_source *src;
@@ -215,6 +227,14 @@ struct fleet {
     uint32_t rng;
     int64_t started_us;
     lws_sorted_usec_list_t sul;
+    /* NATS. */
+    natsConnection *nc;
+    jsCtx *js;
+    natsSubscription *ctl_sub;
+    pthread_mutex_t nt_mu;
+    pthread_cond_t nt_done;
+    int nt_sub_done;            /* the ctl subscription's last callback ran */
+    nt_ctl *nt_head, *nt_tail;
 };
 
 static double frnd(fleet *fl)
@@ -527,13 +547,14 @@ static void mq_on_connect(struct mosquitto *mq, void *obj, int rc)
     mq_hello(dv); /* after the subscription: the broker handles them in order */
 }
 
-static void mq_on_message(struct mosquitto *mq, void *obj, const struct mosquitto_message *msg)
+/* A message on the device's ctl topic or subject (MQTT, NATS): like dev_text, except
+ * that a welcome for another stream is ignored and "no_hello" means say hello again.
+ * hello: how this transport says it. */
+static void ctl_message(simdev *dv, const char *payload, size_t len, void (*hello)(simdev *))
 {
-    (void)mq;
-    simdev *dv = obj;
-    if (msg->payloadlen <= 0)
+    if (len == 0)
         return;
-    json_t *j = json_loadb(msg->payload, (size_t)msg->payloadlen, 0, NULL);
+    json_t *j = json_loadb(payload, len, 0, NULL);
     const char *type = json_string_value(json_object_get(j, "type"));
     const char *code = json_string_value(json_object_get(j, "code"));
     const char *sid = json_string_value(json_object_get(j, "stream_id"));
@@ -545,13 +566,33 @@ static void mq_on_message(struct mosquitto *mq, void *obj, const struct mosquitt
         return; /* the answer to another stream's hello */
     if (no_hello) {
         if (!dv->done && !dv->failed)
-            mq_hello(dv);
+            hello(dv);
         return;
     }
     int64_t before = dv->acked;
-    dev_text(dv, msg->payload, (size_t)msg->payloadlen);
+    dev_text(dv, payload, len);
     if (welcome || dv->acked != before)
         dv->progress_us = mono_us();
+}
+
+static void mq_on_message(struct mosquitto *mq, void *obj, const struct mosquitto_message *msg)
+{
+    (void)mq;
+    if (msg->payloadlen > 0)
+        ctl_message(obj, msg->payload, (size_t)msg->payloadlen, mq_hello);
+}
+
+/* Says hello again when no welcome came within 2 s (the server was away) or when acks
+ * stopped for 3 s while frames are unacknowledged (MQTT and NATS). */
+static void brokered_retry(simdev *dv, int64_t now, void (*hello)(simdev *))
+{
+    if (dv->hello_sent && !dv->welcomed && now - dv->hello_at_us > 2000000)
+        hello(dv);
+    if (dv->welcomed && dv->acked + 1 < (int64_t)dv->max_sent_plus1 &&
+        now - dv->progress_us > 3000000) {
+        hello(dv);
+        dv->progress_us = now;
+    }
 }
 
 /* The connection is gone (lost, or dropped on purpose): reconnect after the delay. */
@@ -619,13 +660,7 @@ static void mq_service(simdev *dv, int64_t now)
         dv->stall_until_us = now + (int64_t)(fl->opt.stall_s * 1e6);
         dv->next_stall_us = now + (int64_t)(fl->opt.stall_every_s * 1e6);
     }
-    if (dv->hello_sent && !dv->welcomed && now - dv->hello_at_us > 2000000)
-        mq_hello(dv);
-    if (dv->welcomed && dv->acked + 1 < (int64_t)dv->max_sent_plus1 &&
-        now - dv->progress_us > 3000000) {
-        mq_hello(dv);
-        dv->progress_us = now;
-    }
+    brokered_retry(dv, now, mq_hello);
     char topic[160];
     mq_topic(topic, sizeof topic, dv, "frames");
     for (int n = 0; n < 32 && can_send(dv, now); n++) {
@@ -641,13 +676,238 @@ static void mq_service(simdev *dv, int64_t now)
     }
 }
 
+/* --- devices over NATS JetStream ------------------------------------------------------------ */
+
+/*
+ * The fleet is one NATS connection (like a gateway for its devices): each device
+ * publishes its hello and frames to JetStream (ictal.v1.dev.ID.hello / .frames, the
+ * frames with a Nats-Msg-Id "ID/STREAM/SEQ" so that a resent frame the stream already
+ * holds is dropped as a duplicate) and reads its ctl subject; ctl messages cross from
+ * nats.c's thread to fleet_tick through a locked list. The hello rules are MQTT's.
+ */
+static void nt_on_ctl(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    fleet *fl = closure;
+    const char *subj = natsMsg_GetSubject(msg);
+    const char *id = subj + strlen("ictal.v1.ctl.");
+    const char *prefix = fl->opt.device_prefix ? fl->opt.device_prefix : "sim";
+    size_t pl = strlen(prefix);
+    int idx = -1;
+    if (strncmp(subj, "ictal.v1.ctl.", 13) == 0 && strncmp(id, prefix, pl) == 0 &&
+        id[pl] == '-' && id[pl + 1] >= '0' && id[pl + 1] <= '9') {
+        char *end = NULL;
+        long i = strtol(id + pl + 1, &end, 10);
+        if (*end == 0 && i >= 0 && i < fl->opt.n_devices)
+            idx = (int)i;
+    }
+    size_t len = (size_t)natsMsg_GetDataLength(msg);
+    nt_ctl *c = idx >= 0 ? malloc(sizeof *c + len + 1) : NULL;
+    if (c) {
+        c->next = NULL;
+        c->device = idx;
+        c->len = len;
+        memcpy(c->data, natsMsg_GetData(msg), len);
+        c->data[len] = 0;
+        pthread_mutex_lock(&fl->nt_mu);
+        if (fl->nt_tail)
+            fl->nt_tail->next = c;
+        else
+            fl->nt_head = c;
+        fl->nt_tail = c;
+        pthread_mutex_unlock(&fl->nt_mu);
+    }
+    natsMsg_Destroy(msg);
+}
+
+static void nt_on_ctl_done(void *closure)
+{
+    fleet *fl = closure;
+    pthread_mutex_lock(&fl->nt_mu);
+    fl->nt_sub_done = 1;
+    pthread_cond_broadcast(&fl->nt_done);
+    pthread_mutex_unlock(&fl->nt_mu);
+}
+
+static void nt_publish(simdev *dv, const char *leaf, const void *p, size_t len, uint64_t seq)
+{
+    fleet *fl = dv->fl;
+    char subj[160], msgid[200];
+    snprintf(subj, sizeof subj, "ictal.v1.dev.%s.%s", dv->id, leaf);
+    natsMsg *m = NULL;
+    if (natsMsg_Create(&m, subj, NULL, p, (int)len) != NATS_OK)
+        return;
+    if (seq != UINT64_MAX) {
+        snprintf(msgid, sizeof msgid, "%s/%s/%llu", dv->id, fl->stream_id, (unsigned long long)seq);
+        natsMsgHeader_Set(m, "Nats-Msg-Id", msgid);
+    }
+    /* Asynchronous: the stream's acks come back on nats.c's thread; a publish that
+     * failed is covered by the device's own rule (no ack within 3 s: hello, resend). */
+    if (js_PublishMsgAsync(fl->js, &m, NULL) != NATS_OK)
+        natsMsg_Destroy(m);
+}
+
+static void nt_hello(simdev *dv)
+{
+    char *txt = dev_hello_text(dv);
+    if (txt == NULL)
+        return;
+    nt_publish(dv, "hello", txt, strlen(txt), UINT64_MAX);
+    free(txt);
+    dv->hello_sent = 1;
+    dv->welcomed = 0;
+    dv->hello_at_us = mono_us();
+}
+
+static void nt_service(simdev *dv, int64_t now)
+{
+    fleet *fl = dv->fl;
+    if (!dv->nt_up) {
+        if (now < dv->reconnect_at_us)
+            return;
+        dv->nt_up = 1;
+        dv->conn_us = now;
+        nt_hello(dv);
+        return;
+    }
+    if (fl->opt.drop_every_s > 0 && dv->welcomed &&
+        now - dv->conn_us > (int64_t)(fl->opt.drop_every_s * 1e6)) {
+        /* "Reconnecting": silence, then a new hello (as a device that lost its link). */
+        dv->nt_up = dv->welcomed = dv->hello_sent = 0;
+        double delay = fl->opt.reconnect_delay_s > 0 ? fl->opt.reconnect_delay_s : 0.2;
+        dv->reconnect_at_us = now + (int64_t)(delay * 1e6);
+        fl->res->reconnects++;
+        return;
+    }
+    if (fl->opt.stall_every_s > 0 && now >= dv->next_stall_us) {
+        dv->stall_until_us = now + (int64_t)(fl->opt.stall_s * 1e6);
+        dv->next_stall_us = now + (int64_t)(fl->opt.stall_every_s * 1e6);
+    }
+    brokered_retry(dv, now, nt_hello);
+    for (int n = 0; n < 32 && can_send(dv, now); n++) {
+        uint64_t k = dv->next_send;
+        uint8_t *p = dv->buf + LWS_PRE;
+        size_t len = dev_build_frame(dv, k, p);
+        nt_publish(dv, "frames", p, len, k);
+        dev_count_sent(dv, k);
+        dv->next_send = k + 1;
+        if (dv->progress_us < dv->hello_at_us)
+            dv->progress_us = now;
+    }
+}
+
+/* The ctl messages received since the last tick, in order. */
+static void nt_drain(fleet *fl)
+{
+    pthread_mutex_lock(&fl->nt_mu);
+    nt_ctl *list = fl->nt_head;
+    fl->nt_head = fl->nt_tail = NULL;
+    pthread_mutex_unlock(&fl->nt_mu);
+    while (list) {
+        nt_ctl *c = list;
+        list = c->next;
+        simdev *dv = &fl->devs[c->device];
+        if (!dv->done && !dv->failed)
+            ctl_message(dv, c->data, c->len, nt_hello);
+        free(c);
+    }
+}
+
+static int nt_open(fleet *fl)
+{
+    const ictal__fleet_options *o = &fl->opt;
+    natsOptions *no = NULL;
+    if (natsOptions_Create(&no) != NATS_OK)
+        return ICTAL_ENOMEM;
+    natsOptions_SetURL(no, o->nats_url);
+    natsOptions_SetName(no, "ictal-replay");
+    natsOptions_SetMaxReconnect(no, -1);
+    natsOptions_SetReconnectWait(no, 250);
+    natsOptions_SetReconnectBufSize(no, 64 << 20);
+    if (o->mqtt_user)
+        natsOptions_SetUserInfo(no, o->mqtt_user, o->mqtt_password);
+    if (o->nats_creds_file)
+        natsOptions_SetUserCredentialsFromFiles(no, o->nats_creds_file, NULL);
+    if (o->ca_file) {
+        natsOptions_SetSecure(no, true);
+        natsOptions_LoadCATrustedCertificates(no, o->ca_file);
+    }
+    natsStatus s = natsConnection_Connect(&fl->nc, no);
+    natsOptions_Destroy(no);
+    if (s == NATS_OK) {
+        jsOptions jo;
+        jsOptions_Init(&jo);
+        jo.PublishAsync.MaxPending = 4096; /* then js_PublishMsgAsync waits: backpressure */
+        s = natsConnection_JetStream(&fl->js, fl->nc, &jo);
+    }
+    if (s == NATS_OK)
+        s = natsConnection_Subscribe(&fl->ctl_sub, fl->nc, "ictal.v1.ctl.*", nt_on_ctl, fl);
+    if (s == NATS_OK)
+        s = natsSubscription_SetPendingLimits(fl->ctl_sub, -1, -1); /* never drop a reply */
+    if (s == NATS_OK)
+        s = natsSubscription_SetOnCompleteCB(fl->ctl_sub, nt_on_ctl_done, fl);
+    if (s == NATS_OK)
+        s = natsConnection_Flush(fl->nc); /* subscribed before the first hello */
+    if (s != NATS_OK) {
+        const char *e = nats_GetLastError(NULL);
+        snprintf(fl->res->last_error, sizeof fl->res->last_error, "nats %s: %s", o->nats_url,
+                 e && e[0] ? e : natsStatus_GetText(s));
+        return ICTAL_EIO;
+    }
+    return 0;
+}
+
+static void nt_close(fleet *fl)
+{
+    if (fl->ctl_sub) {
+        /* nt_on_ctl runs on nats.c's thread and uses fl: wait for its last call. */
+        if (natsSubscription_Unsubscribe(fl->ctl_sub) == NATS_OK) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 5;
+            pthread_mutex_lock(&fl->nt_mu);
+            while (!fl->nt_sub_done &&
+                   pthread_cond_timedwait(&fl->nt_done, &fl->nt_mu, &until) == 0)
+                ;
+            pthread_mutex_unlock(&fl->nt_mu);
+        }
+        natsSubscription_Destroy(fl->ctl_sub);
+    }
+    if (fl->js) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 2000;
+        js_PublishAsyncComplete(fl->js, &po);
+        jsCtx_Destroy(fl->js);
+    }
+    if (fl->nc) {
+        natsConnection_Close(fl->nc);
+        natsConnection_Destroy(fl->nc);
+    }
+    while (fl->nt_head) {
+        nt_ctl *c = fl->nt_head;
+        fl->nt_head = c->next;
+        free(c);
+    }
+}
+
 static void fleet_tick(lws_sorted_usec_list_t *sul)
 {
     fleet *fl = lws_container_of(sul, fleet, sul);
     int64_t now = mono_us();
     int active = 0;
+    if (fl->opt.nats_url)
+        nt_drain(fl);
     for (int i = 0; i < fl->opt.n_devices; i++) {
         simdev *dv = &fl->devs[i];
+        if (fl->opt.nats_url) {
+            if (dv->done || dv->failed)
+                continue;
+            active++;
+            nt_service(dv, now);
+            continue;
+        }
         if (fl->opt.mqtt) {
             if (dv->done || dv->failed) {
                 if (dv->mq_open) {
@@ -757,6 +1017,8 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
     fl.started_us = mono_us();
     if (fl.opt.mqtt)
         mosquitto_lib_init();
+    pthread_mutex_init(&fl.nt_mu, NULL);
+    pthread_cond_init(&fl.nt_done, NULL);
     int rc = 0;
     for (int i = 0; i < fl.opt.n_devices && rc == 0; i++) {
         simdev *dv = &fl.devs[i];
@@ -782,6 +1044,14 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
         dv->reconnect_at_us = fl.started_us + spread / 4;
         dv->next_stall_us = fl.started_us + (int64_t)(fl.opt.stall_every_s * 1e6);
     }
+    for (int i = 0; fl.opt.nats_url && rc == 0 && i < fl.opt.n_devices; i++)
+        if (strchr(fl.devs[i].id, '.') || strchr(fl.devs[i].id, '*') || strchr(fl.devs[i].id, '>')) {
+            snprintf(res->last_error, sizeof res->last_error,
+                     "device id %s: '.' cannot be in a NATS subject token", fl.devs[i].id);
+            rc = ICTAL_EINVAL;
+        }
+    if (rc == 0 && fl.opt.nats_url)
+        rc = nt_open(&fl);
     if (rc == 0) {
         lws_sul_schedule(fl.ctx, 0, &fl.sul, fleet_tick, 1000);
         while (!fl.finished)
@@ -807,6 +1077,9 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
         }
     if (fl.opt.mqtt)
         mosquitto_lib_cleanup();
+    nt_close(&fl);
+    pthread_mutex_destroy(&fl.nt_mu);
+    pthread_cond_destroy(&fl.nt_done);
     for (int i = 0; i < fl.opt.n_devices; i++)
         free(fl.devs[i].buf);
     free(fl.devs);

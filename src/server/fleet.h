@@ -1,6 +1,7 @@
 /*
  * A fleet of simulated devices: N WebSocket clients in one libwebsockets event loop (or
- * N MQTT clients driven from its timer),
+ * N MQTT clients driven from its timer, or N devices publishing to NATS JetStream over
+ * one connection),
  * each streaming the same recording as a device would (docs/protocol.md), used by
  * `ictal replay`, the protocol tests and the benchmark. Each device resumes after a
  * dropped connection from the server's acknowledgement, and faults can be injected:
@@ -47,9 +48,12 @@ typedef struct ictal__fleet_options {
     int tls;                   /* non-zero: wss:// (or MQTT over TLS) */
     int mqtt;                  /* non-zero: over MQTT, host:port being the broker's
                                   (docs/protocol.md); every device its own client */
-    const char *mqtt_user;     /* broker credentials; NULL: anonymous */
+    const char *mqtt_user;     /* broker credentials (MQTT or NATS); NULL: anonymous */
     const char *mqtt_password;
-    const char *ca_file;       /* wss or MQTT over TLS: PEM file of the CA (or self-signed
+    const char *nats_url;      /* non-NULL: over NATS JetStream instead (nats://HOST:PORT;
+                                  docs/protocol.md), the fleet being one connection */
+    const char *nats_creds_file; /* NATS credentials file, or NULL */
+    const char *ca_file;       /* wss, MQTT or NATS over TLS: PEM file of the CA (or self-signed
                                   certificate) to trust; NULL: the system's (wss only) */
     int n_devices;             /* 0: 1 */
     const char *device_prefix; /* device i is "<prefix>-<i>"; NULL: "sim" */

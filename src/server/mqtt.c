@@ -1,12 +1,12 @@
 /* Device ingest over MQTT: a libmosquitto client feeding the device core (mqtt.h). */
 #include "server/mqtt.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <mosquitto.h>
 
+#include "server/inq.h"
 #include "server/server_internal.h"
 
 #define QUEUE_MAX_MSGS 2048
@@ -18,7 +18,7 @@ enum { IN_HELLO, IN_FRAME, IN_CONNECTED, IN_DISCONNECTED };
 
 /* A message from the network thread to the loop. */
 typedef struct mqtt_in {
-    struct mqtt_in *next;
+    ictal__inq_item q;            /* first: the queue's link */
     int kind;
     int rc;                       /* IN_CONNECTED / IN_DISCONNECTED: the broker's code */
     char device_id[ICTAL__ID_MAX + 1];
@@ -45,14 +45,8 @@ struct ictal__mqtt {
     struct mosquitto *mosq;
     ictal__mqtt_options opt;
     char host[256], client_id[128], user[128], password[256], ca_file[1024];
-    void (*wake)(void *);
-    void *wake_user;
-    /* Shared with the network thread, under mu. */
-    pthread_mutex_t mu;
-    pthread_cond_t room;
-    mqtt_in *head, *tail;
-    size_t q_n, q_bytes;
-    int stop;
+    /* From the network thread (inq.h); its mutex also guards these counters. */
+    ictal__inq in;
     uint64_t dropped, bytes_in, msgs_in;
     /* The loop's own. */
     mqtt_dev *devs;
@@ -66,24 +60,9 @@ struct ictal__mqtt {
 
 static void push(ictal__mqtt *m, mqtt_in *in)
 {
-    pthread_mutex_lock(&m->mu);
-    /* Backpressure: the network thread waits while the loop is behind. */
-    while (!m->stop && (m->q_n >= QUEUE_MAX_MSGS || m->q_bytes + in->len > QUEUE_MAX_BYTES))
-        pthread_cond_wait(&m->room, &m->mu);
-    if (m->stop) {
-        pthread_mutex_unlock(&m->mu);
-        free(in);
-        return;
-    }
-    if (m->tail)
-        m->tail->next = in;
-    else
-        m->head = in;
-    m->tail = in;
-    m->q_n++;
-    m->q_bytes += in->len;
-    pthread_mutex_unlock(&m->mu);
-    m->wake(m->wake_user);
+    in->q.bytes = in->len;
+    if (ictal__inq_push(&m->in, &in->q) != 0)
+        free(in); /* stopping */
 }
 
 static mqtt_in *in_new(int kind, const char *device_id, const void *data, size_t len)
@@ -145,9 +124,9 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
             kind = IN_FRAME;
     }
     if (kind < 0 || !ictal__device_id_valid(id) || msg->payloadlen < 0) {
-        pthread_mutex_lock(&m->mu);
+        pthread_mutex_lock(&m->in.mu);
         m->dropped++;
-        pthread_mutex_unlock(&m->mu);
+        pthread_mutex_unlock(&m->in.mu);
         return;
     }
     /* Oversized payloads are cut one byte past the limit: enough for the core to
@@ -158,10 +137,10 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     mqtt_in *in = in_new(kind, id, msg->payload, len);
     if (in == NULL)
         return;
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(&m->in.mu);
     m->msgs_in++;
     m->bytes_in += (size_t)msg->payloadlen;
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&m->in.mu);
     push(m, in);
 }
 
@@ -298,16 +277,10 @@ void ictal__mqtt_poll(ictal__mqtt *m)
 {
     if (m == NULL)
         return;
-    pthread_mutex_lock(&m->mu);
-    mqtt_in *list = m->head;
-    m->head = m->tail = NULL;
-    m->q_n = 0;
-    m->q_bytes = 0;
-    pthread_cond_broadcast(&m->room);
-    pthread_mutex_unlock(&m->mu);
+    ictal__inq_item *list = ictal__inq_take(&m->in);
     while (list) {
-        mqtt_in *in = list;
-        list = in->next;
+        mqtt_in *in = (mqtt_in *)list;
+        list = list->next;
         handle(m, in);
         free(in);
     }
@@ -346,11 +319,11 @@ void ictal__mqtt_stats_get(ictal__mqtt *m, ictal__mqtt_stats *s)
     s->msgs_out = m->msgs_out;
     for (mqtt_dev *d = m->devs; d; d = d->next)
         s->devices += d->c.hello_done && d->c.st != NULL;
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(&m->in.mu);
     s->msgs_in = m->msgs_in;
     s->bytes_in = m->bytes_in;
     s->dropped = m->dropped;
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&m->in.mu);
 }
 
 /* --- lifecycle ----------------------------------------------------------------------------- */
@@ -368,14 +341,11 @@ int ictal__mqtt_create(ictal__mqtt **out, ictal_server *srv, struct lws_context 
     m->srv = srv;
     m->ctx = ctx;
     m->opt = *opt;
-    m->wake = wake;
-    m->wake_user = wake_user;
+    ictal__inq_init(&m->in, QUEUE_MAX_MSGS, QUEUE_MAX_BYTES, wake, wake_user);
     snprintf(m->host, sizeof m->host, "%s", opt->host);
     snprintf(m->client_id, sizeof m->client_id, "%s", opt->client_id ? opt->client_id : "ictal-serve");
     m->opt.host = m->host;
     m->opt.client_id = m->client_id;
-    pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->room, NULL);
     mosquitto_lib_init();
     /* A persistent session (clean_session false): QoS 1 frames published while the
      * server was away from the broker are kept for it. */
@@ -429,19 +399,17 @@ void ictal__mqtt_destroy(ictal__mqtt *m)
     if (m == NULL)
         return;
     if (m->mosq) {
-        pthread_mutex_lock(&m->mu);
-        m->stop = 1;
-        pthread_cond_broadcast(&m->room);
-        pthread_mutex_unlock(&m->mu);
+        ictal__inq_stop(&m->in);
         mosquitto_disconnect(m->mosq);
         mosquitto_loop_stop(m->mosq, false);
         mosquitto_destroy(m->mosq);
     }
     lws_sul_cancel(&m->sul_flush);
-    while (m->head) {
-        mqtt_in *in = m->head;
-        m->head = in->next;
-        free(in);
+    ictal__inq_item *left = ictal__inq_destroy(&m->in);
+    while (left) {
+        ictal__inq_item *it = left;
+        left = it->next;
+        free(it);
     }
     while (m->devs) {
         mqtt_dev *d = m->devs;
@@ -449,8 +417,6 @@ void ictal__mqtt_destroy(ictal__mqtt *m)
         ictal__devconn_close(&d->c);
         free(d);
     }
-    pthread_cond_destroy(&m->room);
-    pthread_mutex_destroy(&m->mu);
     mosquitto_lib_cleanup();
     free(m);
 }

@@ -7,7 +7,7 @@
  *
  * Threading: libmosquitto runs its own network thread (mosquitto_loop_start: keepalive,
  * QoS 1 retries, reconnection with backoff, TLS). Its callbacks copy each message into a
- * bounded queue and wake the event loop (lws_cancel_service), which drains the queue in
+ * bounded queue (inq.h) and wake the event loop (lws_cancel_service), which drains it in
  * ictal__mqtt_poll; when the queue is full the network thread waits, so the broker
  * holds back (TCP backpressure) instead of messages being dropped. Replies are published
  * from the loop (mosquitto_publish is thread-safe).

@@ -19,6 +19,7 @@
 
 #include "server/hoplog.h"
 #include "server/mqtt.h"
+#include "server/natsdev.h"
 
 const double ictal__lat_bounds_s[ICTAL__LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                         0.05,  0.1,    0.25,  1.0};
@@ -41,7 +42,7 @@ void ictal__log(ictal_server *srv, const char *fmt, ...)
     strftime(ts, sizeof ts, "%H:%M:%S", &tm);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "ictal serve %s ", ts);
+    fprintf(stderr, "ictal %s %s ", srv->opt.no_device_websocket ? "worker" : "serve", ts);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -246,6 +247,7 @@ void ictal__server_wake(ictal_server *srv)
 {
     syncs_done(srv);
     ictal__mqtt_poll(srv->mqtt);
+    ictal__nats_poll(srv->nats);
 }
 
 /* Called by the syncer and the hasher threads. */
@@ -936,8 +938,10 @@ static void tick(lws_sorted_usec_list_t *sul)
         pp = &st->next;
     }
     ictal__store_commit(&srv->store);
-    if (slot == 0)
+    if (slot == 0) {
         ictal__mqtt_tick(srv->mqtt);
+        ictal__nats_tick(srv->nats);
+    }
     /* Sign-in sessions expire: once a minute, dashboards whose session ended stop. */
     if (srv->dashes && srv->ticks % 300 == 1)
         ictal__dash_recheck(srv);
@@ -1178,10 +1182,12 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
     }
     struct lws_protocols *p = srv->protocols;
     p[0] = (struct lws_protocols){"http", ictal__http_callback, ictal__http_pss_size(), 0, 0, NULL, 0};
-    p[1] = (struct lws_protocols){"ictal-device-v1", cb_device, sizeof(dev_pss),
-                                  ICTAL_WIRE_MAX_FRAME_BYTES, 0, NULL, 0};
-    p[2] = (struct lws_protocols){"ictal-dashboard-v1", cb_dashboard, sizeof(dash_pss), 4096, 0,
+    p[1] = (struct lws_protocols){"ictal-dashboard-v1", cb_dashboard, sizeof(dash_pss), 4096, 0,
                                   NULL, 0};
+    /* ictal worker: devices come only through NATS, the subprotocol is not offered. */
+    if (!opt->no_device_websocket)
+        p[2] = (struct lws_protocols){"ictal-device-v1", cb_device, sizeof(dev_pss),
+                                      ICTAL_WIRE_MAX_FRAME_BYTES, 0, NULL, 0};
 
     lws_set_log_level(LLL_ERR, NULL);
     struct lws_context_creation_info info;
@@ -1230,6 +1236,16 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
             return rc;
         }
     }
+    if (opt->nats_url) {
+        ictal__nats_options no = {opt->nats_url, opt->nats_partitions, opt->nats_partition_count,
+                                  opt->nats_creds_file, opt->nats_user, opt->nats_password,
+                                  opt->nats_ca_file, opt->nats_ack_wait_ms, 0};
+        rc = ictal__nats_create(&srv->nats, srv, srv->ctx, &no, syncer_wake, srv, d);
+        if (rc != 0) {
+            ictal_server_destroy(srv);
+            return rc;
+        }
+    }
     *out = srv;
     return 0;
 }
@@ -1268,6 +1284,8 @@ void ictal_server_destroy(ictal_server *srv)
      * the rest; then logs are synced inline. */
     ictal__mqtt_destroy(srv->mqtt);
     srv->mqtt = NULL;
+    ictal__nats_destroy(srv->nats);
+    srv->nats = NULL;
     ictal__hasher_destroy(srv->hasher);
     srv->hasher = NULL;
     ictal__syncer_destroy(srv->syncer);

@@ -90,7 +90,8 @@ typedef struct ictal__stream {
 } ictal__stream;
 
 /*
- * One device connection, whatever carries it (WebSocket: server.c; MQTT: mqtt.c). The
+ * One device connection, whatever carries it (WebSocket: server.c; MQTT: mqtt.c; NATS:
+ * natsdev.c). The
  * core (device.c) validates the hello, resumes the session, checks and stores frames,
  * and decides what to send; the transport delivers messages to ictal__devconn_hello /
  * _frame and, after ops->kick, sends every message ictal__devconn_next returns.
@@ -199,6 +200,7 @@ struct ictal_server {
     ictal__syncer *syncer;
     ictal__hasher *hasher;
     struct ictal__mqtt *mqtt;   /* device ingest over MQTT (mqtt.h), or NULL */
+    struct ictal__nats *nats;   /* device ingest over NATS JetStream (natsdev.h), or NULL */
     ictal__auth_req auth_reqs[ICTAL__AUTH_JOBS_MAX];
     uint64_t auth_next_id;
     ictal__stream *streams;
