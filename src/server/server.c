@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "server/db.h"
 #include "server/hoplog.h"
 #include "server/mqtt.h"
 
@@ -1067,10 +1068,11 @@ static int write_admin_token(ictal_server *srv, ictal_diag *d)
     return 0;
 }
 
-int ictal_server_add_user(const char *data_dir, const char *name, const char *password,
+int ictal_server_add_user(const ictal_server_options *opt, const char *name, const char *password,
                           const char *role, ictal_diag *d)
 {
     char db[4200];
+    const char *data_dir = opt->data_dir;
     if (data_dir == NULL)
         data_dir = "ictal-data";
     if (strlen(data_dir) >= 1024)
@@ -1083,7 +1085,7 @@ int ictal_server_add_user(const char *data_dir, const char *name, const char *pa
         return ictal_diag_error(d, ICTAL_EIO, "cannot create %s: %s", data_dir, strerror(errno));
     snprintf(db, sizeof db, "%s/ictal.db", data_dir);
     ictal__store s;
-    rc = ictal__store_open(&s, db, d);
+    rc = ictal__store_open(&s, opt->db_url ? opt->db_url : db, opt->db_password, d);
     if (rc != 0)
         return rc;
     rc = ictal__store_user_add(&s, name, password, r, d);
@@ -1113,6 +1115,8 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
     srv->opt.host = srv->host;
     srv->opt.data_dir = srv->data_dir;
     srv->opt.trusted_proxies = NULL; /* parsed into srv->proxies: the caller's string is not kept */
+    srv->opt.db_url = NULL;          /* used below only; the password is not kept */
+    srv->opt.db_password = NULL;
     srv->started_us = ictal__mono_us();
     srv->decode_uv = malloc((size_t)ICTAL_WIRE_MAX_FRAME_BYTES / 2 * sizeof(float));
     srv->montage_uv = malloc((size_t)ICTAL_WIRE_MAX_FRAME_BYTES / 2 * sizeof(float));
@@ -1130,15 +1134,19 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
         rc = load_model(srv, opt->model_path, d);
     else if (rc == 0 && opt->model_data)
         rc = load_model_bytes(srv, opt->model_data, opt->model_size, d);
+    if (rc == 0 && opt->db_url && !ictal__db_is_url(opt->db_url))
+        rc = ictal_diag_error(d, ICTAL_EINVAL, "the database is a postgresql:// or postgres:// URI");
     if (rc == 0)
-        rc = ictal__store_open(&srv->store, db, d);
+        rc = ictal__store_open(&srv->store, opt->db_url ? opt->db_url : db, opt->db_password, d);
     if (rc == 0)
         rc = write_admin_token(srv, d);
     if (rc == 0 && ictal__webhook_create(&srv->webhook, &srv->store, opt->webhook_secret) != 0)
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start libcurl");
     if (rc == 0)
         rc = ictal__store_manual_checkpoints(&srv->store);
-    if (rc == 0 && ictal__syncer_create(&srv->syncer, db, syncer_wake, srv) != 0)
+    /* The syncer also checkpoints SQLite's WAL; PostgreSQL has none of ours. */
+    if (rc == 0 && ictal__syncer_create(&srv->syncer, ictal__store_is_postgres(&srv->store) ? NULL : db,
+                                        syncer_wake, srv) != 0)
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start the log syncer");
     if (rc == 0 && ictal__hasher_create(&srv->hasher, ICTAL__AUTH_JOBS_MAX, syncer_wake, srv) != 0)
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start the password hasher");

@@ -1,7 +1,9 @@
 /*
- * The server's database (SQLite, WAL): devices, sessions, events, alarms, the webhook
- * outbox and API tokens. Schema changes are migrations keyed by PRAGMA user_version;
- * every statement is parameterised. Secrets (device and API tokens) are kept only as
+ * The server's database: devices, sessions, events, alarms, the webhook outbox, API
+ * tokens and users. SQLite (a file, WAL) by default, PostgreSQL when opened with a
+ * postgresql:// URI; both through the SQL layer of db.h, so every function here runs on
+ * both. Schema changes are migrations keyed by the schema version (db.h); every
+ * statement is parameterised. Secrets (device and API tokens) are kept only as
  * SHA-256(salt || token) with a random 16-byte salt per secret.
  *
  * All functions run on the server's event loop thread; none is thread-safe.
@@ -18,10 +20,10 @@
 
 #define ICTAL_STORE_SCHEMA_VERSION 3
 
-typedef struct sqlite3 sqlite3;
+typedef struct ictal__db ictal__db;
 
 typedef struct ictal__store {
-    sqlite3 *db;
+    ictal__db *db;
 } ictal__store;
 
 typedef enum ictal__role {
@@ -34,12 +36,15 @@ typedef enum ictal__role {
 const char *ictal__role_name(int role);
 int ictal__role_parse(const char *name); /* ICTAL_ROLE_NONE when unknown */
 
-/* Opens or creates path, enables WAL and foreign keys, runs pending migrations. */
-int ictal__store_open(ictal__store *s, const char *path, ictal_diag *d);
+/* Opens target (a SQLite file, created when missing, or a postgresql:// URI; password
+ * may be NULL: db.h) and runs pending migrations. d says what failed. */
+int ictal__store_open(ictal__store *s, const char *target, const char *password, ictal_diag *d);
+/* 1 when the store is on PostgreSQL. */
+int ictal__store_is_postgres(const ictal__store *s);
 void ictal__store_close(ictal__store *s);
 /* No automatic WAL checkpoints on this connection (another one runs them). */
 int ictal__store_manual_checkpoints(ictal__store *s);
-int ictal__store_user_version(ictal__store *s);
+int ictal__store_user_version(ictal__store *s); /* the schema version */
 /* Groups the following writes in one transaction (commit: 0 or ICTAL_EIO). */
 int ictal__store_begin(ictal__store *s);
 int ictal__store_commit(ictal__store *s);
