@@ -79,6 +79,23 @@ static void test_store(int postgres)
     int64_t pending = 0, delivered = 0;
     ictal__store_outbox_counts(&s, &pending, &delivered);
     CHECK_EQ_INT(pending, 1);
+    /* Lists of every device (NULL) and of one. */
+    json_t *all = ictal__store_alarms_json(&s, NULL, 0, 10);
+    CHECK_EQ_INT(json_array_size(all), 1);
+    json_decref(all);
+    all = ictal__store_sessions_json(&s, NULL, 10);
+    CHECK_EQ_INT(json_array_size(all), 1);
+    json_decref(all);
+    all = ictal__store_alarms_json(&s, "dev-2", 1, 10);
+    CHECK_EQ_INT(json_array_size(all), 0);
+    json_decref(all);
+    CHECK_EQ_INT(ictal__store_event(&s, "dev-1", 0, "hello", NULL), 0);
+    CHECK_EQ_INT(ictal__store_event(&s, "dev-1", sid, "gap", labels), 0);
+    all = ictal__store_events_json(&s, NULL, 0, 10);
+    CHECK_EQ_INT(json_array_size(all), 2);
+    CHECK(json_is_null(json_object_get(json_array_get(all, 1), "session_id")));
+    CHECK(json_equal(json_object_get(json_array_get(all, 0), "detail"), labels));
+    json_decref(all);
     json_t *counts = ictal__store_open_alarm_counts(&s);
     CHECK_EQ_INT(json_integer_value(json_object_get(counts, "dev-1")), 1);
     json_decref(counts);

@@ -482,7 +482,8 @@ int ictal__db_bind_text(ictal__stmt *st, int i, const char *v)
                        SQLITE_OK
                    ? 0
                    : ICTAL_ERANGE;
-    return v ? pg_param(st, i, 't', v, strlen(v)) : pg_param(st, i, 'n', NULL, 0);
+    /* A NULL text stays text: "?1 IS NULL OR id = ?1" needs its type */
+    return pg_param(st, i, 't', v, v ? strlen(v) : 0);
 }
 
 int ictal__db_bind_int64(ictal__stmt *st, int i, int64_t v)

@@ -156,7 +156,7 @@ static ictal__stmt *prep(ictal__store *s, const char *sql)
 static void bind_json(ictal__stmt *st, int i, json_t *v)
 {
     if (v == NULL) {
-        ictal__db_bind_null(st, i);
+        ictal__db_bind_text(st, i, NULL);
         return;
     }
     char *txt = json_dumps(v, JSON_COMPACT);
