@@ -142,6 +142,26 @@ static void test_store(int postgres)
     CHECK_EQ_INT(ictal__store_token_role(&s, "nonsense", NULL, 0), ICTAL_ROLE_NONE);
     CHECK_EQ_INT(ictal__store_token_role(&s, NULL, NULL, 0), ICTAL_ROLE_NONE);
 
+    /* Progress of many sessions at once (two statements of a batch and a rest). */
+    ictal__progress pr[ICTAL_PROGRESS_BATCH + 6];
+    int n_pr = (int)(sizeof pr / sizeof pr[0]);
+    for (int i = 0; i < n_pr; i++) {
+        char stream[32];
+        snprintf(stream, sizeof stream, "batch-%d", i);
+        pr[i] = (ictal__progress){0, i, (uint64_t)i + 1, 64 * ((uint64_t)i + 1)};
+        ictal__store_session_get(&s, "dev-1", stream, labels, 256, 0, &pr[i].session_id, &created);
+    }
+    CHECK_EQ_INT(ictal__store_sessions_progress(&s, pr, n_pr), 0);
+    for (int i = 0; i < n_pr; i += 23) {
+        row = ictal__store_session_json(&s, pr[i].session_id);
+        CHECK_EQ_INT(json_integer_value(json_object_get(row, "last_seq")), i);
+        CHECK_EQ_INT(json_integer_value(json_object_get(row, "samples")), 64 * (i + 1));
+        json_decref(row);
+    }
+    row = ictal__store_session_json(&s, pr[n_pr - 1].session_id);
+    CHECK_EQ_INT(json_integer_value(json_object_get(row, "frames")), n_pr);
+    json_decref(row);
+
     /* A parameter is data, never SQL. */
     CHECK_EQ_INT(ictal__store_device_auth(&s, "x' OR '1'='1", "secret-token-1"), ICTAL_ENOENT);
     json_decref(labels);

@@ -914,20 +914,29 @@ json_t *ictal__status_json(ictal_server *srv, int compact)
 /* --- timers ----------------------------------------------------------------------------- */
 
 /* Every 200 ms: every stream written to is handed to the syncer (acks follow its
- * syncs), a fifth of the streams get their progress written (one SQLite transaction);
+ * syncs), a fifth of the streams get their progress written (one transaction, one
+ * statement per ICTAL_PROGRESS_BATCH streams: a round trip each on PostgreSQL);
  * every second the status goes to the dashboards. */
 static void tick(lws_sorted_usec_list_t *sul)
 {
     ictal_server *srv = lws_container_of(sul, ictal_server, sul_tick);
     int64_t now = ictal__mono_us();
     unsigned slot = srv->ticks++ % 5, i = 0;
+    ictal__progress prog[ICTAL_PROGRESS_BATCH];
+    int n_prog = 0;
     ictal__store_begin(&srv->store);
     for (ictal__stream **pp = &srv->streams; *pp; i++) {
         ictal__stream *st = *pp;
-        if (i % 5 == slot)
-            ictal__stream_sync(st);
-        else
-            stream_sync_log(st); /* acks wait for it: every tick */
+        stream_sync_log(st); /* acks wait for it: every tick */
+        if (i % 5 == slot && st->synced_seq != st->log.last_seq) { /* as ictal__stream_sync */
+            prog[n_prog++] = (ictal__progress){st->session_id, st->log.last_seq, st->log.frames,
+                                               st->log.samples};
+            st->synced_seq = st->log.last_seq;
+            if (n_prog == ICTAL_PROGRESS_BATCH) {
+                ictal__store_sessions_progress(&srv->store, prog, n_prog);
+                n_prog = 0;
+            }
+        }
         /* Streams gone for 10 minutes are closed; a later hello reopens them from the log. */
         if (st->conn == NULL && st->disconnected_us && now - st->disconnected_us > 600000000) {
             *pp = st->next;
@@ -936,6 +945,8 @@ static void tick(lws_sorted_usec_list_t *sul)
         }
         pp = &st->next;
     }
+    if (n_prog > 0)
+        ictal__store_sessions_progress(&srv->store, prog, n_prog);
     ictal__store_commit(&srv->store);
     if (slot == 0)
         ictal__mqtt_tick(srv->mqtt);

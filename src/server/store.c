@@ -473,6 +473,35 @@ int ictal__store_session_progress(ictal__store *s, int64_t session_id, int64_t l
                       "llll", session_id, last_seq, (int64_t)frames, (int64_t)samples);
 }
 
+int ictal__store_sessions_progress(ictal__store *s, const ictal__progress *p, int n)
+{
+    /* UPDATE ... FROM (VALUES ...): both dialects name the VALUES columns column1, ... */
+    static const char head[] = "UPDATE sessions SET last_seq = v.column2, frames = v.column3,"
+                               " samples = v.column4 FROM (VALUES ";
+    static const char tail[] = ") AS v WHERE sessions.id = v.column1";
+    char sql[sizeof head + sizeof tail + ICTAL_PROGRESS_BATCH * 40];
+    int rc = 0;
+    for (int at = 0; at < n; at += ICTAL_PROGRESS_BATCH) {
+        int k = n - at < ICTAL_PROGRESS_BATCH ? n - at : ICTAL_PROGRESS_BATCH;
+        size_t len = (size_t)snprintf(sql, sizeof sql, "%s", head);
+        for (int i = 0; i < k; i++)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?%d, ?%d, ?%d, ?%d)",
+                                    i ? ", " : "", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4);
+        snprintf(sql + len, sizeof sql - len, "%s", tail);
+        ictal__stmt *st = prep(s, sql);
+        for (int i = 0; st && i < k; i++) {
+            const ictal__progress *r = &p[at + i];
+            ictal__db_bind_int64(st, 4 * i + 1, r->session_id);
+            ictal__db_bind_int64(st, 4 * i + 2, r->last_seq);
+            ictal__db_bind_int64(st, 4 * i + 3, (int64_t)r->frames);
+            ictal__db_bind_int64(st, 4 * i + 4, (int64_t)r->samples);
+        }
+        if (step_done(st) != 0)
+            rc = ICTAL_EIO;
+    }
+    return rc;
+}
+
 int ictal__store_session_end(ictal__store *s, int64_t session_id)
 {
     return exec_bound(s, "UPDATE sessions SET ended_at = ?2 WHERE id = ?1", "ld", session_id,

@@ -84,6 +84,14 @@ int ictal__store_session_get(ictal__store *s, const char *device_id, const char 
 int ictal__store_session_end_others(ictal__store *s, const char *device_id, int64_t keep_id);
 int ictal__store_session_progress(ictal__store *s, int64_t session_id, int64_t last_seq,
                                   uint64_t frames, uint64_t samples);
+typedef struct ictal__progress {
+    int64_t session_id, last_seq;
+    uint64_t frames, samples;
+} ictal__progress;
+/* The progress of n sessions, in one statement per ICTAL_PROGRESS_BATCH of them (with
+ * PostgreSQL, a round trip per statement is what costs). */
+#define ICTAL_PROGRESS_BATCH 64
+int ictal__store_sessions_progress(ictal__store *s, const ictal__progress *p, int n);
 int ictal__store_session_end(ictal__store *s, int64_t session_id);
 /* The session's time origin: the device time of its first frame. */
 int ictal__store_session_start(ictal__store *s, int64_t session_id, int64_t start_time_us);
