@@ -6,7 +6,8 @@
  * a restart keeps the alarm, the session, the sign-in and the device; two servers on
  * one database ingest at once, their ids never collide, each lists the other's devices
  * and alarms and acknowledges them; the database going away under a running server
- * makes its calls fail cleanly, and it carries on once the database is back.
+ * makes its calls fail cleanly (a device is asked to come back later), and it carries
+ * on once the database is back.
  * Skips (77) when the PostgreSQL programs (Debian package postgresql) are absent.
  */
 #define _GNU_SOURCE /* strcasestr in the webhook receiver */
@@ -207,6 +208,12 @@ static void test_database_lost(void)
     tpg_server_stop(&pg);
     long st = ts_http(&a, "GET", "/api/devices", a.token, NULL, NULL, NULL);
     CHECK(st == 401 || st >= 500); /* the token cannot be checked: refused, not crashed */
+    /* A device is told the server failed (1011), not that its token is wrong (1008). */
+    ictal__fleet_options o;
+    ictal__fleet_result r;
+    ts_fleet_options(&o, &a, "down", "s1", 20);
+    CHECK_EQ_INT(ictal__fleet_run(&src, &o, &r), ICTAL_EFORMAT);
+    CHECK_EQ_INT(r.last_close_code, 1011);
     CHECK_EQ_INT(kill(a.pid, 0), 0);
     CHECK_EQ_INT(tpg_server_start(&pg), 0);
     int ok = 0;
@@ -216,8 +223,6 @@ static void test_database_lost(void)
             ts_sleep_ms(100);
     }
     CHECK(ok);
-    ictal__fleet_options o;
-    ictal__fleet_result r;
     ts_fleet_options(&o, &a, "back", "s1", 60);
     CHECK_EQ_INT(ictal__fleet_run(&src, &o, &r), 0);
     CHECK_EQ_INT(r.last_ack, (int64_t)src.n_frames - 1);
