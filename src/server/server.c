@@ -1092,6 +1092,8 @@ int ictal_server_add_user(const ictal_server_options *opt, const char *name, con
     int rc = ictal__user_check(name, password, r, d);
     if (rc != 0)
         return rc;
+    if (opt->db_url && !ictal__db_is_url(opt->db_url))
+        return ictal_diag_error(d, ICTAL_EINVAL, "the database is a postgresql:// or postgres:// URI");
     if (make_dirs(data_dir) != 0)
         return ictal_diag_error(d, ICTAL_EIO, "cannot create %s: %s", data_dir, strerror(errno));
     snprintf(db, sizeof db, "%s/ictal.db", data_dir);
