@@ -90,6 +90,29 @@ static inline void tpg_server_stop(test_pg *p)
     p->running = 0;
 }
 
+/* Local connections are trusted, but those of the role TPG_PW_USER need its password
+ * (TPG_PW_PASSWORD; SCRAM), to test password handling. Root may rewrite the file that
+ * postgres owns; its owner stays. */
+#define TPG_PW_USER "pwuser"
+#define TPG_PW_PASSWORD "pw-of-pwuser 1"
+static inline int tpg_hba_password(const test_pg *p)
+{
+    char path[256], old[16384];
+    snprintf(path, sizeof path, "%s/data/pg_hba.conf", p->dir);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(old, 1, sizeof old - 1, f) : 0;
+    if (f)
+        fclose(f);
+    if (n == 0 || n >= sizeof old - 1)
+        return -1;
+    old[n] = 0;
+    f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "local all " TPG_PW_USER " scram-sha-256\n%s", old);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 /* A new cluster, started. 0, TEST_SKIP_CODE without PostgreSQL, -1 on failure. */
 static inline int tpg_start(test_pg *p)
 {
@@ -111,7 +134,7 @@ static inline int tpg_start(test_pg *p)
     char args[1024];
     snprintf(args, sizeof args, "initdb -D %s/data -U ictal --auth=trust -E UTF8 --no-locale --no-sync",
              p->dir);
-    if (tpg_run(p, "%s", args) != 0 || tpg_server_start(p) != 0) {
+    if (tpg_run(p, "%s", args) != 0 || tpg_hba_password(p) != 0 || tpg_server_start(p) != 0) {
         fprintf(stderr, "pg_test_util: cannot start PostgreSQL; see %s/cmd.log and pg.log\n", p->dir);
         return -1;
     }
@@ -143,6 +166,31 @@ static inline int tpg_createdb(const test_pg *p, const char *name, char *out, si
         rc = ictal__db_exec(db, sql);
     ictal__db_close(db);
     tpg_url(p, name, out, size);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Creates the role TPG_PW_USER (password TPG_PW_PASSWORD; once per cluster) and its
+ * database name; its URI, without the password, into out. 0 or -1. */
+static inline int tpg_createdb_pw(const test_pg *p, const char *name, char *out, size_t size)
+{
+    char url[512], sql[512];
+    tpg_url(p, "postgres", url, sizeof url);
+    ictal__db *db = NULL;
+    ictal_diag d;
+    ictal_diag_init(&d);
+    if (ictal__db_open(&db, url, NULL, &d) != 0)
+        return -1;
+    /* One statement per call: DROP and CREATE DATABASE refuse a transaction, which a
+     * string of several statements is. */
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    int rc = ictal__db_exec(db, sql);
+    if (rc == 0)
+        rc = ictal__db_exec(db, "CREATE ROLE " TPG_PW_USER " LOGIN PASSWORD '" TPG_PW_PASSWORD "'");
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s OWNER " TPG_PW_USER, name);
+    if (rc == 0)
+        rc = ictal__db_exec(db, sql);
+    ictal__db_close(db);
+    snprintf(out, size, "postgresql://" TPG_PW_USER "@/%s?host=%s&port=%d", name, p->dir, p->port);
     return rc == 0 ? 0 : -1;
 }
 

@@ -82,6 +82,24 @@ static void test_one_server(void)
     snprintf(path, sizeof path, "%s/ictal.db", da);
     CHECK(access(path, F_OK) != 0); /* the database is PostgreSQL, not a file here */
 
+    /* --db-password-file: the password of a role that needs one; a wrong one fails. */
+    char pw_url[512], pw_file[160], cmd[2048];
+    CHECK_EQ_INT(tpg_createdb_pw(&pg, "ictal_pw", pw_url, sizeof pw_url), 0);
+    snprintf(pw_file, sizeof pw_file, "%s/db.pw", dir);
+    for (int right = 0; right < 2; right++) {
+        FILE *f = fopen(pw_file, "w");
+        if (f) {
+            fprintf(f, "%s\n", right ? TPG_PW_PASSWORD : "wrong password");
+            fclose(f);
+        }
+        snprintf(cmd, sizeof cmd,
+                 "echo 'the pw user password' | '%s' serve --data '%s/pw' --db '%s' --db-password-file '%s'"
+                 " --add-user pw-admin --role admin >/dev/null 2>&1",
+                 getenv("ICTAL"), dir, pw_url, pw_file);
+        int st = system(cmd);
+        CHECK_EQ_INT(WIFEXITED(st) ? WEXITSTATUS(st) : -1, right ? 0 : 3);
+    }
+
     test_server a;
     CHECK_EQ_INT(start(&a, da), 0);
     ictal__fleet_options o;

@@ -336,6 +336,21 @@ static void test_pg_errors(void)
     CHECK(strstr(d.message, "\"nobody\"") != NULL); /* role "nobody" does not exist */
     CHECK(strstr(d.message, "pw-never-shown") == NULL);
 
+    /* A password: wrong, given (as --db-password-file gives it), from PGPASSWORD. */
+    CHECK_EQ_INT(tpg_createdb_pw(&pg, "t_pw", url, sizeof url), 0);
+    ictal_diag_init(&d);
+    CHECK_EQ_INT(ictal__store_open(&s, url, "wrong-pw-never-shown", &d), ICTAL_EIO);
+    CHECK(strstr(d.message, "password authentication failed") != NULL);
+    CHECK(strstr(d.message, "wrong-pw-never-shown") == NULL);
+    CHECK_EQ_INT(ictal__store_open(&s, url, TPG_PW_PASSWORD, &d), 0);
+    CHECK_EQ_INT(ictal__store_user_version(&s), ICTAL_STORE_SCHEMA_VERSION);
+    ictal__store_close(&s);
+    setenv("PGPASSWORD", TPG_PW_PASSWORD, 1);
+    CHECK_EQ_INT(ictal__store_open(&s, url, NULL, &d), 0);
+    CHECK_EQ_INT(ictal__store_device_add(&s, "dev-1", "t"), 0);
+    ictal__store_close(&s);
+    unsetenv("PGPASSWORD");
+
     CHECK_EQ_INT(tpg_createdb(&pg, "t_lost", url, sizeof url), 0);
     ictal_diag_init(&d);
     CHECK_EQ_INT(ictal__store_open(&s, url, NULL, &d), 0);

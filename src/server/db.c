@@ -94,9 +94,13 @@ static void set_err(ictal__db *db, const char *prefix, const char *msg)
     size_t n = strlen(db->err);
     while (n > 0 && (db->err[n - 1] == '\n' || db->err[n - 1] == '\r' || db->err[n - 1] == ' '))
         db->err[--n] = 0;
-    for (char *c = db->err; *c; c++)
-        if (*c == '\n' || *c == '\r' || *c == '\t')
-            *c = ' ';
+    char *o = db->err;
+    for (const char *c = db->err; *c; c++) {
+        int space = *c == '\n' || *c == '\r' || *c == '\t' || *c == ' ';
+        if (!space || (o > db->err && o[-1] != ' '))
+            *o++ = space ? ' ' : *c;
+    }
+    *o = 0;
 }
 
 static void report(const ictal__db *db)
