@@ -5,7 +5,7 @@
  * source), its alarm raised, a sign-in, the alarm acknowledged under the user's name;
  * a restart keeps the alarm, the session, the sign-in and the device; two servers on
  * one database ingest at once, their ids never collide, each lists the other's devices
- * and alarms and acknowledges them; the database going away under a running server
+ * and alarms and acknowledges them, and each webhook of their shared outbox is sent once; the database going away under a running server
  * makes its calls fail cleanly (a device is asked to come back later), and it carries
  * on once the database is back.
  * Skips (77) when the PostgreSQL programs (Debian package postgresql) are absent.
@@ -46,6 +46,14 @@ static long login(const test_server *s, const char *user, const char *password, 
 static int start(test_server *s, const char *data)
 {
     const char *extra[] = {"--db", url, "--model", ts_model_path(), NULL};
+    return ts_start(s, data, extra);
+}
+
+/* The same, sending webhooks to hook_url. */
+static int start_hooked(test_server *s, const char *data, const char *hook_url)
+{
+    const char *extra[] = {"--db", url, "--model", ts_model_path(), "--webhook", hook_url,
+                           "--webhook-secret", "pg-secret", NULL};
     return ts_start(s, data, extra);
 }
 
@@ -164,8 +172,12 @@ static void test_two_servers(void)
     snprintf(da, sizeof da, "%s/a", dir);
     snprintf(db, sizeof db, "%s/b", dir);
     test_server a, b;
-    CHECK_EQ_INT(start(&a, da), 0);
-    CHECK_EQ_INT(start(&b, db), 0);
+    ts_hook hook;
+    CHECK_EQ_INT(ts_hook_start(&hook, "pg-secret", 0), 0);
+    char hook_url[64];
+    snprintf(hook_url, sizeof hook_url, "http://127.0.0.1:%d/hook", hook.port);
+    CHECK_EQ_INT(start_hooked(&a, da, hook_url), 0);
+    CHECK_EQ_INT(start_hooked(&b, db, hook_url), 0);
     pid_t ra = replay(&a, "two-a", "4"), rb = replay(&b, "two-b", "4");
     CHECK_EQ_INT(exit_code(ra), 0);
     CHECK_EQ_INT(exit_code(rb), 0);
@@ -210,8 +222,24 @@ static void test_two_servers(void)
     json_decref(one);
     json_decref(aa);
     json_decref(ab);
+    /* Both servers send from the one outbox: every webhook once (each claims what it
+     * sends), not once per server. */
+    for (int i = 0; i < 150 && (ts_hook_count(&hook, "alarm.raised") < 8 ||
+                                ts_hook_count(&hook, "alarm.resolved") < 8 ||
+                                ts_hook_count(&hook, "alarm.acknowledged") < 1); i++)
+        ts_sleep_ms(100);
+    ts_sleep_ms(500); /* a duplicate would come now */
+    CHECK_EQ_INT(ts_hook_count(&hook, "alarm.raised"), 8);
+    CHECK_EQ_INT(ts_hook_count(&hook, "alarm.resolved"), 8);
+    CHECK_EQ_INT(ts_hook_count(&hook, "alarm.acknowledged"), 1);
+    pthread_mutex_lock(&hook.mu);
+    CHECK_EQ_INT(hook.n, 17);
+    CHECK_EQ_INT(hook.requests, 17);
+    CHECK_EQ_INT(hook.bad_signatures, 0);
+    pthread_mutex_unlock(&hook.mu);
     CHECK_EQ_INT(ts_stop(&a, SIGTERM), 0);
     CHECK_EQ_INT(ts_stop(&b, SIGTERM), 0);
+    ts_hook_stop(&hook);
 }
 
 /* PostgreSQL stops under a running server: requests fail with 5xx, never a crash; once it

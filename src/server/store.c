@@ -692,10 +692,22 @@ int ictal__store_alarm_ack(ictal__store *s, int64_t alarm_id, const char *by, co
 
 int ictal__store_outbox_due(ictal__store *s, double now_s, ictal__outbox_item *items, int max)
 {
-    ictal__stmt *st = prep_bind(s, "SELECT id, event_id, url, body, attempts FROM webhook_outbox"
-                                    " WHERE delivered_at IS NULL AND next_attempt_at <= ?1"
-                                    " ORDER BY next_attempt_at, id LIMIT ?2",
-                                 "di", now_s, max);
+    /* Servers sharing a PostgreSQL database each claim what they send: in the same
+     * statement the items' next attempt moves ICTAL_OUTBOX_CLAIM_S ahead, so no other
+     * server sends them meanwhile (the outer conditions are checked again on a row
+     * another server just claimed); done or retry then set the real state. */
+    ictal__stmt *st =
+        ictal__store_is_postgres(s)
+            ? prep_bind(s, "UPDATE webhook_outbox SET next_attempt_at = ?3 WHERE id IN"
+                           " (SELECT id FROM webhook_outbox WHERE delivered_at IS NULL"
+                           "  AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2)"
+                           " AND delivered_at IS NULL AND next_attempt_at <= ?1"
+                           " RETURNING id, event_id, url, body, attempts",
+                        "did", now_s, max, now_s + ICTAL_OUTBOX_CLAIM_S)
+            : prep_bind(s, "SELECT id, event_id, url, body, attempts FROM webhook_outbox"
+                           " WHERE delivered_at IS NULL AND next_attempt_at <= ?1"
+                           " ORDER BY next_attempt_at, id LIMIT ?2",
+                        "di", now_s, max);
     if (st == NULL)
         return 0;
     int n = 0;

@@ -148,7 +148,11 @@ typedef struct ictal__outbox_item {
 } ictal__outbox_item;
 
 /* Up to max items due at now_s (not delivered, next_attempt <= now). Returns the count;
- * free each url and body with free(). */
+ * free each url and body with free(). On PostgreSQL, which several servers may share,
+ * the items are claimed: not due again for ICTAL_OUTBOX_CLAIM_S (longer than a
+ * delivery attempt may take), unless done or retried first; so ask only for as many as
+ * will be sent. On SQLite (one server) items being sent stay due. */
+#define ICTAL_OUTBOX_CLAIM_S 30.0
 int ictal__store_outbox_due(ictal__store *s, double now_s, ictal__outbox_item *items, int max);
 int ictal__store_outbox_done(ictal__store *s, int64_t id, double now_s);
 int ictal__store_outbox_retry(ictal__store *s, int64_t id, double next_s, const char *error);
