@@ -131,6 +131,16 @@ static inline int tpg_start(test_pg *p)
         }
         snprintf(p->as, sizeof p->as, "runuser -u postgres -- ");
     }
+    /* A test that crashes never calls tpg_stop: a watchdog stops the cluster and removes
+     * it once this process is gone (after tpg_stop it finds nothing left to do). */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "(while kill -0 %ld 2>/dev/null; do sleep 1; done; sleep 1;"
+             " [ -d %s/data ] && %s%s/pg_ctl -D %s/data -m immediate stop; rm -rf %s)"
+             " </dev/null >/dev/null 2>&1 &",
+             (long)getpid(), p->dir, p->as, p->bin, p->dir, p->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "pg_test_util: no watchdog for %s\n", p->dir);
     char args[1024];
     snprintf(args, sizeof args, "initdb -D %s/data -U ictal --auth=trust -E UTF8 --no-locale --no-sync",
              p->dir);
@@ -194,13 +204,12 @@ static inline int tpg_createdb_pw(const test_pg *p, const char *name, char *out,
     return rc == 0 ? 0 : -1;
 }
 
-/* Stops the server and removes the cluster. */
+/* Stops the server (also when a start said it failed) and removes the cluster. */
 static inline void tpg_stop(test_pg *p)
 {
     if (p->dir[0] == 0)
         return;
-    if (p->running)
-        tpg_server_stop(p);
+    tpg_server_stop(p);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", p->dir);
     if (system(cmd) != 0)

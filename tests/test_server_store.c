@@ -37,6 +37,8 @@ static void test_store(int postgres)
     ictal_diag d;
     ictal_diag_init(&d);
     CHECK_EQ_INT(ictal__store_open(&s, path, NULL, &d), 0);
+    if (s.db == NULL)
+        return; /* said above; nothing else can run */
     CHECK_EQ_INT(ictal__store_user_version(&s), ICTAL_STORE_SCHEMA_VERSION);
 
     /* Devices: the token is checked, and never stored in clear. */
@@ -200,6 +202,8 @@ static void test_upgrade_from_2(void)
     ictal_diag d;
     ictal_diag_init(&d);
     CHECK_EQ_INT(ictal__store_open(&s, path, NULL, &d), 0);
+    if (s.db == NULL)
+        return;
     CHECK_EQ_INT(ictal__store_user_add(&s, "ward-admin", "old admin password", ICTAL_ROLE_ADMIN, &d), 0);
     char tok[96];
     ictal__login in;
@@ -255,6 +259,8 @@ static void test_users_tokens(int postgres)
     ictal_diag d;
     ictal_diag_init(&d);
     CHECK_EQ_INT(ictal__store_open(&s, path, NULL, &d), 0);
+    if (s.db == NULL)
+        return;
     char h[ICTAL_PASSWORD_HASH_MAX];
     CHECK_EQ_INT(ictal__password_hash("some password", h, sizeof h), 0);
     CHECK_EQ_INT(ictal__store_user_insert(&s, "a1", ICTAL_ROLE_ADMIN, h, &d), 0);
@@ -343,17 +349,23 @@ static void test_pg_errors(void)
     CHECK(strstr(d.message, "password authentication failed") != NULL);
     CHECK(strstr(d.message, "wrong-pw-never-shown") == NULL);
     CHECK_EQ_INT(ictal__store_open(&s, url, TPG_PW_PASSWORD, &d), 0);
-    CHECK_EQ_INT(ictal__store_user_version(&s), ICTAL_STORE_SCHEMA_VERSION);
-    ictal__store_close(&s);
+    if (s.db) {
+        CHECK_EQ_INT(ictal__store_user_version(&s), ICTAL_STORE_SCHEMA_VERSION);
+        ictal__store_close(&s);
+    }
     setenv("PGPASSWORD", TPG_PW_PASSWORD, 1);
     CHECK_EQ_INT(ictal__store_open(&s, url, NULL, &d), 0);
-    CHECK_EQ_INT(ictal__store_device_add(&s, "dev-1", "t"), 0);
-    ictal__store_close(&s);
+    if (s.db) {
+        CHECK_EQ_INT(ictal__store_device_add(&s, "dev-1", "t"), 0);
+        ictal__store_close(&s);
+    }
     unsetenv("PGPASSWORD");
 
     CHECK_EQ_INT(tpg_createdb(&pg, "t_lost", url, sizeof url), 0);
     ictal_diag_init(&d);
     CHECK_EQ_INT(ictal__store_open(&s, url, NULL, &d), 0);
+    if (s.db == NULL)
+        return;
     CHECK_EQ_INT(ictal__store_device_add(&s, "dev-1", "secret-token-1"), 0);
     CHECK_EQ_INT(ictal__store_device_auth(&s, "dev-1", "secret-token-1"), 0);
     tpg_server_stop(&pg);
