@@ -46,10 +46,16 @@ static inline pid_t bench_serve_start(const char *ictal, const char *dir, const 
     snprintf(token_path, sizeof token_path, "%s/admin.token", dir);
     *port = 0;
     token[0] = '\0';
+    /* ICTAL_BENCH_DB=postgresql://...: the database on PostgreSQL (an empty one per run) */
+    const char *db = getenv("ICTAL_BENCH_DB");
     pid_t pid = fork();
     if (pid == 0) {
-        execl(ictal, ictal, "serve", "--listen", "127.0.0.1:0", "--data", dir, "--port-file",
-              port_file, "--model", model, "--quiet", (char *)NULL);
+        if (db && db[0])
+            execl(ictal, ictal, "serve", "--listen", "127.0.0.1:0", "--data", dir, "--port-file",
+                  port_file, "--model", model, "--quiet", "--db", db, (char *)NULL);
+        else
+            execl(ictal, ictal, "serve", "--listen", "127.0.0.1:0", "--data", dir, "--port-file",
+                  port_file, "--model", model, "--quiet", (char *)NULL);
         _exit(127);
     }
     if (pid < 0)

@@ -189,7 +189,7 @@ static int64_t seed_alarm(void)
     ictal__store s;
     ictal_diag d;
     ictal_diag_init(&d);
-    CHECK_EQ_INT(ictal__store_open(&s, db, &d), 0);
+    CHECK_EQ_INT(ictal__store_open(&s, db, NULL, &d), 0);
     int64_t sid = 0, aid = 0;
     int created = 0;
     CHECK_EQ_INT(ictal__store_device_add(&s, "ward-1", "0123456789abcdef"), 0);

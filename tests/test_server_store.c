@@ -1,25 +1,44 @@
-/* The server's SQLite store and session frame log: migrations, hashed secrets,
- * idempotent alarms, the webhook outbox, torn-tail recovery. */
+/* The server's store and session frame log: migrations, hashed secrets, idempotent
+ * alarms, the webhook outbox, users and tokens, torn-tail recovery. The store checks run
+ * on SQLite and on a real PostgreSQL started here (pg_test_util.h); without the
+ * PostgreSQL programs the SQLite half runs and the test says so. */
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "pg_test_util.h"
+#include "server/db.h"
 #include "server/seslog.h"
 #include "server/store.h"
 #include "test.h"
 
 static char dir[64];
+static test_pg pg;
+static int pg_up;
 
-static void test_store(void)
+/* Where the store of one test lives: a SQLite file in dir, or a new PostgreSQL database. */
+static const char *target(int postgres, const char *name, char *buf, size_t size)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/t.db", dir);
+    if (!postgres) {
+        snprintf(buf, size, "%s/%s.db", dir, name);
+        return buf;
+    }
+    CHECK_EQ_INT(tpg_createdb(&pg, name, buf, size), 0);
+    return buf;
+}
+
+static void test_store(int postgres)
+{
+    char buf[512];
+    const char *path = target(postgres, "t_store", buf, sizeof buf);
     ictal__store s;
     ictal_diag d;
     ictal_diag_init(&d);
-    CHECK_EQ_INT(ictal__store_open(&s, path, &d), 0);
+    CHECK_EQ_INT(ictal__store_open(&s, path, NULL, &d), 0);
+    if (s.db == NULL)
+        return; /* said above; nothing else can run */
     CHECK_EQ_INT(ictal__store_user_version(&s), ICTAL_STORE_SCHEMA_VERSION);
 
     /* Devices: the token is checked, and never stored in clear. */
@@ -28,11 +47,12 @@ static void test_store(void)
     CHECK_EQ_INT(ictal__store_device_add(&s, "dev-1", "other-token"), ICTAL_ESTATE);
     CHECK_EQ_INT(ictal__store_device_auth(&s, "dev-1", "secret-token-1"), 0);
     CHECK_EQ_INT(ictal__store_device_auth(&s, "dev-1", "secret-token-2"), ICTAL_EINVAL);
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(s.db, "SELECT COUNT(*) FROM devices WHERE instr(token_hash, 'secret') > 0"
-                             " OR length(token_hash) != 32", -1, &st, NULL);
-    CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0);
-    sqlite3_finalize(st);
+    ictal__stmt *st = ictal__db_prepare(s.db, "SELECT token_hash FROM devices");
+    CHECK(ictal__db_step(st) == ICTAL_DB_ROW && ictal__db_column_bytes(st, 0) == 32);
+    const char *hash = ictal__db_column_blob(st, 0);
+    for (int i = 0; hash && i + 6 <= 32; i++)
+        CHECK(memcmp(hash + i, "secret", 6) != 0);
+    ictal__db_finalize(st);
 
     /* Sessions: one per (device, stream). */
     json_t *labels = json_pack("[s, s]", "F7-T7", "T7-P7");
@@ -61,6 +81,23 @@ static void test_store(void)
     int64_t pending = 0, delivered = 0;
     ictal__store_outbox_counts(&s, &pending, &delivered);
     CHECK_EQ_INT(pending, 1);
+    /* Lists of every device (NULL) and of one. */
+    json_t *all = ictal__store_alarms_json(&s, NULL, 0, 10);
+    CHECK_EQ_INT(json_array_size(all), 1);
+    json_decref(all);
+    all = ictal__store_sessions_json(&s, NULL, 10);
+    CHECK_EQ_INT(json_array_size(all), 1);
+    json_decref(all);
+    all = ictal__store_alarms_json(&s, "dev-2", 1, 10);
+    CHECK_EQ_INT(json_array_size(all), 0);
+    json_decref(all);
+    CHECK_EQ_INT(ictal__store_event(&s, "dev-1", 0, "hello", NULL), 0);
+    CHECK_EQ_INT(ictal__store_event(&s, "dev-1", sid, "gap", labels), 0);
+    all = ictal__store_events_json(&s, NULL, 0, 10);
+    CHECK_EQ_INT(json_array_size(all), 2);
+    CHECK(json_is_null(json_object_get(json_array_get(all, 1), "session_id")));
+    CHECK(json_equal(json_object_get(json_array_get(all, 0), "detail"), labels));
+    json_decref(all);
     json_t *counts = ictal__store_open_alarm_counts(&s);
     CHECK_EQ_INT(json_integer_value(json_object_get(counts, "dev-1")), 1);
     json_decref(counts);
@@ -107,17 +144,39 @@ static void test_store(void)
     CHECK_EQ_INT(ictal__store_token_role(&s, "nonsense", NULL, 0), ICTAL_ROLE_NONE);
     CHECK_EQ_INT(ictal__store_token_role(&s, NULL, NULL, 0), ICTAL_ROLE_NONE);
 
+    /* Progress of many sessions at once (two statements of a batch and a rest). */
+    ictal__progress pr[ICTAL_PROGRESS_BATCH + 6];
+    int n_pr = (int)(sizeof pr / sizeof pr[0]);
+    for (int i = 0; i < n_pr; i++) {
+        char stream[32];
+        snprintf(stream, sizeof stream, "batch-%d", i);
+        pr[i] = (ictal__progress){0, i, (uint64_t)i + 1, 64 * ((uint64_t)i + 1)};
+        ictal__store_session_get(&s, "dev-1", stream, labels, 256, 0, &pr[i].session_id, &created);
+    }
+    CHECK_EQ_INT(ictal__store_sessions_progress(&s, pr, n_pr), 0);
+    for (int i = 0; i < n_pr; i += 23) {
+        row = ictal__store_session_json(&s, pr[i].session_id);
+        CHECK_EQ_INT(json_integer_value(json_object_get(row, "last_seq")), i);
+        CHECK_EQ_INT(json_integer_value(json_object_get(row, "samples")), 64 * (i + 1));
+        json_decref(row);
+    }
+    row = ictal__store_session_json(&s, pr[n_pr - 1].session_id);
+    CHECK_EQ_INT(json_integer_value(json_object_get(row, "frames")), n_pr);
+    json_decref(row);
+
     /* A parameter is data, never SQL. */
     CHECK_EQ_INT(ictal__store_device_auth(&s, "x' OR '1'='1", "secret-token-1"), ICTAL_ENOENT);
     json_decref(labels);
     ictal__store_close(&s);
 
     /* Reopening runs no migration twice; a newer schema is refused. */
-    CHECK_EQ_INT(ictal__store_open(&s, path, &d), 0);
+    CHECK_EQ_INT(ictal__store_open(&s, path, NULL, &d), 0);
     CHECK_EQ_INT(ictal__store_user_version(&s), ICTAL_STORE_SCHEMA_VERSION);
-    sqlite3_exec(s.db, "PRAGMA user_version=99", NULL, NULL, NULL);
+    CHECK_EQ_INT(ictal__db_set_schema_version(s.db, 99), 0);
     ictal__store_close(&s);
-    CHECK_EQ_INT(ictal__store_open(&s, path, &d), ICTAL_EVERSION);
+    CHECK_EQ_INT(ictal__store_open(&s, path, NULL, &d), ICTAL_EVERSION);
+    CHECK(strstr(d.message, "schema version 99") != NULL);
+    CHECK(!postgres || strstr(d.message, "postgresql://") == NULL); /* the URI is not repeated */
 }
 
 static int64_t count(sqlite3 *db, const char *sql)
@@ -142,28 +201,32 @@ static void test_upgrade_from_2(void)
     ictal__store s;
     ictal_diag d;
     ictal_diag_init(&d);
-    CHECK_EQ_INT(ictal__store_open(&s, path, &d), 0);
+    CHECK_EQ_INT(ictal__store_open(&s, path, NULL, &d), 0);
+    if (s.db == NULL)
+        return;
     CHECK_EQ_INT(ictal__store_user_add(&s, "ward-admin", "old admin password", ICTAL_ROLE_ADMIN, &d), 0);
     char tok[96];
     ictal__login in;
     CHECK_EQ_INT(ictal__store_token_create(&s, "ward", ICTAL_ROLE_VIEWER, 0, tok, sizeof tok), 0);
     CHECK_EQ_INT(ictal__store_session_open(&s, "ward-admin", 3600, &in), 0);
-    CHECK_EQ_INT(sqlite3_exec(s.db, "ALTER TABLE api_tokens DROP COLUMN last_used_at;"
+    sqlite3 *h = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &h), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(h, "ALTER TABLE api_tokens DROP COLUMN last_used_at;"
                                     "ALTER TABLE users DROP COLUMN password_changed_at;"
                                     "PRAGMA user_version=2;", NULL, NULL, NULL), SQLITE_OK);
-    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM pragma_table_info('api_tokens')"
-                             " WHERE name = 'last_used_at'"), 0);
+    CHECK_EQ_INT(count(h, "SELECT COUNT(*) FROM pragma_table_info('api_tokens')"
+                          " WHERE name = 'last_used_at'"), 0);
     ictal__store_close(&s);
 
-    CHECK_EQ_INT(ictal__store_open(&s, path, &d), 0);
+    CHECK_EQ_INT(ictal__store_open(&s, path, NULL, &d), 0);
     CHECK_EQ_INT(ictal__store_user_version(&s), 3);
-    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM pragma_table_info('api_tokens')"
+    CHECK_EQ_INT(count(h, "SELECT COUNT(*) FROM pragma_table_info('api_tokens')"
                              " WHERE name = 'last_used_at'"), 1);
-    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM pragma_table_info('users')"
+    CHECK_EQ_INT(count(h, "SELECT COUNT(*) FROM pragma_table_info('users')"
                              " WHERE name = 'password_changed_at'"), 1);
     /* Old rows: no last use yet, no password change. */
-    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM api_tokens WHERE last_used_at IS NULL"), 2);
-    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM users WHERE password_changed_at IS NULL"), 1);
+    CHECK_EQ_INT(count(h, "SELECT COUNT(*) FROM api_tokens WHERE last_used_at IS NULL"), 2);
+    CHECK_EQ_INT(count(h, "SELECT COUNT(*) FROM users WHERE password_changed_at IS NULL"), 1);
     char name[64], stored[ICTAL_USER_NAME_MAX + 1], hash[ICTAL_PASSWORD_HASH_MAX];
     int role = 0;
     CHECK_EQ_INT(ictal__store_token_role(&s, tok, name, sizeof name), ICTAL_ROLE_VIEWER);
@@ -181,20 +244,23 @@ static void test_upgrade_from_2(void)
     CHECK_EQ_INT(ictal__password_hash("new admin password", newhash, sizeof newhash), 0);
     CHECK_EQ_INT(ictal__store_user_set_password(&s, "ward-admin", newhash, NULL), 0);
     CHECK_EQ_INT(ictal__store_token_role(&s, in.token, NULL, 0), ICTAL_ROLE_NONE);
-    CHECK_EQ_INT(count(s.db, "SELECT COUNT(*) FROM users WHERE password_changed_at > 1e9"), 1);
+    CHECK_EQ_INT(count(h, "SELECT COUNT(*) FROM users WHERE password_changed_at > 1e9"), 1);
+    sqlite3_close(h);
     ictal__store_close(&s);
 }
 
 /* Users: the last enabled admin can be neither disabled nor demoted; roles carry over to
  * open sessions; re-enabling; API tokens listed without secrets, revoked, expiring. */
-static void test_users_tokens(void)
+static void test_users_tokens(int postgres)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/u.db", dir);
+    char buf[512];
+    const char *path = target(postgres, "t_users", buf, sizeof buf);
     ictal__store s;
     ictal_diag d;
     ictal_diag_init(&d);
-    CHECK_EQ_INT(ictal__store_open(&s, path, &d), 0);
+    CHECK_EQ_INT(ictal__store_open(&s, path, NULL, &d), 0);
+    if (s.db == NULL)
+        return;
     char h[ICTAL_PASSWORD_HASH_MAX];
     CHECK_EQ_INT(ictal__password_hash("some password", h, sizeof h), 0);
     CHECK_EQ_INT(ictal__store_user_insert(&s, "a1", ICTAL_ROLE_ADMIN, h, &d), 0);
@@ -254,6 +320,64 @@ static void test_users_tokens(void)
     snprintf(id, sizeof id, "%.16s", v1b.token);
     CHECK_EQ_INT(ictal__store_token_revoke(&s, id), ICTAL_ENOENT);
     CHECK_EQ_INT(ictal__store_token_role(&s, v1b.token, NULL, 0), ICTAL_ROLE_VIEWER);
+    ictal__store_close(&s);
+}
+
+/* PostgreSQL failures are clear errors, never crashes: no server, an unknown user (whose
+ * password never shows in the message), and the server going away under an open store
+ * (the call fails; a later one reconnects). */
+static void test_pg_errors(void)
+{
+    char url[512];
+    ictal__store s;
+    ictal_diag d;
+    ictal_diag_init(&d);
+    snprintf(url, sizeof url, "postgresql://nobody:pw-never-shown@/x?host=%s&port=1", pg.dir);
+    CHECK_EQ_INT(ictal__store_open(&s, url, NULL, &d), ICTAL_EIO);
+    CHECK(strstr(d.message, "postgresql: cannot connect") != NULL);
+    CHECK(strstr(d.message, "pw-never-shown") == NULL);
+    ictal_diag_init(&d);
+    snprintf(url, sizeof url, "postgresql://nobody@/t_store?host=%s&port=%d", pg.dir, pg.port);
+    CHECK_EQ_INT(ictal__store_open(&s, url, "pw-never-shown", &d), ICTAL_EIO);
+    CHECK(strstr(d.message, "\"nobody\"") != NULL); /* role "nobody" does not exist */
+    CHECK(strstr(d.message, "pw-never-shown") == NULL);
+
+    /* A password: wrong, given (as --db-password-file gives it), from PGPASSWORD. */
+    CHECK_EQ_INT(tpg_createdb_pw(&pg, "t_pw", url, sizeof url), 0);
+    ictal_diag_init(&d);
+    CHECK_EQ_INT(ictal__store_open(&s, url, "wrong-pw-never-shown", &d), ICTAL_EIO);
+    CHECK(strstr(d.message, "password authentication failed") != NULL);
+    CHECK(strstr(d.message, "wrong-pw-never-shown") == NULL);
+    CHECK_EQ_INT(ictal__store_open(&s, url, TPG_PW_PASSWORD, &d), 0);
+    if (s.db) {
+        CHECK_EQ_INT(ictal__store_user_version(&s), ICTAL_STORE_SCHEMA_VERSION);
+        ictal__store_close(&s);
+    }
+    setenv("PGPASSWORD", TPG_PW_PASSWORD, 1);
+    CHECK_EQ_INT(ictal__store_open(&s, url, NULL, &d), 0);
+    if (s.db) {
+        CHECK_EQ_INT(ictal__store_device_add(&s, "dev-1", "t"), 0);
+        ictal__store_close(&s);
+    }
+    unsetenv("PGPASSWORD");
+
+    CHECK_EQ_INT(tpg_createdb(&pg, "t_lost", url, sizeof url), 0);
+    ictal_diag_init(&d);
+    CHECK_EQ_INT(ictal__store_open(&s, url, NULL, &d), 0);
+    if (s.db == NULL)
+        return;
+    CHECK_EQ_INT(ictal__store_device_add(&s, "dev-1", "secret-token-1"), 0);
+    CHECK_EQ_INT(ictal__store_device_auth(&s, "dev-1", "secret-token-1"), 0);
+    tpg_server_stop(&pg);
+    CHECK_EQ_INT(ictal__store_device_auth(&s, "dev-1", "secret-token-1"), ICTAL_EIO);
+    CHECK_EQ_INT(ictal__store_device_add(&s, "dev-9", "t"), ICTAL_EIO);
+    json_t *a = ictal__store_alarms_json(&s, NULL, 0, 10);
+    CHECK(json_is_array(a) && json_array_size(a) == 0);
+    json_decref(a);
+    CHECK_EQ_INT(tpg_server_start(&pg), 0);
+    sleep(3); /* one reconnection attempt every 2 s */
+    CHECK_EQ_INT(ictal__store_device_auth(&s, "dev-1", "secret-token-1"), 0);
+    CHECK_EQ_INT(ictal__store_device_add(&s, "dev-9", "t"), 0);
     ictal__store_close(&s);
 }
 
@@ -332,10 +456,24 @@ int main(void)
     snprintf(dir, sizeof dir, "/tmp/ictal-store-XXXXXX");
     if (mkdtemp(dir) == NULL)
         return 1;
-    test_store();
+    test_store(0);
     test_upgrade_from_2();
-    test_users_tokens();
+    test_users_tokens(0);
     test_seslog();
+    int r = tpg_start(&pg);
+    if (r == TEST_SKIP_CODE) {
+        fprintf(stderr, "test_server_store: PostgreSQL is not installed (Debian package postgresql):"
+                        " the store was checked on SQLite only\n");
+    } else {
+        CHECK_EQ_INT(r, 0);
+        pg_up = r == 0;
+    }
+    if (pg_up) {
+        test_store(1);
+        test_users_tokens(1);
+        test_pg_errors();
+    }
+    tpg_stop(&pg);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -10,10 +10,11 @@
  *   - the HTTP API (/api/..., /metrics) and the dashboard's static files (web/).
  * Optionally devices also stream over MQTT through a broker (same messages, one MQTT
  * client whose network thread hands messages to the loop: src/server/mqtt.h).
- * Data lives in one directory: ictal.db (SQLite, WAL), sessions/<id>.frames (the
- * frame logs: what is acknowledged), sessions/<id>.edf (the recordings as EDF+, written
- * live, rebuilt from the logs after a crash), admin.token (the first admin API token,
- * mode 0600).
+ * Data lives in one directory: ictal.db (SQLite, WAL; or, with db_url, a PostgreSQL
+ * database instead, which several servers may share), sessions/<id>.frames (the frame
+ * logs: what is acknowledged), sessions/<id>.edf (the recordings as EDF+, written live,
+ * rebuilt from the logs after a crash), admin.token (the first admin API token, mode
+ * 0600).
  * People sign in with a user name and password (POST /api/login) for a session token
  * that expires; services use API tokens. Both are bearer tokens (docs/server.md).
  * Webhooks are sent from a persistent outbox with libcurl's multi interface, driven
@@ -43,6 +44,11 @@ typedef struct ictal_server_options {
     const char *host;            /* interface to listen on; NULL: "127.0.0.1" */
     int port;                    /* 0: 8080; -1: any free port (ictal_server_port) */
     const char *data_dir;        /* created when missing; NULL: "ictal-data" */
+    const char *db_url;          /* "postgresql://..." or "postgres://..." (a libpq URI):
+                                    the database is there; NULL: data_dir/ictal.db (SQLite).
+                                    Never logged. Used at create only */
+    const char *db_password;     /* PostgreSQL password; NULL: the URI's, or libpq's
+                                    PGPASSWORD / PGPASSFILE. Used at create only */
     const char *web_dir;         /* dashboard files; NULL: look for ../web next to the binary */
     const char *model_path;      /* detector model file (ictal/model.h); NULL: model_data */
     const void *model_data;      /* the model's bytes, used when model_path is NULL (e.g. a
@@ -107,13 +113,14 @@ void ictal_server_stop(ictal_server *srv);
 void ictal_server_destroy(ictal_server *srv);
 
 /*
- * Adds a user account to the database of data_dir (created when missing), without a
- * running server: how the first account is made. name: 1-64 of [A-Za-z0-9._@-];
+ * Adds a user account to the database of opt (data_dir, created when missing, or db_url
+ * and db_password; the other options are ignored), without a running server: how the
+ * first account is made. name: 1-64 of [A-Za-z0-9._@-];
  * password: at least 10 characters (stored only as a salted scrypt hash); role:
  * "viewer", "clinician" or "admin". ICTAL_EINVAL (bad name, password or role) or
  * ICTAL_ESTATE (the name is taken), with d saying what.
  */
-int ictal_server_add_user(const char *data_dir, const char *name, const char *password,
+int ictal_server_add_user(const ictal_server_options *opt, const char *name, const char *password,
                           const char *role, ictal_diag *d);
 
 #ifdef __cplusplus

@@ -1,6 +1,6 @@
 /*
  * ictal serve [--listen HOST:PORT] [--data DIR] [...]
- * ictal serve [--data DIR] --add-user NAME [--role ROLE]   (password on stdin)
+ * ictal serve [--data DIR] [--db URL] --add-user NAME [--role ROLE]   (password on stdin)
  *
  * Runs the monitoring server (ictal/server.h): devices stream over WebSocket, the
  * dashboard and the HTTP API are served on the same port. Stops cleanly on SIGINT or
@@ -35,12 +35,17 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ictal serve [--listen HOST:PORT] [--data DIR] [options]\n"
-            "       ictal serve [--data DIR] --add-user NAME [--role ROLE] < password\n\n"
+            "       ictal serve [--data DIR] [--db URL] --add-user NAME [--role ROLE] < password\n\n"
             "Monitors live EEG devices (docs/protocol.md), raises alarms, keeps recordings\n"
             "and serves the dashboard and the HTTP API (docs/server.md).\n\n"
             "  --listen HOST:PORT   where to listen (default 127.0.0.1:8080; port 0: any)\n"
             "  --data DIR           data directory (default ./ictal-data): ictal.db,\n"
             "                       sessions/, admin.token\n"
+            "  --db URL             the database on PostgreSQL instead of DIR/ictal.db (SQLite):\n"
+            "                       postgresql://[USER@]HOST[:PORT]/DBNAME[?...] (a libpq URI;\n"
+            "                       several servers may share one database). Never logged\n"
+            "  --db-password-file F its password (first line of F); else the URI's, or libpq's\n"
+            "                       PGPASSWORD / PGPASSFILE (~/.pgpass)\n"
             "  --web DIR            dashboard files (default: web/ of the source tree)\n"
             "  --model FILE         detector model (docs/model-format.md); default: the model\n"
             "                       of `ictal detect` (models/default.ictalmodel or the built-in\n"
@@ -97,7 +102,7 @@ static int read_password(const char *user, char *buf, size_t size)
     return 0;
 }
 
-static int add_user(const char *data_dir, const char *name, const char *role)
+static int add_user(const ictal_server_options *opt, const char *name, const char *role)
 {
     char password[1100];
     if (read_password(name, password, sizeof password) != 0) {
@@ -106,13 +111,14 @@ static int add_user(const char *data_dir, const char *name, const char *role)
     }
     ictal_diag d;
     ictal_diag_init(&d);
-    int rc = ictal_server_add_user(data_dir, name, password, role, &d);
+    int rc = ictal_server_add_user(opt, name, password, role, &d);
     memset(password, 0, sizeof password);
     if (rc != 0) {
         ictal_cli_print_diag("serve", &d);
         return rc == ICTAL_EINVAL || rc == ICTAL_ESTATE ? ICTAL_EXIT_FAIL : ictal_cli_exit_code(rc);
     }
-    printf("ictal serve: user %s (%s) added to %s\n", name, role, data_dir ? data_dir : "ictal-data");
+    printf("ictal serve: user %s (%s) added to %s\n", name, role,
+           opt->db_url ? "the PostgreSQL database" : opt->data_dir ? opt->data_dir : "ictal-data");
     return ICTAL_EXIT_OK;
 }
 
@@ -127,6 +133,8 @@ int ictal_cli_serve(const char *cmd, int worker, int argc, char **argv)
     ictal_server_options_init(&opt);
     char host[256] = "127.0.0.1";
     const char *port_file = NULL, *add_user_name = NULL, *add_user_role = NULL;
+    const char *db_password_file = NULL;
+    char db_password[1024];
     const char *mqtt_password_file = NULL;
     char mqtt_host[256], mqtt_password[256];
     const char *nats_password_file = NULL;
@@ -165,6 +173,10 @@ int ictal_cli_serve(const char *cmd, int worker, int argc, char **argv)
                 opt.port = port == 0 ? -1 : (int)port;
             } else if (strcmp(a, "--data") == 0) {
                 opt.data_dir = v;
+            } else if (strcmp(a, "--db") == 0) {
+                opt.db_url = v;
+            } else if (strcmp(a, "--db-password-file") == 0) {
+                db_password_file = v;
             } else if (strcmp(a, "--tls-cert") == 0) {
                 opt.tls_cert = v;
             } else if (strcmp(a, "--tls-key") == 0) {
@@ -305,11 +317,28 @@ int ictal_cli_serve(const char *cmd, int worker, int argc, char **argv)
     }
     opt.no_device_websocket = worker;
     if (add_user_role && !add_user_name) {
-        fprintf(stderr, "ictal serve: --role goes with --add-user\n");
+        fprintf(stderr, "ictal %s: --role goes with --add-user\n", cmd);
         return ICTAL_EXIT_USAGE;
     }
+    if (opt.db_url && strncmp(opt.db_url, "postgresql://", 13) != 0 &&
+        strncmp(opt.db_url, "postgres://", 11) != 0) {
+        fprintf(stderr, "ictal %s: --db wants a postgresql:// or postgres:// URI\n", cmd);
+        return ICTAL_EXIT_USAGE;
+    }
+    if (db_password_file) {
+        if (opt.db_url == NULL) {
+            fprintf(stderr, "ictal %s: --db-password-file goes with --db\n", cmd);
+            return ICTAL_EXIT_USAGE;
+        }
+        if (ictal_cli_read_secret_file(db_password_file, db_password, sizeof db_password)) {
+            fprintf(stderr, "ictal %s: --db-password-file %s: cannot read it\n", cmd,
+                    db_password_file);
+            return ICTAL_EXIT_USAGE;
+        }
+        opt.db_password = db_password;
+    }
     if (add_user_name)
-        return add_user(opt.data_dir, add_user_name, add_user_role ? add_user_role : "viewer");
+        return add_user(&opt, add_user_name, add_user_role ? add_user_role : "viewer");
     if (opt.webhook_url && (opt.webhook_secret == NULL || opt.webhook_secret[0] == 0)) {
         fprintf(stderr, "ictal %s: --webhook needs --webhook-secret or ICTAL_WEBHOOK_SECRET\n", cmd);
         return ICTAL_EXIT_USAGE;
@@ -354,8 +383,8 @@ int ictal_cli_serve(const char *cmd, int worker, int argc, char **argv)
             token[strcspn(token, "\r\n")] = 0;
         fclose(tf);
     }
-    printf("ictal %s: listening on %s:%d, data in %s\n", cmd, host, port,
-           opt.data_dir ? opt.data_dir : "ictal-data");
+    printf("ictal %s: listening on %s:%d, data in %s%s\n", cmd, host, port,
+           opt.data_dir ? opt.data_dir : "ictal-data", opt.db_url ? ", database on PostgreSQL" : "");
     printf("ictal %s: dashboard %s://%s:%d/#token=%s\n", cmd, opt.tls_cert ? "https" : "http",
            host, port, token);
     fflush(stdout);

@@ -128,6 +128,12 @@ int ictal__devconn_hello(ictal__devconn *c, const char *txt, size_t len, const c
         if (rc == 0)
             ictal__log(srv, "device %s: enrolled", dev);
     }
+    if (rc == ICTAL_EIO) { /* the database is unreachable: not the device's fault */
+        ictal__devconn_reject(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "unavailable",
+                              "the server's database is unavailable; try again later");
+        json_decref(h);
+        return 0;
+    }
     if (rc != 0) {
         srv->auth_failures++;
         ictal__devconn_reject(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "unauthorized",
@@ -148,6 +154,12 @@ int ictal__devconn_hello(ictal__devconn *c, const char *txt, size_t len, const c
     int64_t start_us = start ? (int64_t)json_integer_value(start) : (int64_t)(ictal__now_s() * 1e6);
     const char *stream_id = stream ? stream : "default";
     rc = ictal__stream_open(srv, dev, stream_id, chans, json_number_value(rate), fw, start_us, &st, &d);
+    if (rc == ICTAL_EIO) {
+        ictal__devconn_reject(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "unavailable", "%s",
+                              d.message);
+        json_decref(h);
+        return 0;
+    }
     if (rc != 0) {
         ictal__devconn_reject(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session", "%s", d.message);
         json_decref(h);

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "server/db.h"
 #include "server/hoplog.h"
 #include "server/mqtt.h"
 #include "server/natsdev.h"
@@ -915,20 +916,29 @@ json_t *ictal__status_json(ictal_server *srv, int compact)
 /* --- timers ----------------------------------------------------------------------------- */
 
 /* Every 200 ms: every stream written to is handed to the syncer (acks follow its
- * syncs), a fifth of the streams get their progress written (one SQLite transaction);
+ * syncs), a fifth of the streams get their progress written (one transaction, one
+ * statement per ICTAL_PROGRESS_BATCH streams: a round trip each on PostgreSQL);
  * every second the status goes to the dashboards. */
 static void tick(lws_sorted_usec_list_t *sul)
 {
     ictal_server *srv = lws_container_of(sul, ictal_server, sul_tick);
     int64_t now = ictal__mono_us();
     unsigned slot = srv->ticks++ % 5, i = 0;
+    ictal__progress prog[ICTAL_PROGRESS_BATCH];
+    int n_prog = 0;
     ictal__store_begin(&srv->store);
     for (ictal__stream **pp = &srv->streams; *pp; i++) {
         ictal__stream *st = *pp;
-        if (i % 5 == slot)
-            ictal__stream_sync(st);
-        else
-            stream_sync_log(st); /* acks wait for it: every tick */
+        stream_sync_log(st); /* acks wait for it: every tick */
+        if (i % 5 == slot && st->synced_seq != st->log.last_seq) { /* as ictal__stream_sync */
+            prog[n_prog++] = (ictal__progress){st->session_id, st->log.last_seq, st->log.frames,
+                                               st->log.samples};
+            st->synced_seq = st->log.last_seq;
+            if (n_prog == ICTAL_PROGRESS_BATCH) {
+                ictal__store_sessions_progress(&srv->store, prog, n_prog);
+                n_prog = 0;
+            }
+        }
         /* Streams gone for 10 minutes are closed; a later hello reopens them from the log. */
         if (st->conn == NULL && st->disconnected_us && now - st->disconnected_us > 600000000) {
             *pp = st->next;
@@ -937,6 +947,8 @@ static void tick(lws_sorted_usec_list_t *sul)
         }
         pp = &st->next;
     }
+    if (n_prog > 0)
+        ictal__store_sessions_progress(&srv->store, prog, n_prog);
     ictal__store_commit(&srv->store);
     if (slot == 0) {
         ictal__mqtt_tick(srv->mqtt);
@@ -1071,10 +1083,11 @@ static int write_admin_token(ictal_server *srv, ictal_diag *d)
     return 0;
 }
 
-int ictal_server_add_user(const char *data_dir, const char *name, const char *password,
+int ictal_server_add_user(const ictal_server_options *opt, const char *name, const char *password,
                           const char *role, ictal_diag *d)
 {
     char db[4200];
+    const char *data_dir = opt->data_dir;
     if (data_dir == NULL)
         data_dir = "ictal-data";
     if (strlen(data_dir) >= 1024)
@@ -1083,11 +1096,13 @@ int ictal_server_add_user(const char *data_dir, const char *name, const char *pa
     int rc = ictal__user_check(name, password, r, d);
     if (rc != 0)
         return rc;
+    if (opt->db_url && !ictal__db_is_url(opt->db_url))
+        return ictal_diag_error(d, ICTAL_EINVAL, "the database is a postgresql:// or postgres:// URI");
     if (make_dirs(data_dir) != 0)
         return ictal_diag_error(d, ICTAL_EIO, "cannot create %s: %s", data_dir, strerror(errno));
     snprintf(db, sizeof db, "%s/ictal.db", data_dir);
     ictal__store s;
-    rc = ictal__store_open(&s, db, d);
+    rc = ictal__store_open(&s, opt->db_url ? opt->db_url : db, opt->db_password, d);
     if (rc != 0)
         return rc;
     rc = ictal__store_user_add(&s, name, password, r, d);
@@ -1117,6 +1132,8 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
     srv->opt.host = srv->host;
     srv->opt.data_dir = srv->data_dir;
     srv->opt.trusted_proxies = NULL; /* parsed into srv->proxies: the caller's string is not kept */
+    srv->opt.db_url = NULL;          /* used below only; the password is not kept */
+    srv->opt.db_password = NULL;
     srv->started_us = ictal__mono_us();
     srv->decode_uv = malloc((size_t)ICTAL_WIRE_MAX_FRAME_BYTES / 2 * sizeof(float));
     srv->montage_uv = malloc((size_t)ICTAL_WIRE_MAX_FRAME_BYTES / 2 * sizeof(float));
@@ -1134,15 +1151,19 @@ int ictal_server_create(ictal_server **out, const ictal_server_options *opt, ict
         rc = load_model(srv, opt->model_path, d);
     else if (rc == 0 && opt->model_data)
         rc = load_model_bytes(srv, opt->model_data, opt->model_size, d);
+    if (rc == 0 && opt->db_url && !ictal__db_is_url(opt->db_url))
+        rc = ictal_diag_error(d, ICTAL_EINVAL, "the database is a postgresql:// or postgres:// URI");
     if (rc == 0)
-        rc = ictal__store_open(&srv->store, db, d);
+        rc = ictal__store_open(&srv->store, opt->db_url ? opt->db_url : db, opt->db_password, d);
     if (rc == 0)
         rc = write_admin_token(srv, d);
     if (rc == 0 && ictal__webhook_create(&srv->webhook, &srv->store, opt->webhook_secret) != 0)
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start libcurl");
     if (rc == 0)
         rc = ictal__store_manual_checkpoints(&srv->store);
-    if (rc == 0 && ictal__syncer_create(&srv->syncer, db, syncer_wake, srv) != 0)
+    /* The syncer also checkpoints SQLite's WAL; PostgreSQL has none of ours. */
+    if (rc == 0 && ictal__syncer_create(&srv->syncer, ictal__store_is_postgres(&srv->store) ? NULL : db,
+                                        syncer_wake, srv) != 0)
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start the log syncer");
     if (rc == 0 && ictal__hasher_create(&srv->hasher, ICTAL__AUTH_JOBS_MAX, syncer_wake, srv) != 0)
         rc = ictal_diag_error(d, ICTAL_ENOMEM, "cannot start the password hasher");

@@ -1,5 +1,7 @@
-/* The server's SQLite database (store.h). */
+/* The server's database (store.h), on SQLite or PostgreSQL through db.h. */
 #include "server/store.h"
+
+#include "server/db.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -12,49 +14,50 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <sqlite3.h>
 
-/* Migrations: migrations[i] takes user_version i to i + 1. Append, never edit. */
+/* Migrations: migrations[i] takes schema version i to i + 1. Append, never edit. The
+ * {TOKENS} are the dialect's types (db.h); in SQLite they expand to the text of the
+ * first releases, so that old databases upgrade as they always did. */
 static const char *const migrations[] = {
     "CREATE TABLE devices ("
-    "  id TEXT PRIMARY KEY, token_salt BLOB NOT NULL, token_hash BLOB NOT NULL,"
-    "  firmware TEXT, labels TEXT, rate_hz REAL, created_at REAL NOT NULL, last_seen_at REAL);"
+    "  id TEXT PRIMARY KEY, token_salt {BLOB} NOT NULL, token_hash {BLOB} NOT NULL,"
+    "  firmware TEXT, labels TEXT, rate_hz {REAL}, created_at {REAL} NOT NULL, last_seen_at {REAL});"
     "CREATE TABLE sessions ("
-    "  id INTEGER PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(id),"
-    "  stream_id TEXT NOT NULL, labels TEXT NOT NULL, rate_hz REAL NOT NULL,"
-    "  start_time_us INTEGER NOT NULL, started_at REAL NOT NULL, ended_at REAL,"
-    "  last_seq INTEGER NOT NULL DEFAULT -1, frames INTEGER NOT NULL DEFAULT 0,"
-    "  samples INTEGER NOT NULL DEFAULT 0, UNIQUE(device_id, stream_id));"
+    "  id {ID}, device_id TEXT NOT NULL REFERENCES devices(id),"
+    "  stream_id TEXT NOT NULL, labels TEXT NOT NULL, rate_hz {REAL} NOT NULL,"
+    "  start_time_us {INT} NOT NULL, started_at {REAL} NOT NULL, ended_at {REAL},"
+    "  last_seq {INT} NOT NULL DEFAULT -1, frames {INT} NOT NULL DEFAULT 0,"
+    "  samples {INT} NOT NULL DEFAULT 0, UNIQUE(device_id, stream_id));"
     "CREATE TABLE events ("
-    "  id INTEGER PRIMARY KEY, at REAL NOT NULL, device_id TEXT, session_id INTEGER,"
+    "  id {ID}, at {REAL} NOT NULL, device_id TEXT, session_id {INT},"
     "  kind TEXT NOT NULL, detail TEXT);"
     "CREATE INDEX events_device ON events(device_id, id);"
     "CREATE TABLE alarms ("
-    "  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,"
-    "  session_id INTEGER NOT NULL REFERENCES sessions(id), device_id TEXT NOT NULL,"
-    "  detector_event_id INTEGER NOT NULL, onset_s REAL NOT NULL, alarm_s REAL NOT NULL,"
-    "  offset_s REAL, peak_prob REAL, channels TEXT, raised_at REAL NOT NULL,"
-    "  acked_at REAL, acked_by TEXT, ack_note TEXT, resolved_at REAL,"
+    "  id {ID}, uuid TEXT NOT NULL UNIQUE,"
+    "  session_id {INT} NOT NULL REFERENCES sessions(id), device_id TEXT NOT NULL,"
+    "  detector_event_id {INT} NOT NULL, onset_s {REAL} NOT NULL, alarm_s {REAL} NOT NULL,"
+    "  offset_s {REAL}, peak_prob {REAL}, channels TEXT, raised_at {REAL} NOT NULL,"
+    "  acked_at {REAL}, acked_by TEXT, ack_note TEXT, resolved_at {REAL},"
     "  UNIQUE(session_id, detector_event_id));"
     "CREATE TABLE webhook_outbox ("
-    "  id INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, url TEXT NOT NULL,"
-    "  body TEXT NOT NULL, created_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
-    "  next_attempt_at REAL NOT NULL, delivered_at REAL, last_error TEXT);"
+    "  id {ID}, event_id TEXT NOT NULL UNIQUE, url TEXT NOT NULL,"
+    "  body TEXT NOT NULL, created_at {REAL} NOT NULL, attempts {INT} NOT NULL DEFAULT 0,"
+    "  next_attempt_at {REAL} NOT NULL, delivered_at {REAL}, last_error TEXT);"
     "CREATE INDEX outbox_due ON webhook_outbox(delivered_at, next_attempt_at);"
     "CREATE TABLE api_tokens ("
-    "  id TEXT PRIMARY KEY, name TEXT NOT NULL, role INTEGER NOT NULL,"
-    "  salt BLOB NOT NULL, hash BLOB NOT NULL, created_at REAL NOT NULL);",
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL, role {INT} NOT NULL,"
+    "  salt {BLOB} NOT NULL, hash {BLOB} NOT NULL, created_at {REAL} NOT NULL);",
     /* 2: user accounts; sign-in sessions are api_tokens rows of a user that expire. */
     "CREATE TABLE users ("
-    "  name TEXT PRIMARY KEY COLLATE NOCASE, role INTEGER NOT NULL,"
-    "  password_hash TEXT NOT NULL, created_at REAL NOT NULL, disabled_at REAL);"
-    "ALTER TABLE api_tokens ADD COLUMN user_name TEXT REFERENCES users(name);"
-    "ALTER TABLE api_tokens ADD COLUMN expires_at REAL;"
+    "  name TEXT PRIMARY KEY {NOCASE}, role {INT} NOT NULL,"
+    "  password_hash TEXT NOT NULL, created_at {REAL} NOT NULL, disabled_at {REAL});"
+    "ALTER TABLE api_tokens ADD COLUMN user_name {USERNAME} REFERENCES users(name);"
+    "ALTER TABLE api_tokens ADD COLUMN expires_at {REAL};"
     "CREATE INDEX api_tokens_user ON api_tokens(user_name);",
     /* 3: when an API token was last used (to the minute); when a password was set.
      * (Parenthesised: one element of two literals, which clang would otherwise question.) */
-    ("ALTER TABLE api_tokens ADD COLUMN last_used_at REAL;"
-     "ALTER TABLE users ADD COLUMN password_changed_at REAL;"),
+    ("ALTER TABLE api_tokens ADD COLUMN last_used_at {REAL};"
+     "ALTER TABLE users ADD COLUMN password_changed_at {REAL};"),
 };
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -145,96 +148,68 @@ static void salted_hash(const unsigned char salt[16], const char *secret, unsign
 
 /* --- helpers --------------------------------------------------------------------------- */
 
-static int db_error(sqlite3 *db, ictal_diag *d, const char *what)
+static ictal__stmt *prep(ictal__store *s, const char *sql)
 {
-    return ictal_diag_error(d, ICTAL_EIO, "sqlite: %s: %s", what, sqlite3_errmsg(db));
+    return ictal__db_prepare(s->db, sql); /* reports a failure */
 }
 
-static sqlite3_stmt *prep(ictal__store *s, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "ictal serve: sqlite prepare failed: %s: %s\n", sqlite3_errmsg(s->db), sql);
-        return NULL;
-    }
-    return st;
-}
-
-static int exec1(ictal__store *s, const char *sql)
-{
-    char *err = NULL;
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "ictal serve: sqlite: %s\n", err ? err : "?");
-        sqlite3_free(err);
-        return ICTAL_EIO;
-    }
-    return 0;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static void bind_json(sqlite3_stmt *st, int i, json_t *v)
+static void bind_json(ictal__stmt *st, int i, json_t *v)
 {
     if (v == NULL) {
-        sqlite3_bind_null(st, i);
+        ictal__db_bind_text(st, i, NULL);
         return;
     }
     char *txt = json_dumps(v, JSON_COMPACT);
-    sqlite3_bind_text(st, i, txt ? txt : "null", -1, SQLITE_TRANSIENT);
+    ictal__db_bind_text(st, i, txt ? txt : "null");
     free(txt);
 }
 
-/* Runs a statement that returns no row; finalizes it. */
-static int step_done(sqlite3_stmt *st)
+/* Runs a statement that returns no row (or ignores them); finalizes it. */
+static int step_done(ictal__stmt *st)
 {
     if (st == NULL)
         return ICTAL_EIO;
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : ICTAL_EIO;
+    int rc = ictal__db_step(st);
+    while (rc == ICTAL_DB_ROW)
+        rc = ictal__db_step(st);
+    ictal__db_finalize(st);
+    return rc == ICTAL_DB_DONE ? 0 : ICTAL_EIO;
 }
 
 /* Prepares sql and binds one argument per letter of types to ?1, ?2, ... in order:
  * t text (NULL binds NULL), j json_t * (NULL binds NULL), d double, i int, l int64_t,
  * b blob (const void *, int bytes). NULL when prepare fails (prep reports why). */
-static sqlite3_stmt *prep_bindv(ictal__store *s, const char *sql, const char *types, va_list ap)
+static ictal__stmt *prep_bindv(ictal__store *s, const char *sql, const char *types, va_list ap)
 {
-    sqlite3_stmt *st = prep(s, sql);
+    ictal__stmt *st = prep(s, sql);
     if (st == NULL)
         return NULL;
     for (int i = 1; *types; types++, i++) {
         switch (*types) {
-        case 't': bind_text(st, i, va_arg(ap, const char *)); break;
+        case 't': ictal__db_bind_text(st, i, va_arg(ap, const char *)); break;
         case 'j': bind_json(st, i, va_arg(ap, json_t *)); break;
-        case 'd': sqlite3_bind_double(st, i, va_arg(ap, double)); break;
-        case 'i': sqlite3_bind_int(st, i, va_arg(ap, int)); break;
-        case 'l': sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
+        case 'd': ictal__db_bind_double(st, i, va_arg(ap, double)); break;
+        case 'i': ictal__db_bind_int64(st, i, va_arg(ap, int)); break;
+        case 'l': ictal__db_bind_int64(st, i, va_arg(ap, int64_t)); break;
         case 'b': {
             const void *p = va_arg(ap, const void *);
-            sqlite3_bind_blob(st, i, p, va_arg(ap, int), SQLITE_TRANSIENT);
+            ictal__db_bind_blob(st, i, p, va_arg(ap, int));
             break;
         }
         default:
             fprintf(stderr, "ictal serve: bad bind type '%c': %s\n", *types, sql);
-            sqlite3_finalize(st);
+            ictal__db_finalize(st);
             return NULL;
         }
     }
     return st;
 }
 
-static sqlite3_stmt *prep_bind(ictal__store *s, const char *sql, const char *types, ...)
+static ictal__stmt *prep_bind(ictal__store *s, const char *sql, const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
-    sqlite3_stmt *st = prep_bindv(s, sql, types, ap);
+    ictal__stmt *st = prep_bindv(s, sql, types, ap);
     va_end(ap);
     return st;
 }
@@ -244,20 +219,51 @@ static int exec_bound(ictal__store *s, const char *sql, const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
-    sqlite3_stmt *st = prep_bindv(s, sql, types, ap);
+    ictal__stmt *st = prep_bindv(s, sql, types, ap);
     va_end(ap);
     return step_done(st);
 }
 
-/* The value of column i as JSON (numbers, text; JSON text for the json columns). */
-static json_t *col_json(sqlite3_stmt *st, int i)
+/* Ends the write transaction of a store call: commits when rc is 0 (ICTAL_EIO when that
+ * fails), else rolls back and returns rc. */
+static int finish(ictal__store *s, int rc)
 {
-    const char *name = sqlite3_column_name(st, i);
-    switch (sqlite3_column_type(st, i)) {
-    case SQLITE_INTEGER: return json_integer(sqlite3_column_int64(st, i));
-    case SQLITE_FLOAT: return json_real(sqlite3_column_double(st, i));
-    case SQLITE_TEXT: {
-        const char *t = (const char *)sqlite3_column_text(st, i);
+    if (rc == 0)
+        return ictal__db_commit(s->db) == 0 ? 0 : ICTAL_EIO;
+    ictal__db_rollback(s->db);
+    return rc;
+}
+
+/* prep_bind, then the int64 in column 0 of the first row (an id from RETURNING) into
+ * *out: 0, ICTAL_ENOENT when no row came back, or ICTAL_EIO. */
+static int query_id(ictal__store *s, int64_t *out, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    ictal__stmt *st = prep_bindv(s, sql, types, ap);
+    va_end(ap);
+    if (st == NULL)
+        return ICTAL_EIO;
+    int r = ictal__db_step(st), rc = ICTAL_EIO;
+    if (r == ICTAL_DB_ROW) {
+        *out = ictal__db_column_int64(st, 0);
+        rc = 0;
+    } else if (r == ICTAL_DB_DONE) {
+        rc = ICTAL_ENOENT;
+    }
+    ictal__db_finalize(st);
+    return rc;
+}
+
+/* The value of column i as JSON (numbers, text; JSON text for the json columns). */
+static json_t *col_json(ictal__stmt *st, int i)
+{
+    const char *name = ictal__db_column_name(st, i);
+    switch (ictal__db_column_type(st, i)) {
+    case ICTAL_DB_INTEGER: return json_integer(ictal__db_column_int64(st, i));
+    case ICTAL_DB_FLOAT: return json_real(ictal__db_column_double(st, i));
+    case ICTAL_DB_TEXT: {
+        const char *t = ictal__db_column_text(st, i);
         if (strcmp(name, "labels") == 0 || strcmp(name, "channels") == 0 ||
             strcmp(name, "detail") == 0) {
             json_t *j = json_loads(t, 0, NULL);
@@ -270,34 +276,34 @@ static json_t *col_json(sqlite3_stmt *st, int i)
     }
 }
 
-static json_t *row_json(sqlite3_stmt *st)
+static json_t *row_json(ictal__stmt *st)
 {
     json_t *o = json_object();
-    int n = sqlite3_column_count(st);
+    int n = ictal__db_column_count(st);
     for (int i = 0; i < n; i++)
-        json_object_set_new(o, sqlite3_column_name(st, i), col_json(st, i));
+        json_object_set_new(o, ictal__db_column_name(st, i), col_json(st, i));
     return o;
 }
 
 /* The first row as a JSON object, NULL when there is none; finalizes st. */
-static json_t *row1_json(sqlite3_stmt *st)
+static json_t *row1_json(ictal__stmt *st)
 {
     json_t *o = NULL;
-    if (st && sqlite3_step(st) == SQLITE_ROW)
+    if (st && ictal__db_step(st) == ICTAL_DB_ROW)
         o = row_json(st);
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     return o;
 }
 
 /* All rows as a JSON array; finalizes st. */
-static json_t *rows_json(sqlite3_stmt *st)
+static json_t *rows_json(ictal__stmt *st)
 {
     json_t *a = json_array();
     if (st == NULL)
         return a;
-    while (sqlite3_step(st) == SQLITE_ROW)
+    while (ictal__db_step(st) == ICTAL_DB_ROW)
         json_array_append_new(a, row_json(st));
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     return a;
 }
 
@@ -305,75 +311,76 @@ static json_t *rows_json(sqlite3_stmt *st)
 
 int ictal__store_user_version(ictal__store *s)
 {
-    sqlite3_stmt *st = prep(s, "PRAGMA user_version");
-    int v = -1;
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return ictal__db_schema_version(s->db);
 }
 
-int ictal__store_open(ictal__store *s, const char *path, ictal_diag *d)
+int ictal__store_open(ictal__store *s, const char *target, const char *password, ictal_diag *d)
 {
     s->db = NULL;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        int rc = db_error(s->db, d, path);
-        sqlite3_close(s->db);
-        s->db = NULL;
+    int rc = ictal__db_open(&s->db, target, password, d);
+    if (rc != 0)
         return rc;
-    }
-    sqlite3_busy_timeout(s->db, 2000);
-    /* WAL + NORMAL: a commit survives a process crash; fsync happens at checkpoints. */
-    if (exec1(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;") != 0)
-        goto fail;
-    int v = ictal__store_user_version(s);
-    if (v < 0)
-        goto fail;
-    if (v > N_MIGRATIONS) {
-        ictal_diag_error(d, ICTAL_EVERSION, "%s: schema version %d is newer than this ictal (%d)",
-                         path, v, N_MIGRATIONS);
-        ictal__store_close(s);
-        return ICTAL_EVERSION;
-    }
-    for (; v < N_MIGRATIONS; v++) {
-        char pragma[64];
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", v + 1);
-        if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+    /* A PostgreSQL URI is never repeated in a message (it may hold a password). */
+    const char *what = ictal__db_kind_of(s->db) == ICTAL_DB_SQLITE ? target : "postgresql";
+    /* Each migration in its own write transaction, the version read inside it: servers
+     * that start together on one database migrate it once. */
+    for (;;) {
+        if (ictal__db_begin_write(s->db) != 0)
             goto fail;
-        if (exec1(s, migrations[v]) != 0 || exec1(s, pragma) != 0) {
-            exec1(s, "ROLLBACK;");
+        int v = ictal__db_schema_version(s->db);
+        if (v < 0) {
+            ictal__db_rollback(s->db);
             goto fail;
         }
-        if (exec1(s, "COMMIT;") != 0)
+        if (v > N_MIGRATIONS) {
+            ictal__db_rollback(s->db);
+            ictal_diag_error(d, ICTAL_EVERSION, "%s: schema version %d is newer than this ictal (%d)",
+                             what, v, N_MIGRATIONS);
+            ictal__store_close(s);
+            return ICTAL_EVERSION;
+        }
+        if (v == N_MIGRATIONS) {
+            if (ictal__db_commit(s->db) != 0)
+                goto fail;
+            return 0;
+        }
+        if (ictal__db_exec(s->db, migrations[v]) != 0 ||
+            ictal__db_set_schema_version(s->db, v + 1) != 0) {
+            ictal__db_rollback(s->db);
+            goto fail;
+        }
+        if (ictal__db_commit(s->db) != 0)
             goto fail;
     }
-    return 0;
-fail: {
-    int rc = db_error(s->db, d, path);
+fail:
+    rc = ictal_diag_error(d, ICTAL_EIO, "%s: %s", what, ictal__db_errmsg(s->db));
     ictal__store_close(s);
     return rc;
-}
 }
 
 int ictal__store_manual_checkpoints(ictal__store *s)
 {
-    return exec1(s, "PRAGMA wal_autocheckpoint=0;");
+    return ictal__db_manual_checkpoints(s->db);
 }
 
 int ictal__store_begin(ictal__store *s)
 {
-    return exec1(s, "BEGIN;");
+    return ictal__db_begin(s->db);
 }
 
 int ictal__store_commit(ictal__store *s)
 {
-    return exec1(s, "COMMIT;");
+    return ictal__db_commit(s->db);
+}
+
+int ictal__store_is_postgres(const ictal__store *s)
+{
+    return s->db && ictal__db_kind_of(s->db) == ICTAL_DB_POSTGRES;
 }
 
 void ictal__store_close(ictal__store *s)
 {
-    if (s->db)
-        sqlite3_close(s->db);
+    ictal__db_close(s->db);
     s->db = NULL;
 }
 
@@ -381,18 +388,18 @@ void ictal__store_close(ictal__store *s)
 
 int ictal__store_device_auth(ictal__store *s, const char *device_id, const char *token)
 {
-    sqlite3_stmt *st = prep_bind(s, "SELECT token_salt, token_hash FROM devices WHERE id = ?1", "t",
+    ictal__stmt *st = prep_bind(s, "SELECT token_salt, token_hash FROM devices WHERE id = ?1", "t",
                                  device_id);
     if (st == NULL)
         return ICTAL_EIO;
-    int rc = ICTAL_ENOENT;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16 &&
-        sqlite3_column_bytes(st, 1) == 32) {
+    int r = ictal__db_step(st);
+    int rc = r == ICTAL_DB_DONE ? ICTAL_ENOENT : ICTAL_EIO; /* a lost database is not "unknown" */
+    if (r == ICTAL_DB_ROW && ictal__db_column_bytes(st, 0) == 16 && ictal__db_column_bytes(st, 1) == 32) {
         unsigned char h[32];
-        salted_hash(sqlite3_column_blob(st, 0), token, h);
-        rc = CRYPTO_memcmp(h, sqlite3_column_blob(st, 1), 32) == 0 ? 0 : ICTAL_EINVAL;
+        salted_hash(ictal__db_column_blob(st, 0), token, h);
+        rc = CRYPTO_memcmp(h, ictal__db_column_blob(st, 1), 32) == 0 ? 0 : ICTAL_EINVAL;
     }
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     return rc;
 }
 
@@ -402,11 +409,11 @@ int ictal__store_device_add(ictal__store *s, const char *device_id, const char *
     if (ictal__random_bytes(salt, sizeof salt) != 0)
         return ICTAL_EIO;
     salted_hash(salt, token, h);
-    if (exec_bound(s, "INSERT OR IGNORE INTO devices(id, token_salt, token_hash, created_at)"
-                      " VALUES (?1, ?2, ?3, ?4)",
+    if (exec_bound(s, "INSERT INTO devices(id, token_salt, token_hash, created_at)"
+                      " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                    "tbbd", device_id, salt, 16, h, 32, ictal__now_s()) != 0)
         return ICTAL_EIO;
-    return sqlite3_changes(s->db) == 1 ? 0 : ICTAL_ESTATE;
+    return ictal__db_changes(s->db) == 1 ? 0 : ICTAL_ESTATE;
 }
 
 int ictal__store_device_seen(ictal__store *s, const char *device_id, const char *firmware,
@@ -431,24 +438,23 @@ int ictal__store_session_get(ictal__store *s, const char *device_id, const char 
                              json_t *labels, double rate_hz, int64_t start_time_us,
                              int64_t *session_id, int *created)
 {
-    sqlite3_stmt *st = prep_bind(s, "SELECT id FROM sessions WHERE device_id = ?1 AND stream_id = ?2",
+    ictal__stmt *st = prep_bind(s, "SELECT id FROM sessions WHERE device_id = ?1 AND stream_id = ?2",
                                  "tt", device_id, stream_id);
     if (st == NULL)
         return ICTAL_EIO;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *session_id = sqlite3_column_int64(st, 0);
+    if (ictal__db_step(st) == ICTAL_DB_ROW) {
+        *session_id = ictal__db_column_int64(st, 0);
         *created = 0;
-        sqlite3_finalize(st);
+        ictal__db_finalize(st);
         /* A resumed session is open again. */
         return exec_bound(s, "UPDATE sessions SET ended_at = NULL WHERE id = ?1", "l", *session_id);
     }
-    sqlite3_finalize(st);
-    if (exec_bound(s, "INSERT INTO sessions(device_id, stream_id, labels, rate_hz, start_time_us,"
-                      " started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                   "ttjdld", device_id, stream_id, labels, rate_hz, start_time_us,
-                   ictal__now_s()) != 0)
+    ictal__db_finalize(st);
+    if (query_id(s, session_id,
+                 "INSERT INTO sessions(device_id, stream_id, labels, rate_hz, start_time_us,"
+                 " started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                 "ttjdld", device_id, stream_id, labels, rate_hz, start_time_us, ictal__now_s()) != 0)
         return ICTAL_EIO;
-    *session_id = sqlite3_last_insert_rowid(s->db);
     *created = 1;
     return 0;
 }
@@ -467,6 +473,35 @@ int ictal__store_session_progress(ictal__store *s, int64_t session_id, int64_t l
                       "llll", session_id, last_seq, (int64_t)frames, (int64_t)samples);
 }
 
+int ictal__store_sessions_progress(ictal__store *s, const ictal__progress *p, int n)
+{
+    /* UPDATE ... FROM (VALUES ...): both dialects name the VALUES columns column1, ... */
+    static const char head[] = "UPDATE sessions SET last_seq = v.column2, frames = v.column3,"
+                               " samples = v.column4 FROM (VALUES ";
+    static const char tail[] = ") AS v WHERE sessions.id = v.column1";
+    char sql[sizeof head + sizeof tail + ICTAL_PROGRESS_BATCH * 40];
+    int rc = 0;
+    for (int at = 0; at < n; at += ICTAL_PROGRESS_BATCH) {
+        int k = n - at < ICTAL_PROGRESS_BATCH ? n - at : ICTAL_PROGRESS_BATCH;
+        size_t len = (size_t)snprintf(sql, sizeof sql, "%s", head);
+        for (int i = 0; i < k; i++)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?%d, ?%d, ?%d, ?%d)",
+                                    i ? ", " : "", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4);
+        snprintf(sql + len, sizeof sql - len, "%s", tail);
+        ictal__stmt *st = prep(s, sql);
+        for (int i = 0; st && i < k; i++) {
+            const ictal__progress *r = &p[at + i];
+            ictal__db_bind_int64(st, 4 * i + 1, r->session_id);
+            ictal__db_bind_int64(st, 4 * i + 2, r->last_seq);
+            ictal__db_bind_int64(st, 4 * i + 3, (int64_t)r->frames);
+            ictal__db_bind_int64(st, 4 * i + 4, (int64_t)r->samples);
+        }
+        if (step_done(st) != 0)
+            rc = ICTAL_EIO;
+    }
+    return rc;
+}
+
 int ictal__store_session_end(ictal__store *s, int64_t session_id)
 {
     return exec_bound(s, "UPDATE sessions SET ended_at = ?2 WHERE id = ?1", "ld", session_id,
@@ -481,7 +516,7 @@ int ictal__store_session_start(ictal__store *s, int64_t session_id, int64_t star
 
 #define SESSION_COLS                                                                             \
     "SELECT id, device_id, stream_id, labels, rate_hz, start_time_us, started_at, ended_at,"     \
-    " last_seq, frames, samples, samples / rate_hz AS duration_s,"                               \
+    " last_seq, frames, samples, samples / NULLIF(rate_hz, 0) AS duration_s,"                               \
     " (SELECT COUNT(*) FROM alarms a WHERE a.session_id = s.id) AS alarms FROM sessions s"
 
 json_t *ictal__store_session_json(ictal__store *s, int64_t session_id)
@@ -501,11 +536,11 @@ json_t *ictal__store_sessions_json(ictal__store *s, const char *device_id, int l
 int ictal__store_event(ictal__store *s, const char *device_id, int64_t session_id,
                        const char *kind, json_t *detail)
 {
-    sqlite3_stmt *st = prep_bind(s, "INSERT INTO events(at, device_id, session_id, kind, detail)"
+    ictal__stmt *st = prep_bind(s, "INSERT INTO events(at, device_id, session_id, kind, detail)"
                                     " VALUES (?1, ?2, ?3, ?4, ?5)",
                                  "dtltj", ictal__now_s(), device_id, session_id, kind, detail);
     if (st && session_id <= 0) /* a device-level event has no session */
-        sqlite3_bind_null(st, 3);
+        ictal__db_bind_null(st, 3);
     return step_done(st);
 }
 
@@ -546,14 +581,14 @@ json_t *ictal__store_session_alarms_json(ictal__store *s, int64_t session_id)
 json_t *ictal__store_open_alarm_counts(ictal__store *s)
 {
     json_t *o = json_object();
-    sqlite3_stmt *st = prep(s, "SELECT device_id, COUNT(*) FROM alarms WHERE acked_at IS NULL"
+    ictal__stmt *st = prep(s, "SELECT device_id, COUNT(*) FROM alarms WHERE acked_at IS NULL"
                                " GROUP BY device_id");
     if (st == NULL)
         return o;
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
-                            json_integer(sqlite3_column_int64(st, 1)));
-    sqlite3_finalize(st);
+    while (ictal__db_step(st) == ICTAL_DB_ROW)
+        json_object_set_new(o, ictal__db_column_text(st, 0),
+                            json_integer(ictal__db_column_int64(st, 1)));
+    ictal__db_finalize(st);
     return o;
 }
 
@@ -586,105 +621,105 @@ int ictal__store_alarm_raise(ictal__store *s, const ictal__alarm_in *a, const ch
     char uuid[37];
     if (ictal__uuid4(uuid) != 0)
         return ICTAL_EIO;
-    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+    /* One statement is atomic by itself: a transaction only to add the webhook (on
+     * PostgreSQL, BEGIN and COMMIT are two round trips more before the alarm is pushed). */
+    int tx = webhook_url && webhook_url[0];
+    if (tx && ictal__db_begin_write(s->db) != 0)
         return ICTAL_EIO;
-    int rc = exec_bound(s, "INSERT OR IGNORE INTO alarms(uuid, session_id, device_id,"
-                           " detector_event_id, onset_s, alarm_s, peak_prob, channels, raised_at)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                        "tltldddjd", uuid, a->session_id, a->device_id,
-                        (int64_t)a->detector_event_id, a->onset_s, a->alarm_s, a->peak_prob,
-                        a->channels, ictal__now_s());
-    *created = rc == 0 && sqlite3_changes(s->db) == 1;
-    if (rc == 0 && *created) {
-        *alarm_id = sqlite3_last_insert_rowid(s->db);
+    int rc = query_id(s, alarm_id,
+                      "INSERT INTO alarms(uuid, session_id, device_id,"
+                      " detector_event_id, onset_s, alarm_s, peak_prob, channels, raised_at)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING RETURNING id",
+                      "tltldddjd", uuid, a->session_id, a->device_id, (int64_t)a->detector_event_id,
+                      a->onset_s, a->alarm_s, a->peak_prob, a->channels, ictal__now_s());
+    *created = rc == 0;
+    if (rc == 0) {
         rc = outbox_add(s, *alarm_id, "alarm.raised", webhook_url);
-    } else if (rc == 0) {
-        sqlite3_stmt *st = prep_bind(s, "SELECT id FROM alarms WHERE session_id = ?1 AND"
-                                        " detector_event_id = ?2",
-                                     "ll", a->session_id, (int64_t)a->detector_event_id);
-        rc = ICTAL_EIO;
-        if (st) {
-            if (sqlite3_step(st) == SQLITE_ROW) {
-                *alarm_id = sqlite3_column_int64(st, 0);
-                rc = 0;
-            }
-            sqlite3_finalize(st);
-        }
+    } else if (rc == ICTAL_ENOENT) { /* a replayed detector event: the alarm exists */
+        rc = query_id(s, alarm_id, "SELECT id FROM alarms WHERE session_id = ?1 AND"
+                                   " detector_event_id = ?2",
+                      "ll", a->session_id, (int64_t)a->detector_event_id);
+        if (rc == ICTAL_ENOENT)
+            rc = ICTAL_EIO;
     }
-    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
-    return rc;
+    return tx ? finish(s, rc) : rc;
 }
 
 int ictal__store_alarm_resolve(ictal__store *s, int64_t session_id, uint32_t detector_event_id,
                                double offset_s, double peak_prob, const char *webhook_url,
                                int64_t *alarm_id)
 {
-    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+    int tx = webhook_url && webhook_url[0]; /* as in ictal__store_alarm_raise */
+    if (tx && ictal__db_begin_write(s->db) != 0)
         return ICTAL_EIO;
-    sqlite3_stmt *st = prep_bind(s, "UPDATE alarms SET offset_s = ?3, peak_prob = MAX(peak_prob, ?4),"
-                                    " resolved_at = ?5 WHERE session_id = ?1 AND detector_event_id = ?2"
-                                    " AND resolved_at IS NULL RETURNING id",
-                                 "llddd", session_id, (int64_t)detector_event_id, offset_s, peak_prob,
-                                 ictal__now_s());
-    int rc = ICTAL_EIO;
-    if (st) {
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            *alarm_id = sqlite3_column_int64(st, 0);
-            rc = 0;
-        } else {
-            rc = r == SQLITE_DONE ? ICTAL_ENOENT : ICTAL_EIO;
-        }
-        sqlite3_finalize(st);
-    }
+    /* (CASE, not MAX(a, b) or GREATEST: the one spelling both dialects have) */
+    int rc = query_id(s, alarm_id,
+                      "UPDATE alarms SET offset_s = ?3,"
+                      " peak_prob = CASE WHEN ?4 > peak_prob THEN ?4 ELSE peak_prob END,"
+                      " resolved_at = ?5 WHERE session_id = ?1 AND detector_event_id = ?2"
+                      " AND resolved_at IS NULL RETURNING id",
+                      "llddd", session_id, (int64_t)detector_event_id, offset_s, peak_prob,
+                      ictal__now_s());
     if (rc == 0)
         rc = outbox_add(s, *alarm_id, "alarm.resolved", webhook_url);
-    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
-    return rc;
+    return tx ? finish(s, rc) : rc;
 }
 
 int ictal__store_alarm_ack(ictal__store *s, int64_t alarm_id, const char *by, const char *note,
                            const char *webhook_url)
 {
-    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+    if (ictal__db_begin_write(s->db) != 0)
         return ICTAL_EIO;
     int rc = ICTAL_EIO;
-    sqlite3_stmt *st = prep_bind(s, "SELECT acked_at IS NOT NULL FROM alarms WHERE id = ?1", "l",
+    ictal__stmt *st = prep_bind(s, "SELECT acked_at IS NOT NULL FROM alarms WHERE id = ?1", "l",
                                  alarm_id);
     if (st) {
-        int r = sqlite3_step(st);
-        rc = r == SQLITE_ROW ? (sqlite3_column_int(st, 0) ? ICTAL_ESTATE : 0) : ICTAL_ENOENT;
-        sqlite3_finalize(st);
+        int r = ictal__db_step(st);
+        rc = r == ICTAL_DB_ROW    ? (ictal__db_column_int64(st, 0) ? ICTAL_ESTATE : 0)
+             : r == ICTAL_DB_DONE ? ICTAL_ENOENT
+                                  : ICTAL_EIO;
+        ictal__db_finalize(st);
     }
     if (rc == 0)
         rc = exec_bound(s, "UPDATE alarms SET acked_at = ?2, acked_by = ?3, ack_note = ?4 WHERE id = ?1",
                         "ldtt", alarm_id, ictal__now_s(), by, note);
     if (rc == 0)
         rc = outbox_add(s, alarm_id, "alarm.acknowledged", webhook_url);
-    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
-    return rc;
+    return finish(s, rc);
 }
 
 /* --- outbox ---------------------------------------------------------------------------- */
 
 int ictal__store_outbox_due(ictal__store *s, double now_s, ictal__outbox_item *items, int max)
 {
-    sqlite3_stmt *st = prep_bind(s, "SELECT id, event_id, url, body, attempts FROM webhook_outbox"
-                                    " WHERE delivered_at IS NULL AND next_attempt_at <= ?1"
-                                    " ORDER BY next_attempt_at, id LIMIT ?2",
-                                 "di", now_s, max);
+    /* Servers sharing a PostgreSQL database each claim what they send: in the same
+     * statement the items' next attempt moves ICTAL_OUTBOX_CLAIM_S ahead, so no other
+     * server sends them meanwhile (the outer conditions are checked again on a row
+     * another server just claimed); done or retry then set the real state. */
+    ictal__stmt *st =
+        ictal__store_is_postgres(s)
+            ? prep_bind(s, "UPDATE webhook_outbox SET next_attempt_at = ?3 WHERE id IN"
+                           " (SELECT id FROM webhook_outbox WHERE delivered_at IS NULL"
+                           "  AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2)"
+                           " AND delivered_at IS NULL AND next_attempt_at <= ?1"
+                           " RETURNING id, event_id, url, body, attempts",
+                        "did", now_s, max, now_s + ICTAL_OUTBOX_CLAIM_S)
+            : prep_bind(s, "SELECT id, event_id, url, body, attempts FROM webhook_outbox"
+                           " WHERE delivered_at IS NULL AND next_attempt_at <= ?1"
+                           " ORDER BY next_attempt_at, id LIMIT ?2",
+                        "di", now_s, max);
     if (st == NULL)
         return 0;
     int n = 0;
-    while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+    while (n < max && ictal__db_step(st) == ICTAL_DB_ROW) {
         ictal__outbox_item *it = &items[n++];
-        it->id = sqlite3_column_int64(st, 0);
-        snprintf(it->event_id, sizeof it->event_id, "%s", (const char *)sqlite3_column_text(st, 1));
-        it->url = strdup((const char *)sqlite3_column_text(st, 2));
-        it->body = strdup((const char *)sqlite3_column_text(st, 3));
-        it->attempts = sqlite3_column_int(st, 4);
+        it->id = ictal__db_column_int64(st, 0);
+        snprintf(it->event_id, sizeof it->event_id, "%s", ictal__db_column_text(st, 1));
+        it->url = strdup(ictal__db_column_text(st, 2));
+        it->body = strdup(ictal__db_column_text(st, 3));
+        it->attempts = (int)ictal__db_column_int64(st, 4);
     }
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     return n;
 }
 
@@ -704,17 +739,17 @@ int ictal__store_outbox_retry(ictal__store *s, int64_t id, double next_s, const 
 
 int ictal__store_outbox_counts(ictal__store *s, int64_t *pending, int64_t *delivered)
 {
-    sqlite3_stmt *st = prep(s, "SELECT COALESCE(SUM(delivered_at IS NULL), 0),"
-                               " COALESCE(SUM(delivered_at IS NOT NULL), 0) FROM webhook_outbox");
+    ictal__stmt *st = prep(s, "SELECT COUNT(*) - COUNT(delivered_at), COUNT(delivered_at)"
+                               " FROM webhook_outbox");
     if (st == NULL)
         return ICTAL_EIO;
     int rc = ICTAL_EIO;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *pending = sqlite3_column_int64(st, 0);
-        *delivered = sqlite3_column_int64(st, 1);
+    if (ictal__db_step(st) == ICTAL_DB_ROW) {
+        *pending = ictal__db_column_int64(st, 0);
+        *delivered = ictal__db_column_int64(st, 1);
         rc = 0;
     }
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     return rc;
 }
 
@@ -758,7 +793,7 @@ int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, 
     if (token_id(token, id) != 0)
         return ICTAL_ROLE_NONE;
     /* A sign-in session counts while it has not expired and its user is not disabled. */
-    sqlite3_stmt *st = prep_bind(s, "SELECT t.role, t.salt, t.hash, t.name FROM api_tokens t"
+    ictal__stmt *st = prep_bind(s, "SELECT t.role, t.salt, t.hash, t.name FROM api_tokens t"
                                     " LEFT JOIN users u ON u.name = t.user_name WHERE t.id = ?1"
                                     " AND (t.expires_at IS NULL OR t.expires_at > ?2)"
                                     " AND (t.user_name IS NULL OR u.disabled_at IS NULL)",
@@ -766,17 +801,17 @@ int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, 
     if (st == NULL)
         return ICTAL_ROLE_NONE;
     int role = ICTAL_ROLE_NONE;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 16 &&
-        sqlite3_column_bytes(st, 2) == 32) {
+    if (ictal__db_step(st) == ICTAL_DB_ROW && ictal__db_column_bytes(st, 1) == 16 &&
+        ictal__db_column_bytes(st, 2) == 32) {
         unsigned char h[32];
-        salted_hash(sqlite3_column_blob(st, 1), token + 17, h);
-        if (CRYPTO_memcmp(h, sqlite3_column_blob(st, 2), 32) == 0) {
-            role = sqlite3_column_int(st, 0);
+        salted_hash(ictal__db_column_blob(st, 1), token + 17, h);
+        if (CRYPTO_memcmp(h, ictal__db_column_blob(st, 2), 32) == 0) {
+            role = (int)ictal__db_column_int64(st, 0);
             if (name_buf)
-                snprintf(name_buf, size, "%s", (const char *)sqlite3_column_text(st, 3));
+                snprintf(name_buf, size, "%s", ictal__db_column_text(st, 3));
         }
     }
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     /* Last use to the minute: at most one write per token and minute. */
     if (role != ICTAL_ROLE_NONE) {
         double now = ictal__now_s();
@@ -788,18 +823,18 @@ int ictal__store_token_role(ictal__store *s, const char *token, char *name_buf, 
 
 int ictal__store_token_live(ictal__store *s, const char *id, char *name_buf, size_t size)
 {
-    sqlite3_stmt *st = prep_bind(s, "SELECT t.role, t.name FROM api_tokens t LEFT JOIN users u ON"
+    ictal__stmt *st = prep_bind(s, "SELECT t.role, t.name FROM api_tokens t LEFT JOIN users u ON"
                                     " u.name = t.user_name WHERE t.id = ?1"
                                     " AND (t.expires_at IS NULL OR t.expires_at > ?2)"
                                     " AND (t.user_name IS NULL OR u.disabled_at IS NULL)",
                                  "td", id, ictal__now_s());
     int role = ICTAL_ROLE_NONE;
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        role = sqlite3_column_int(st, 0);
+    if (st && ictal__db_step(st) == ICTAL_DB_ROW) {
+        role = (int)ictal__db_column_int64(st, 0);
         if (name_buf)
-            snprintf(name_buf, size, "%s", (const char *)sqlite3_column_text(st, 1));
+            snprintf(name_buf, size, "%s", ictal__db_column_text(st, 1));
     }
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     return role;
 }
 
@@ -809,34 +844,34 @@ int ictal__store_session_user(ictal__store *s, const char *token, char *user, si
     user[0] = 0;
     if (token_id(token, id) != 0)
         return ICTAL_ENOENT;
-    sqlite3_stmt *st = prep_bind(s, "SELECT user_name FROM api_tokens WHERE id = ?1"
+    ictal__stmt *st = prep_bind(s, "SELECT user_name FROM api_tokens WHERE id = ?1"
                                     " AND user_name IS NOT NULL", "t", id);
     int rc = ICTAL_ENOENT;
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(user, size, "%s", (const char *)sqlite3_column_text(st, 0));
+    if (st && ictal__db_step(st) == ICTAL_DB_ROW) {
+        snprintf(user, size, "%s", ictal__db_column_text(st, 0));
         rc = 0;
     }
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     return rc;
 }
 
 json_t *ictal__store_tokens_json(ictal__store *s)
 {
     json_t *a = json_array();
-    sqlite3_stmt *st = prep(s, "SELECT id, name, role, created_at, last_used_at, expires_at"
+    ictal__stmt *st = prep(s, "SELECT id, name, role, created_at, last_used_at, expires_at"
                                " FROM api_tokens WHERE user_name IS NULL ORDER BY created_at, id");
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        json_t *last = sqlite3_column_type(st, 4) == SQLITE_NULL ? json_null()
-                                                                 : json_real(sqlite3_column_double(st, 4));
-        json_t *exp = sqlite3_column_type(st, 5) == SQLITE_NULL ? json_null()
-                                                                : json_real(sqlite3_column_double(st, 5));
+    while (st && ictal__db_step(st) == ICTAL_DB_ROW) {
+        json_t *last = ictal__db_column_type(st, 4) == ICTAL_DB_NULL ? json_null()
+                                                                 : json_real(ictal__db_column_double(st, 4));
+        json_t *exp = ictal__db_column_type(st, 5) == ICTAL_DB_NULL ? json_null()
+                                                                : json_real(ictal__db_column_double(st, 5));
         json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:f, s:o, s:o}", "id", (const char *)sqlite3_column_text(st, 0),
-                         "name", (const char *)sqlite3_column_text(st, 1), "role",
-                         ictal__role_name(sqlite3_column_int(st, 2)), "created_at",
-                         sqlite3_column_double(st, 3), "last_used_at", last, "expires_at", exp));
+            a, json_pack("{s:s, s:s, s:s, s:f, s:o, s:o}", "id", ictal__db_column_text(st, 0),
+                         "name", ictal__db_column_text(st, 1), "role",
+                         ictal__role_name((int)ictal__db_column_int64(st, 2)), "created_at",
+                         ictal__db_column_double(st, 3), "last_used_at", last, "expires_at", exp));
     }
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     return a;
 }
 
@@ -844,7 +879,7 @@ int ictal__store_token_revoke(ictal__store *s, const char *id)
 {
     if (exec_bound(s, "DELETE FROM api_tokens WHERE id = ?1 AND user_name IS NULL", "t", id) != 0)
         return ICTAL_EIO;
-    return sqlite3_changes(s->db) == 1 ? 0 : ICTAL_ENOENT;
+    return ictal__db_changes(s->db) == 1 ? 0 : ICTAL_ENOENT;
 }
 
 /* --- passwords and users ----------------------------------------------------------------- */
@@ -966,11 +1001,11 @@ int ictal__password_dummy(const char *password)
 int ictal__store_user_insert(ictal__store *s, const char *name, int role, const char *hash,
                              ictal_diag *d)
 {
-    if (exec_bound(s, "INSERT OR IGNORE INTO users(name, role, password_hash, created_at)"
-                      " VALUES (?1, ?2, ?3, ?4)",
+    if (exec_bound(s, "INSERT INTO users(name, role, password_hash, created_at)"
+                      " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                    "titd", name, role, hash, ictal__now_s()) != 0)
-        return ictal_diag_error(d, ICTAL_EIO, "sqlite: %s", sqlite3_errmsg(s->db));
-    if (sqlite3_changes(s->db) != 1)
+        return ictal_diag_error(d, ICTAL_EIO, "%s", ictal__db_errmsg(s->db));
+    if (ictal__db_changes(s->db) != 1)
         return ictal_diag_error(d, ICTAL_ESTATE, "user %s exists already", name);
     return 0;
 }
@@ -993,34 +1028,36 @@ int ictal__store_user_lookup(ictal__store *s, const char *name, char *stored_nam
     stored_name[0] = 0;
     hash[0] = 0;
     *role = ICTAL_ROLE_NONE;
-    sqlite3_stmt *st = prep_bind(s, "SELECT name, role, password_hash FROM users"
+    ictal__stmt *st = prep_bind(s, "SELECT name, role, password_hash FROM users"
                                     " WHERE name = ?1 AND disabled_at IS NULL",
                                  "t", name ? name : "");
     if (st == NULL)
         return ICTAL_EIO;
-    int rc = ICTAL_ENOENT;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(stored_name, ICTAL_USER_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-        *role = sqlite3_column_int(st, 1);
-        snprintf(hash, ICTAL_PASSWORD_HASH_MAX, "%s", (const char *)sqlite3_column_text(st, 2));
+    int r = ictal__db_step(st);
+    int rc = r == ICTAL_DB_DONE ? ICTAL_ENOENT : ICTAL_EIO;
+    if (r == ICTAL_DB_ROW) {
+        snprintf(stored_name, ICTAL_USER_NAME_MAX + 1, "%s", ictal__db_column_text(st, 0));
+        *role = (int)ictal__db_column_int64(st, 1);
+        snprintf(hash, ICTAL_PASSWORD_HASH_MAX, "%s", ictal__db_column_text(st, 2));
         rc = 0;
     }
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     return rc;
 }
 
 int ictal__store_user_name(ictal__store *s, const char *name, char *stored_name)
 {
     stored_name[0] = 0;
-    sqlite3_stmt *st = prep_bind(s, "SELECT name FROM users WHERE name = ?1", "t", name ? name : "");
+    ictal__stmt *st = prep_bind(s, "SELECT name FROM users WHERE name = ?1", "t", name ? name : "");
     if (st == NULL)
         return ICTAL_EIO;
-    int rc = ICTAL_ENOENT;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(stored_name, ICTAL_USER_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+    int r = ictal__db_step(st);
+    int rc = r == ICTAL_DB_DONE ? ICTAL_ENOENT : ICTAL_EIO;
+    if (r == ICTAL_DB_ROW) {
+        snprintf(stored_name, ICTAL_USER_NAME_MAX + 1, "%s", ictal__db_column_text(st, 0));
         rc = 0;
     }
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     return rc;
 }
 
@@ -1062,29 +1099,29 @@ int ictal__store_session_token_revoke(ictal__store *s, const char *token)
         return ICTAL_EINVAL;
     if (exec_bound(s, "DELETE FROM api_tokens WHERE id = ?1 AND user_name IS NOT NULL", "t", id) != 0)
         return ICTAL_EIO;
-    return sqlite3_changes(s->db) == 1 ? 0 : ICTAL_ENOENT;
+    return ictal__db_changes(s->db) == 1 ? 0 : ICTAL_ENOENT;
 }
 
 /* 1 when name is the only enabled admin (disabling or demoting it would leave none),
  * 0 when not, ICTAL_EIO. Inside the caller's transaction. */
 static int only_admin(ictal__store *s, const char *name)
 {
-    sqlite3_stmt *st = prep_bind(s, "SELECT"
+    ictal__stmt *st = prep_bind(s, "SELECT"
                                     " EXISTS(SELECT 1 FROM users WHERE name = ?1 AND role = ?2"
                                     "        AND disabled_at IS NULL),"
                                     " (SELECT COUNT(*) FROM users WHERE name != ?1 AND role = ?2"
                                     "  AND disabled_at IS NULL)",
                                  "ti", name, ICTAL_ROLE_ADMIN);
     int rc = ICTAL_EIO;
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        rc = sqlite3_column_int(st, 0) && sqlite3_column_int64(st, 1) == 0;
-    sqlite3_finalize(st);
+    if (st && ictal__db_step(st) == ICTAL_DB_ROW)
+        rc = (int)ictal__db_column_int64(st, 0) && ictal__db_column_int64(st, 1) == 0;
+    ictal__db_finalize(st);
     return rc;
 }
 
 int ictal__store_user_disable(ictal__store *s, const char *name)
 {
-    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+    if (ictal__db_begin_write(s->db) != 0)
         return ICTAL_EIO;
     int rc = only_admin(s, name);
     if (rc == 1)
@@ -1092,13 +1129,12 @@ int ictal__store_user_disable(ictal__store *s, const char *name)
     if (rc == 0)
         rc = exec_bound(s, "UPDATE users SET disabled_at = ?2 WHERE name = ?1 AND disabled_at IS NULL",
                         "td", name, ictal__now_s());
-    if (rc == 0 && sqlite3_changes(s->db) != 1)
+    if (rc == 0 && ictal__db_changes(s->db) != 1)
         rc = ICTAL_ENOENT;
     if (rc == 0)
         rc = exec_bound(s, "DELETE FROM api_tokens WHERE user_name ="
                              " (SELECT name FROM users WHERE name = ?1)", "t", name);
-    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
-    return rc;
+    return finish(s, rc);
 }
 
 int ictal__store_user_enable(ictal__store *s, const char *name)
@@ -1106,69 +1142,67 @@ int ictal__store_user_enable(ictal__store *s, const char *name)
     if (exec_bound(s, "UPDATE users SET disabled_at = NULL WHERE name = ?1 AND disabled_at IS NOT NULL",
                    "t", name) != 0)
         return ICTAL_EIO;
-    return sqlite3_changes(s->db) == 1 ? 0 : ICTAL_ENOENT;
+    return ictal__db_changes(s->db) == 1 ? 0 : ICTAL_ENOENT;
 }
 
 int ictal__store_user_set_role(ictal__store *s, const char *name, int role)
 {
     if (role == ICTAL_ROLE_NONE)
         return ICTAL_EINVAL;
-    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+    if (ictal__db_begin_write(s->db) != 0)
         return ICTAL_EIO;
     int rc = role == ICTAL_ROLE_ADMIN ? 0 : only_admin(s, name);
     if (rc == 1)
         rc = ICTAL_ESTATE;
     if (rc == 0)
         rc = exec_bound(s, "UPDATE users SET role = ?2 WHERE name = ?1", "ti", name, role);
-    if (rc == 0 && sqlite3_changes(s->db) != 1)
+    if (rc == 0 && ictal__db_changes(s->db) != 1)
         rc = ICTAL_ENOENT;
     /* A session carries its user's role: its open sessions change with it. */
     if (rc == 0)
         rc = exec_bound(s, "UPDATE api_tokens SET role = ?2 WHERE user_name ="
                            " (SELECT name FROM users WHERE name = ?1)", "ti", name, role);
-    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
-    return rc;
+    return finish(s, rc);
 }
 
 int ictal__store_user_set_password(ictal__store *s, const char *name, const char *hash,
                                    const char *keep_id)
 {
-    if (exec1(s, "BEGIN IMMEDIATE;") != 0)
+    if (ictal__db_begin_write(s->db) != 0)
         return ICTAL_EIO;
     int rc = exec_bound(s, "UPDATE users SET password_hash = ?2, password_changed_at = ?3"
                            " WHERE name = ?1", "ttd", name, hash, ictal__now_s());
-    if (rc == 0 && sqlite3_changes(s->db) != 1)
+    if (rc == 0 && ictal__db_changes(s->db) != 1)
         rc = ICTAL_ENOENT;
     if (rc == 0)
         rc = exec_bound(s, "DELETE FROM api_tokens WHERE user_name ="
                            " (SELECT name FROM users WHERE name = ?1) AND id != ?2",
                         "tt", name, keep_id ? keep_id : "");
-    exec1(s, rc == 0 ? "COMMIT;" : "ROLLBACK;");
-    return rc;
+    return finish(s, rc);
 }
 
 json_t *ictal__store_users_json(ictal__store *s)
 {
     json_t *a = json_array();
-    sqlite3_stmt *st = prep_bind(s, "SELECT name, role, created_at, disabled_at,"
+    ictal__stmt *st = prep_bind(s, "SELECT name, role, created_at, disabled_at,"
                                     " (SELECT COUNT(*) FROM api_tokens t WHERE t.user_name = u.name"
                                     "  AND t.expires_at > ?1), password_changed_at"
                                     " FROM users u ORDER BY name",
                                  "d", ictal__now_s());
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
+    while (st && ictal__db_step(st) == ICTAL_DB_ROW) {
         json_array_append_new(
             a, json_pack("{s:s, s:s, s:f, s:o, s:I, s:o}", "name",
-                         (const char *)sqlite3_column_text(st, 0), "role",
-                         ictal__role_name(sqlite3_column_int(st, 1)), "created_at",
-                         sqlite3_column_double(st, 2), "disabled_at",
-                         sqlite3_column_type(st, 3) == SQLITE_NULL
+                         ictal__db_column_text(st, 0), "role",
+                         ictal__role_name((int)ictal__db_column_int64(st, 1)), "created_at",
+                         ictal__db_column_double(st, 2), "disabled_at",
+                         ictal__db_column_type(st, 3) == ICTAL_DB_NULL
                              ? json_null()
-                             : json_real(sqlite3_column_double(st, 3)),
-                         "sessions", (json_int_t)sqlite3_column_int64(st, 4), "password_changed_at",
-                         sqlite3_column_type(st, 5) == SQLITE_NULL
+                             : json_real(ictal__db_column_double(st, 3)),
+                         "sessions", (json_int_t)ictal__db_column_int64(st, 4), "password_changed_at",
+                         ictal__db_column_type(st, 5) == ICTAL_DB_NULL
                              ? json_null()
-                             : json_real(sqlite3_column_double(st, 5))));
+                             : json_real(ictal__db_column_double(st, 5))));
     }
-    sqlite3_finalize(st);
+    ictal__db_finalize(st);
     return a;
 }

@@ -1,7 +1,9 @@
 /*
- * The server's database (SQLite, WAL): devices, sessions, events, alarms, the webhook
- * outbox and API tokens. Schema changes are migrations keyed by PRAGMA user_version;
- * every statement is parameterised. Secrets (device and API tokens) are kept only as
+ * The server's database: devices, sessions, events, alarms, the webhook outbox, API
+ * tokens and users. SQLite (a file, WAL) by default, PostgreSQL when opened with a
+ * postgresql:// URI; both through the SQL layer of db.h, so every function here runs on
+ * both. Schema changes are migrations keyed by the schema version (db.h); every
+ * statement is parameterised. Secrets (device and API tokens) are kept only as
  * SHA-256(salt || token) with a random 16-byte salt per secret.
  *
  * All functions run on the server's event loop thread; none is thread-safe.
@@ -18,10 +20,10 @@
 
 #define ICTAL_STORE_SCHEMA_VERSION 3
 
-typedef struct sqlite3 sqlite3;
+typedef struct ictal__db ictal__db;
 
 typedef struct ictal__store {
-    sqlite3 *db;
+    ictal__db *db;
 } ictal__store;
 
 typedef enum ictal__role {
@@ -34,12 +36,15 @@ typedef enum ictal__role {
 const char *ictal__role_name(int role);
 int ictal__role_parse(const char *name); /* ICTAL_ROLE_NONE when unknown */
 
-/* Opens or creates path, enables WAL and foreign keys, runs pending migrations. */
-int ictal__store_open(ictal__store *s, const char *path, ictal_diag *d);
+/* Opens target (a SQLite file, created when missing, or a postgresql:// URI; password
+ * may be NULL: db.h) and runs pending migrations. d says what failed. */
+int ictal__store_open(ictal__store *s, const char *target, const char *password, ictal_diag *d);
+/* 1 when the store is on PostgreSQL. */
+int ictal__store_is_postgres(const ictal__store *s);
 void ictal__store_close(ictal__store *s);
 /* No automatic WAL checkpoints on this connection (another one runs them). */
 int ictal__store_manual_checkpoints(ictal__store *s);
-int ictal__store_user_version(ictal__store *s);
+int ictal__store_user_version(ictal__store *s); /* the schema version */
 /* Groups the following writes in one transaction (commit: 0 or ICTAL_EIO). */
 int ictal__store_begin(ictal__store *s);
 int ictal__store_commit(ictal__store *s);
@@ -79,6 +84,14 @@ int ictal__store_session_get(ictal__store *s, const char *device_id, const char 
 int ictal__store_session_end_others(ictal__store *s, const char *device_id, int64_t keep_id);
 int ictal__store_session_progress(ictal__store *s, int64_t session_id, int64_t last_seq,
                                   uint64_t frames, uint64_t samples);
+typedef struct ictal__progress {
+    int64_t session_id, last_seq;
+    uint64_t frames, samples;
+} ictal__progress;
+/* The progress of n sessions, in one statement per ICTAL_PROGRESS_BATCH of them (with
+ * PostgreSQL, a round trip per statement is what costs). */
+#define ICTAL_PROGRESS_BATCH 64
+int ictal__store_sessions_progress(ictal__store *s, const ictal__progress *p, int n);
 int ictal__store_session_end(ictal__store *s, int64_t session_id);
 /* The session's time origin: the device time of its first frame. */
 int ictal__store_session_start(ictal__store *s, int64_t session_id, int64_t start_time_us);
@@ -135,7 +148,11 @@ typedef struct ictal__outbox_item {
 } ictal__outbox_item;
 
 /* Up to max items due at now_s (not delivered, next_attempt <= now). Returns the count;
- * free each url and body with free(). */
+ * free each url and body with free(). On PostgreSQL, which several servers may share,
+ * the items are claimed: not due again for ICTAL_OUTBOX_CLAIM_S (longer than a
+ * delivery attempt may take), unless done or retried first; so ask only for as many as
+ * will be sent. On SQLite (one server) items being sent stay due. */
+#define ICTAL_OUTBOX_CLAIM_S 30.0
 int ictal__store_outbox_due(ictal__store *s, double now_s, ictal__outbox_item *items, int max);
 int ictal__store_outbox_done(ictal__store *s, int64_t id, double now_s);
 int ictal__store_outbox_retry(ictal__store *s, int64_t id, double next_s, const char *error);

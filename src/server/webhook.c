@@ -103,8 +103,10 @@ int ictal__webhook_tick(ictal__webhook *w)
 {
     if (w->inflight < ICTAL__WEBHOOK_MAX_INFLIGHT) {
         ictal__outbox_item items[ICTAL__WEBHOOK_MAX_INFLIGHT * 2];
-        int n = ictal__store_outbox_due(w->store, ictal__now_s(), items,
-                                        ICTAL__WEBHOOK_MAX_INFLIGHT * 2);
+        /* SQLite returns the items in flight too; PostgreSQL claims what it returns */
+        int want = ictal__store_is_postgres(w->store) ? ICTAL__WEBHOOK_MAX_INFLIGHT - w->inflight
+                                                      : ICTAL__WEBHOOK_MAX_INFLIGHT * 2;
+        int n = ictal__store_outbox_due(w->store, ictal__now_s(), items, want);
         for (int i = 0; i < n; i++) {
             transfer *slot = NULL;
             if (!is_inflight(w, items[i].id))
