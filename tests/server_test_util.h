@@ -253,6 +253,40 @@ static inline json_t *ts_get_json(const test_server *s, const char *path)
 }
 
 /* The session id of a device's newest session, or -1. */
+/* A JSON object's string member, "" when absent. */
+static inline const char *ts_jstr(json_t *j, const char *k)
+{
+    const char *s = json_string_value(json_object_get(j, k));
+    return s ? s : "";
+}
+
+/* A raw device hello (stream "raw-1") for src's channels, as text to free(). */
+static inline char *ts_hello_text(const ictal__sim_source *src, const char *dev, const char *token)
+{
+    json_t *ch = json_array();
+    for (int c = 0; c < src->n_channels; c++)
+        json_array_append_new(ch, json_string(src->labels[c]));
+    json_t *h = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:f}", "type", "hello", "device_id", dev,
+                          "token", token, "stream_id", "raw-1", "firmware", "raw/1", "channels", ch,
+                          "rate_hz", src->rate_hz);
+    char *txt = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    return txt;
+}
+
+/* The onsets of a device's alarms, as JSON (compared between transports). */
+static inline json_t *ts_alarm_onsets(const test_server *s, const char *device)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/alarms?device=%s", device);
+    json_t *a = ts_get_json(s, path), *out = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(a, i, row) json_array_append(out, json_object_get(row, "onset_s"));
+    json_decref(a);
+    return out;
+}
+
 static inline int64_t ts_session_of(const test_server *s, const char *device)
 {
     char path[256];

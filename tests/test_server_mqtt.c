@@ -126,38 +126,6 @@ static json_t *raw_req(raw *r, const char *topic_dev, const char *leaf, const vo
     return r->got > before ? json_loads(r->last, 0, NULL) : NULL;
 }
 
-static const char *jstr(json_t *j, const char *k)
-{
-    const char *s = json_string_value(json_object_get(j, k));
-    return s ? s : "";
-}
-
-static char *hello_text(const ictal__sim_source *src, const char *dev, const char *token)
-{
-    json_t *ch = json_array();
-    for (int c = 0; c < src->n_channels; c++)
-        json_array_append_new(ch, json_string(src->labels[c]));
-    json_t *h = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:f}", "type", "hello", "device_id", dev,
-                          "token", token, "stream_id", "raw-1", "firmware", "raw/1", "channels", ch,
-                          "rate_hz", src->rate_hz);
-    char *txt = json_dumps(h, JSON_COMPACT);
-    json_decref(h);
-    return txt;
-}
-
-/* The onsets of a device's alarms, as JSON (compared between transports). */
-static json_t *alarm_onsets(const test_server *s, const char *device)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/api/alarms?device=%s", device);
-    json_t *a = ts_get_json(s, path), *out = json_array();
-    size_t i;
-    json_t *row;
-    json_array_foreach(a, i, row) json_array_append(out, json_object_get(row, "onset_s"));
-    json_decref(a);
-    return out;
-}
-
 int main(void)
 {
     if (getenv("ICTAL") == NULL)
@@ -211,7 +179,7 @@ int main(void)
     int64_t sid = ts_session_of(&s, "mq-0");
     CHECK(sid > 0);
     CHECK_EQ_INT(ts_log_matches(&s, sid, &src), (int64_t)src.n_frames);
-    json_t *want = alarm_onsets(&s, "ws-0"), *got = alarm_onsets(&s, "mq-0");
+    json_t *want = ts_alarm_onsets(&s, "ws-0"), *got = ts_alarm_onsets(&s, "mq-0");
     CHECK(json_array_size(got) >= 1);
     CHECK(json_equal(want, got));
     json_decref(want);
@@ -253,43 +221,43 @@ int main(void)
     raw rw;
     CHECK_EQ_INT(raw_open(&rw, b.port, "raw-0"), 0);
     json_t *j = raw_req(&rw, NULL, "frames", "garbage", 7);
-    CHECK_STR(jstr(j, "code"), "no_hello");
+    CHECK_STR(ts_jstr(j, "code"), "no_hello");
     json_decref(j);
     j = raw_req(&rw, NULL, "hello", "{not json", 9);
-    CHECK_STR(jstr(j, "code"), "bad_hello");
+    CHECK_STR(ts_jstr(j, "code"), "bad_hello");
     json_decref(j);
-    char *hello = hello_text(&src, "someone-else", "raw-token-0001");
+    char *hello = ts_hello_text(&src, "someone-else", "raw-token-0001");
     j = raw_req(&rw, NULL, "hello", hello, strlen(hello));
-    CHECK_STR(jstr(j, "code"), "bad_hello"); /* the device id is not the topic's */
-    CHECK(strstr(jstr(j, "message"), "topic") != NULL);
+    CHECK_STR(ts_jstr(j, "code"), "bad_hello"); /* the device id is not the topic's */
+    CHECK(strstr(ts_jstr(j, "message"), "topic") != NULL);
     json_decref(j);
     free(hello);
-    hello = hello_text(&src, "raw-0", "raw-token-0001");
+    hello = ts_hello_text(&src, "raw-0", "raw-token-0001");
     j = raw_req(&rw, NULL, "hello", hello, strlen(hello));
-    CHECK_STR(jstr(j, "type"), "welcome");
-    CHECK_STR(jstr(j, "stream_id"), "raw-1");
+    CHECK_STR(ts_jstr(j, "type"), "welcome");
+    CHECK_STR(ts_jstr(j, "stream_id"), "raw-1");
     CHECK_EQ_INT(json_integer_value(json_object_get(j, "ack")), -1);
     json_decref(j);
     uint8_t frame[ICTAL_WIRE_MAX_FRAME_BYTES + 100];
     memcpy(frame, src.frames[0], src.frame_bytes[0]);
     frame[0] = 'X';
     j = raw_req(&rw, NULL, "frames", frame, src.frame_bytes[0]);
-    CHECK_STR(jstr(j, "code"), "bad_frame");
-    CHECK(strstr(jstr(j, "message"), "magic") != NULL);
+    CHECK_STR(ts_jstr(j, "code"), "bad_frame");
+    CHECK(strstr(ts_jstr(j, "message"), "magic") != NULL);
     json_decref(j);
     j = raw_req(&rw, NULL, "hello", hello, strlen(hello));
-    CHECK_STR(jstr(j, "type"), "welcome");
+    CHECK_STR(ts_jstr(j, "type"), "welcome");
     json_decref(j);
     memset(frame, 0x55, sizeof frame);
     j = raw_req(&rw, NULL, "frames", frame, sizeof frame);
-    CHECK_STR(jstr(j, "code"), "too_large");
+    CHECK_STR(ts_jstr(j, "code"), "too_large");
     json_decref(j);
     j = raw_req(&rw, NULL, "hello", hello, strlen(hello));
-    CHECK_STR(jstr(j, "type"), "welcome");
+    CHECK_STR(ts_jstr(j, "type"), "welcome");
     json_decref(j);
     memcpy(frame, src.frames[0], src.frame_bytes[0]);
     j = raw_req(&rw, NULL, "frames", frame, src.frame_bytes[0] - 3); /* truncated */
-    CHECK_STR(jstr(j, "code"), "bad_frame");
+    CHECK_STR(ts_jstr(j, "code"), "bad_frame");
     json_decref(j);
     long dropped0 = ts_metric(&s, "ictal_mqtt_dropped_total");
     j = raw_req(&rw, "bad id with spaces", "hello", hello, strlen(hello));
@@ -298,9 +266,9 @@ int main(void)
     CHECK(ts_metric(&s, "ictal_mqtt_dropped_total") >= dropped0 + 1);
     free(hello);
     /* 5. A wrong token: refused, exactly as over WebSocket. */
-    hello = hello_text(&src, "raw-0", "not-the-token-0001");
+    hello = ts_hello_text(&src, "raw-0", "not-the-token-0001");
     j = raw_req(&rw, NULL, "hello", hello, strlen(hello));
-    CHECK_STR(jstr(j, "code"), "unauthorized");
+    CHECK_STR(ts_jstr(j, "code"), "unauthorized");
     json_decref(j);
     free(hello);
     mosquitto_disconnect(rw.m);

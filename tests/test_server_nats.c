@@ -13,38 +13,6 @@
 #define _GNU_SOURCE /* strcasestr in the webhook receiver (server_test_util.h) */
 #include "nats_test_util.h"
 
-static const char *jstr(json_t *j, const char *k)
-{
-    const char *s = json_string_value(json_object_get(j, k));
-    return s ? s : "";
-}
-
-static char *hello_text(const ictal__sim_source *src, const char *dev, const char *token)
-{
-    json_t *ch = json_array();
-    for (int c = 0; c < src->n_channels; c++)
-        json_array_append_new(ch, json_string(src->labels[c]));
-    json_t *h = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:f}", "type", "hello", "device_id", dev,
-                          "token", token, "stream_id", "raw-1", "firmware", "raw/1", "channels", ch,
-                          "rate_hz", src->rate_hz);
-    char *txt = json_dumps(h, JSON_COMPACT);
-    json_decref(h);
-    return txt;
-}
-
-/* The onsets of a device's alarms, as JSON (compared between transports). */
-static json_t *alarm_onsets(const test_server *s, const char *device)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/api/alarms?device=%s", device);
-    json_t *a = ts_get_json(s, path), *out = json_array();
-    size_t i;
-    json_t *row;
-    json_array_foreach(a, i, row) json_array_append(out, json_object_get(row, "onset_s"));
-    json_decref(a);
-    return out;
-}
-
 static void nats_fleet(ictal__fleet_options *o, const test_server *s, const tn_server *t,
                        const char *prefix, const char *stream, double timeout_s)
 {
@@ -94,7 +62,7 @@ int main(void)
     int64_t sid = ts_session_of(&s, "nt-0");
     CHECK(sid > 0);
     CHECK_EQ_INT(ts_log_matches(&s, sid, &src), (int64_t)src.n_frames);
-    json_t *want = alarm_onsets(&s, "ws-0"), *got = alarm_onsets(&s, "nt-0");
+    json_t *want = ts_alarm_onsets(&s, "ws-0"), *got = ts_alarm_onsets(&s, "nt-0");
     CHECK(json_array_size(got) >= 1);
     CHECK(json_equal(want, got));
     json_decref(want);
@@ -133,35 +101,35 @@ int main(void)
     tn_raw nh;
     CHECK_EQ_INT(tn_raw_open(&nh, t.url, "raw-nohello"), 0);
     json_t *j = tn_raw_req(&nh, NULL, "frames", "garbage", 7, NULL, 5000);
-    CHECK_STR(jstr(j, "code"), "no_hello");
+    CHECK_STR(ts_jstr(j, "code"), "no_hello");
     json_decref(j);
     tn_raw_close(&nh);
     tn_raw rw;
     CHECK_EQ_INT(tn_raw_open(&rw, t.url, "raw-0"), 0);
     j = tn_raw_req(&rw, NULL, "hello", "{not json", 9, NULL, 5000);
-    CHECK_STR(jstr(j, "code"), "bad_hello");
+    CHECK_STR(ts_jstr(j, "code"), "bad_hello");
     json_decref(j);
-    char *hello = hello_text(&src, "someone-else", "raw-token-0001");
+    char *hello = ts_hello_text(&src, "someone-else", "raw-token-0001");
     j = tn_raw_req(&rw, NULL, "hello", hello, strlen(hello), NULL, 5000);
-    CHECK_STR(jstr(j, "code"), "bad_hello"); /* the device id is not the subject's */
-    CHECK(strstr(jstr(j, "message"), "device id") != NULL);
+    CHECK_STR(ts_jstr(j, "code"), "bad_hello"); /* the device id is not the subject's */
+    CHECK(strstr(ts_jstr(j, "message"), "device id") != NULL);
     json_decref(j);
     free(hello);
-    hello = hello_text(&src, "raw-0", "raw-token-0001");
+    hello = ts_hello_text(&src, "raw-0", "raw-token-0001");
     j = tn_raw_req(&rw, NULL, "hello", hello, strlen(hello), NULL, 5000);
-    CHECK_STR(jstr(j, "type"), "welcome");
-    CHECK_STR(jstr(j, "stream_id"), "raw-1");
+    CHECK_STR(ts_jstr(j, "type"), "welcome");
+    CHECK_STR(ts_jstr(j, "stream_id"), "raw-1");
     CHECK_EQ_INT(json_integer_value(json_object_get(j, "ack")), -1);
     json_decref(j);
     static uint8_t frame[ICTAL_WIRE_MAX_FRAME_BYTES + 8000];
     memcpy(frame, src.frames[0], src.frame_bytes[0]);
     frame[0] = 'X';
     j = tn_raw_req(&rw, NULL, "frames", frame, src.frame_bytes[0], NULL, 5000);
-    CHECK_STR(jstr(j, "code"), "bad_frame");
-    CHECK(strstr(jstr(j, "message"), "magic") != NULL);
+    CHECK_STR(ts_jstr(j, "code"), "bad_frame");
+    CHECK(strstr(ts_jstr(j, "message"), "magic") != NULL);
     json_decref(j);
     j = tn_raw_req(&rw, NULL, "hello", hello, strlen(hello), NULL, 5000);
-    CHECK_STR(jstr(j, "type"), "welcome");
+    CHECK_STR(ts_jstr(j, "type"), "welcome");
     json_decref(j);
     /* Over the stream's limit (a frame and its headers): JetStream refuses the publish. */
     memset(frame, 0x55, sizeof frame);
@@ -171,19 +139,19 @@ int main(void)
     json_decref(j);
     /* Over the protocol's limit, within the stream's: the server's too_large. */
     j = tn_raw_req(&rw, NULL, "frames", frame, ICTAL_WIRE_MAX_FRAME_BYTES + 100, NULL, 5000);
-    CHECK_STR(jstr(j, "code"), "too_large");
+    CHECK_STR(ts_jstr(j, "code"), "too_large");
     json_decref(j);
     j = tn_raw_req(&rw, NULL, "hello", hello, strlen(hello), NULL, 5000);
-    CHECK_STR(jstr(j, "type"), "welcome");
+    CHECK_STR(ts_jstr(j, "type"), "welcome");
     json_decref(j);
     memcpy(frame, src.frames[0], src.frame_bytes[0]);
     j = tn_raw_req(&rw, NULL, "frames", frame, src.frame_bytes[0] - 3, NULL, 5000); /* truncated */
-    CHECK_STR(jstr(j, "code"), "bad_frame");
+    CHECK_STR(ts_jstr(j, "code"), "bad_frame");
     json_decref(j);
     /* A frame of another stream of the device (a redelivery from before a reboot): not
      * stored in this session; the same frame of this stream is. */
     j = tn_raw_req(&rw, NULL, "hello", hello, strlen(hello), NULL, 5000);
-    CHECK_STR(jstr(j, "type"), "welcome");
+    CHECK_STR(ts_jstr(j, "type"), "welcome");
     CHECK_EQ_INT(json_integer_value(json_object_get(j, "ack")), -1);
     json_decref(j);
     j = tn_raw_req(&rw, NULL, "frames", src.frames[0], src.frame_bytes[0], "raw-0/old-boot/0", 1500);
@@ -191,7 +159,7 @@ int main(void)
     json_decref(j);
     CHECK(ts_metric(&s, "ictal_nats_stale_total") >= 1);
     j = tn_raw_req(&rw, NULL, "frames", src.frames[0], src.frame_bytes[0], "raw-0/raw-1/0", 5000);
-    CHECK_STR(jstr(j, "type"), "ack");
+    CHECK_STR(ts_jstr(j, "type"), "ack");
     CHECK_EQ_INT(json_integer_value(json_object_get(j, "seq")), 0);
     json_decref(j);
     long dropped0 = ts_metric(&s, "ictal_nats_dropped_total");
@@ -204,9 +172,9 @@ int main(void)
     CHECK(ts_metric(&s, "ictal_nats_terms_total") >= 3);
     free(hello);
     /* 5. A wrong token: refused, exactly as over WebSocket. */
-    hello = hello_text(&src, "raw-0", "not-the-token-0001");
+    hello = ts_hello_text(&src, "raw-0", "not-the-token-0001");
     j = tn_raw_req(&rw, NULL, "hello", hello, strlen(hello), NULL, 5000);
-    CHECK_STR(jstr(j, "code"), "unauthorized");
+    CHECK_STR(ts_jstr(j, "code"), "unauthorized");
     json_decref(j);
     free(hello);
     tn_raw_close(&rw);
