@@ -70,6 +70,18 @@ static inline double test_uniform(uint64_t *state)
     return (double)(*state >> 11) / 9007199254740992.0;
 }
 
+/* Removes a test's temporary directory and everything in it: 0, or -1 (said on stderr). */
+static inline int test_remove_dir(const char *dir)
+{
+    char cmd[4200];
+    if (strchr(dir, '\'') != NULL || (size_t)snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir) >= sizeof cmd ||
+        system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", dir);
+        return -1;
+    }
+    return 0;
+}
+
 static inline int test_summary(void)
 {
     printf("%d passed, %d failed\n", test__passed, test__failed);

@@ -135,9 +135,7 @@ int main(void)
     }
     json_decref(jg);
     json_decref(jf);
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK(system(cmd) == 0);
+    CHECK(test_remove_dir(dir) == 0);
     ictal_edf_close(r);
     free(fr);
     return test_summary();

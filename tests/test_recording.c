@@ -720,9 +720,6 @@ int main(void)
     test_continuous();
     test_guinea_bissau();
     test_all_edf();
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        printf("note: could not remove %s\n", tmpdir);
+    test_remove_dir(tmpdir);
     return test_summary();
 }

@@ -675,10 +675,7 @@ int main(void)
     ts_hook_stop(&hook);
     ictal__sim_source_free(&src4);
     ictal__sim_source_free(&src23);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    test_remove_dir(dir);
     curl_global_cleanup();
     return test_summary();
 }

@@ -790,9 +790,7 @@ int main(void)
         TEST_SKIP("env ICTAL (the ictal binary) is not set");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     snprintf(dir, sizeof dir, "/tmp/ictal-login-%d", (int)getpid());
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
+    if (test_remove_dir(dir) != 0)
         return 1;
     test_cli();
     int64_t alarm_id = seed_alarm();
@@ -806,7 +804,7 @@ int main(void)
     test_tokens();
     test_trust_proxy();
     ts_stop(&srv, SIGTERM);
-    if (system(cmd) != 0)
+    if (test_remove_dir(dir) != 0)
         return 1;
     curl_global_cleanup();
     return test_summary();

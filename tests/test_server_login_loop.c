@@ -354,9 +354,7 @@ int main(void)
         TEST_SKIP("env ICTAL (the ictal binary) is not set");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     snprintf(dir, sizeof dir, "/tmp/ictal-login-loop-%d", (int)getpid());
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
+    if (test_remove_dir(dir) != 0)
         return 1;
     CHECK_EQ_INT(ts_start(&srv, dir, (const char *const[]){"--model", "none", NULL}), 0);
     CHECK_EQ_INT(ts_http(&srv, "POST", "/api/users", srv.token,
@@ -369,7 +367,7 @@ int main(void)
     test_burst_throttled();
     test_queue_full();
     test_stop_in_flight();
-    if (system(cmd) != 0)
+    if (test_remove_dir(dir) != 0)
         return 1;
     curl_global_cleanup();
     return test_summary();

@@ -196,10 +196,7 @@ int main(void)
     int status = ts_stop(&s, SIGTERM);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     tn_kill(&t);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    test_remove_dir(dir);
     ictal__sim_source_free(&src);
     curl_global_cleanup();
     return test_summary();

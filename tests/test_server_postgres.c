@@ -306,10 +306,7 @@ int main(void)
     test_database_lost();
     ictal__sim_source_free(&src);
     tpg_stop(&pg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    test_remove_dir(dir);
     curl_global_cleanup();
     return test_summary();
 }

@@ -191,9 +191,6 @@ int main(void)
     test_float32(labels);
     json_decref(labels);
     ictal__sim_source_free(&src);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    test_remove_dir(dir);
     return test_summary();
 }

@@ -244,10 +244,7 @@ int main(void)
     CHECK_EQ_INT(WEXITSTATUS(ts_stop(&s2, SIGTERM)), 0);
     ts_hook_stop(&hook);
     ictal__sim_source_free(&src);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    test_remove_dir(dir);
     curl_global_cleanup();
     return test_summary();
 }

@@ -474,9 +474,6 @@ int main(void)
         test_pg_errors();
     }
     tpg_stop(&pg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    test_remove_dir(dir);
     return test_summary();
 }
