@@ -4,15 +4,14 @@
 #include "server/natsdev.h"
 #include "server/hoplog.h"
 
-#include <unistd.h>
-
-
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -291,6 +290,19 @@ char *ictal__metrics_text(ictal_server *srv)
     return b;
 }
 
+/* Workers sharing one database (--db) list every session, but a session's frame log,
+ * hop log and recording are in the data directory of the worker that stored it: asked
+ * of another worker, they are refused as not here rather than served empty. */
+#define ELSEWHERE "the session's frame log, hop log and recording are not in this data" \
+                  " directory (stored by another worker: ask that worker)"
+static int session_files_here(const ictal_server *srv, long long id)
+{
+    char path[1200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/sessions/%lld.frames", srv->data_dir, id);
+    return stat(path, &sb) == 0;
+}
+
 /*
  * Sends the session's EDF+ recording (recorder.h). A live session's file is sent up to
  * its last complete record, with the header's record count set to match. A file that
@@ -303,6 +315,11 @@ static void serve_recording(struct lws *wsi, ictal_server *srv, http_pss *p, lon
     json_t *sess = ictal__store_session_json(&srv->store, id);
     if (sess == NULL) {
         respond_error(wsi, p, 404, "no such session");
+        return;
+    }
+    if (!session_files_here(srv, id)) {
+        json_decref(sess);
+        respond_error(wsi, p, 404, ELSEWHERE);
         return;
     }
     const ictal__stream *live = NULL;
@@ -374,6 +391,10 @@ static void serve_session_history(struct lws *wsi, ictal_server *srv, http_pss *
     size_t hops;
     int rc;
     json_t *pts = ictal__hoplog_json(path, from_s, to_s, (size_t)max_points, &hops, &rc);
+    if (pts == NULL && rc == ICTAL_ENOENT && !session_files_here(srv, id)) {
+        respond_error(wsi, p, 404, ELSEWHERE);
+        return;
+    }
     if (pts == NULL && rc == ICTAL_ENOENT)
         pts = json_array(); /* a session without a hop log (before hop logs existed) */
     if (pts == NULL) {
