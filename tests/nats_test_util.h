@@ -100,6 +100,37 @@ static inline void *tn_restart_main(void *arg)
     return NULL;
 }
 
+/* The partition nats-server's mapping `partition(N,1)` gives a device id: FNV-1a of
+ * the id, modulo N (docs/nats-server.conf). */
+static inline int tn_partition_of(const char *dev, int n_partitions)
+{
+    uint32_t h = 2166136261u;
+    for (; *dev; dev++) {
+        h ^= (uint8_t)*dev;
+        h *= 16777619u;
+    }
+    return (int)(h % (uint32_t)n_partitions);
+}
+
+/* Kills worker *w with SIGKILL after delay_ms and starts it again gap_ms later (a
+ * thread, while a fleet streams). */
+typedef struct tn_crash_job {
+    test_server *w;
+    const char *dir;
+    const char *const *args;
+    int delay_ms, gap_ms, restarted;
+} tn_crash_job;
+
+static inline void *tn_crash_main(void *arg)
+{
+    tn_crash_job *j = arg;
+    ts_sleep_ms(j->delay_ms);
+    ts_stop(j->w, SIGKILL);
+    ts_sleep_ms(j->gap_ms);
+    j->restarted = ts_start_cmd(j->w, "worker", j->dir, j->args) == 0;
+    return NULL;
+}
+
 /* --- a raw device: publishes what it is given, reads its ctl subject ------------------ */
 
 typedef struct tn_raw {

@@ -15,16 +15,6 @@
 #define N_DEVICES 20
 #define N_PARTITIONS 8
 
-static uint32_t fnv1a(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static void worker_args(const char **args, const tn_server *t, const char *partitions)
 {
     const char *a[] = {"--model", "none", "--nats", t->url, "--partitions", partitions,
@@ -41,7 +31,7 @@ static int check_devices(const test_server *w, const char *prefix, const ictal__
         char dev[64];
         snprintf(dev, sizeof dev, "%s-%d", prefix, i);
         int64_t sa = ts_session_of(&w[0], dev), sb = ts_session_of(&w[1], dev);
-        int owner = fnv1a(dev) % N_PARTITIONS < N_PARTITIONS / 2 ? 0 : 1;
+        int owner = tn_partition_of(dev, N_PARTITIONS) < N_PARTITIONS / 2 ? 0 : 1;
         int64_t sid = owner == 0 ? sa : sb, other = owner == 0 ? sb : sa;
         int64_t n = sid > 0 ? ts_log_matches(&w[owner], sid, src) : -2;
         if (sid > 0 && other < 0 && n == (int64_t)src->n_frames)
@@ -51,24 +41,6 @@ static int check_devices(const test_server *w, const char *prefix, const ictal__
                     (long long)sa, (long long)sb, owner ? 'B' : 'A', (long long)n);
     }
     return ok;
-}
-
-/* Kills worker *w with SIGKILL after delay_ms and starts it again gap_ms later. */
-typedef struct crash_job {
-    test_server *w;
-    const char *dir;
-    const char *const *args;
-    int delay_ms, gap_ms, restarted;
-} crash_job;
-
-static void *crash_main(void *arg)
-{
-    crash_job *j = arg;
-    ts_sleep_ms(j->delay_ms);
-    ts_stop(j->w, SIGKILL);
-    ts_sleep_ms(j->gap_ms);
-    j->restarted = ts_start_cmd(j->w, "worker", j->dir, j->args) == 0;
-    return NULL;
 }
 
 /* `ictal worker` with this partition list: its exit status (2: usage). */
@@ -155,9 +127,9 @@ int main(void)
 
     /* 2. Worker A dies (SIGKILL) mid-stream and starts again 1 s later: its messages
      * not acknowledged come back to it; nothing lost, nothing stored twice. */
-    crash_job job = {&w[0], data_a, args_a, 2500, 1000, 0};
+    tn_crash_job job = {&w[0], data_a, args_a, 2500, 1000, 0};
     pthread_t th;
-    pthread_create(&th, NULL, crash_main, &job);
+    pthread_create(&th, NULL, tn_crash_main, &job);
     ts_fleet_options(&o, &w[1], "pk", "s2", 120);
     o.nats_url = t.url;
     o.n_devices = N_DEVICES;

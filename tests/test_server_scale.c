@@ -22,20 +22,10 @@
 
 static ictal__sim_source src;
 
-static uint32_t fnv1a(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
-
 /* The worker (0: A, partitions 0-3; 1: B, 4-7) owning a device's partition. */
 static int owner_of(const char *dev)
 {
-    return fnv1a(dev) % N_PARTITIONS < N_PARTITIONS / 2 ? 0 : 1;
+    return tn_partition_of(dev, N_PARTITIONS) < N_PARTITIONS / 2 ? 0 : 1;
 }
 
 static json_t *session_row(const test_server *s, const char *dev)
@@ -133,24 +123,6 @@ static void check_same_lists(const test_server *w, size_t n_devices, size_t n_al
     json_decref(ab);
 }
 
-/* Kills worker *w with SIGKILL after delay_ms and starts it again gap_ms later. */
-typedef struct crash_job {
-    test_server *w;
-    const char *dir;
-    const char *const *args;
-    int delay_ms, gap_ms, restarted;
-} crash_job;
-
-static void *crash_main(void *arg)
-{
-    crash_job *j = arg;
-    ts_sleep_ms(j->delay_ms);
-    ts_stop(j->w, SIGKILL);
-    ts_sleep_ms(j->gap_ms);
-    j->restarted = ts_start_cmd(j->w, "worker", j->dir, j->args) == 0;
-    return NULL;
-}
-
 static void run(const char *dir, const tn_server *t, const char *db_url)
 {
     char data_a[128], data_b[128];
@@ -242,9 +214,9 @@ static void run(const char *dir, const tn_server *t, const char *db_url)
 
     /* 3. A dies (SIGKILL) mid-stream and starts again 1 s later on the same data,
      * partitions and database: nothing lost, nothing stored twice, no alarm twice. */
-    crash_job job = {&w[0], data_a, args_a, 2500, 1000, 0};
+    tn_crash_job job = {&w[0], data_a, args_a, 2500, 1000, 0};
     pthread_t th;
-    pthread_create(&th, NULL, crash_main, &job);
+    pthread_create(&th, NULL, tn_crash_main, &job);
     ts_fleet_options(&o, &w[1], "sk", "s2", 90);
     o.nats_url = t->url;
     o.n_devices = N_DEVICES;
