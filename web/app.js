@@ -410,27 +410,38 @@ function shadeReview(u) {
   ctx.restore();
 }
 
+// The session's timeline: probability and burden per point, the threshold, alarms shaded.
+function plotReview(h) {
+  const pts = h.points;
+  const data = [pts.map((q) => q[0]), pts.map((q) => q[1]), pts.map((q) => q[2]), pts.map(() => h.threshold)];
+  review.plot = new uPlot({
+    width: 1100, height: 200,
+    scales: { x: { time: false }, y: { range: [0, 1] } },
+    axes: [{ label: 'session time (s)' }, { label: 'probability / burden' }],
+    series: [{}, { label: 'seizure probability (peak per point)', stroke: '#b3261e', width: 1.5 },
+      { label: 'burden (5 min)', stroke: '#1d4f91', width: 1 },
+      { label: 'threshold', stroke: '#888', dash: [4, 4], width: 1 }],
+    hooks: { drawClear: [shadeReview] },
+  }, data, $('#review-timeline'));
+}
+
 async function reviewSession(s) {
   try {
+    // The timeline can be refused while the alarms are not: with workers sharing one
+    // database, a session's hop log is on the worker that stored it. Say so.
+    let why = '';
     const [h, alarms] = await Promise.all([
-      api(`/api/sessions/${s.id}/history?max_points=1100`),
+      api(`/api/sessions/${s.id}/history?max_points=1100`).catch((e) => { why = e.message; return null; }),
       api(`/api/alarms?device=${encodeURIComponent(s.device_id)}&limit=1000`)]);
     review.alarms = alarms.filter((a) => a.session_id === s.id).sort((a, b) => a.onset_s - b.onset_s);
     showPane('review');
     $('#review-title').textContent = `Session ${s.id} · ${s.device_id}`;
-    $('#review-meta').textContent = `${h.hops} hops · ${Math.round(s.duration_s)} s · ${review.alarms.length} alarm(s)`;
-    const pts = h.points;
-    const data = [pts.map((q) => q[0]), pts.map((q) => q[1]), pts.map((q) => q[2]), pts.map(() => h.threshold)];
-    if (review.plot) review.plot.destroy();
-    review.plot = new uPlot({
-      width: 1100, height: 200,
-      scales: { x: { time: false }, y: { range: [0, 1] } },
-      axes: [{ label: 'session time (s)' }, { label: 'probability / burden' }],
-      series: [{}, { label: 'seizure probability (peak per point)', stroke: '#b3261e', width: 1.5 },
-        { label: 'burden (5 min)', stroke: '#1d4f91', width: 1 },
-        { label: 'threshold', stroke: '#888', dash: [4, 4], width: 1 }],
-      hooks: { drawClear: [shadeReview] },
-    }, data, $('#review-timeline'));
+    if (review.plot) { review.plot.destroy(); review.plot = null; }
+    $('#review-meta').textContent = h
+      ? `${h.hops} hops · ${Math.round(s.duration_s)} s · ${review.alarms.length} alarm(s)`
+      : `${Math.round(s.duration_s)} s · ${review.alarms.length} alarm(s) · no timeline: ${why}`;
+    $('#review-edf').hidden = !h;
+    if (h) plotReview(h);
     const ul = $('#review-alarms');
     ul.replaceChildren();
     for (const a of review.alarms) {

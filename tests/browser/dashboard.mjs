@@ -3,6 +3,7 @@
 // The alarm must appear on the dashboard, be acknowledged there, and be stored.
 // Usage: node dashboard.mjs ICTAL_BINARY SOURCE_DIR SCREENSHOT_PATH
 import { spawn } from 'node:child_process';
+import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, launchPersistent, watch, sleep } from './harness.mjs';
 
@@ -142,6 +143,21 @@ await page.screenshot({ path: shot.replace(/\.png$/, '-review.png'), fullPage: t
 await page.locator('#review-close').click();
 if (await page.locator('#review').isVisible()) await fail('Close left the review open');
 if (!(await page.locator('#placeholder').isVisible())) await fail('Close did not go back to the placeholder');
+
+// A session whose files this server does not hold (a worker sharing the database with
+// the one that stored it): the review says why it has no timeline, and still lists the
+// session's alarms, instead of showing an empty chart or nothing.
+const sessionFiles = readdirSync(join(h.dataDir, 'sessions'))
+  .filter((f) => f.startsWith(`${sid}.`)).map((f) => join(h.dataDir, 'sessions', f));
+for (const f of sessionFiles) renameSync(f, `${f}.away`);
+await page.locator(`#sessions tbody tr[data-session-id="${sid}"]`).click({ timeout: 10000 });
+await page.waitForSelector(`#review-alarms li[data-alarm-id="${alarmId}"]`, { timeout: 5000 });
+const awayMeta = await page.locator('#review-meta').textContent();
+if (!/no timeline: .*another worker/.test(awayMeta)) await fail(`review of a session stored elsewhere says "${awayMeta}"`);
+if (await page.locator('#review-timeline canvas').count()) await fail('a timeline is drawn for a session stored elsewhere');
+if (await page.locator('#review-edf').isVisible()) await fail('an EDF+ link for a session stored elsewhere');
+for (const f of sessionFiles) renameSync(`${f}.away`, f);
+await page.locator('#review-close').click();
 if (errors.length) await fail(`page errors: ${errors.join('; ')}`);
-console.log(`ok: signed in and out as dr-e2e, signed out when disabled; alarm ${alarmId} shown, acknowledged on the dashboard and stored; past session ${sid} reviewed (${hist.hops} hops); screenshot ${shot}`);
+console.log(`ok: signed in and out as dr-e2e, signed out when disabled; alarm ${alarmId} shown, acknowledged on the dashboard and stored; past session ${sid} reviewed (${hist.hops} hops), and without its files; screenshot ${shot}`);
 cleanup(0);
