@@ -381,6 +381,69 @@ static void test_pg_errors(void)
     ictal__store_close(&s);
 }
 
+/* Runs sql with int64 parameters ?1.. (n of them) on db: ICTAL_DB_DONE, or ICTAL_EIO. */
+static int db_run(ictal__db *db, const char *sql, int n, const int64_t *v)
+{
+    ictal__stmt *st = ictal__db_prepare(db, sql);
+    if (st == NULL)
+        return ICTAL_EIO;
+    for (int i = 0; i < n; i++)
+        ictal__db_bind_int64(st, i + 1, v[i]);
+    int r = ictal__db_step(st);
+    while (r == ICTAL_DB_ROW)
+        r = ictal__db_step(st);
+    ictal__db_finalize(st);
+    return r;
+}
+
+/* The int64 in the first column of the first row of sql, -1 when none. */
+static int64_t db_int(ictal__db *db, const char *sql)
+{
+    ictal__stmt *st = ictal__db_prepare(db, sql);
+    int64_t v = -1;
+    if (st && ictal__db_step(st) == ICTAL_DB_ROW)
+        v = ictal__db_column_int64(st, 0);
+    ictal__db_finalize(st);
+    return v;
+}
+
+#define INS_K "INSERT INTO t(k) VALUES (?1)"
+
+/* PostgreSQL transactions that fail: a failed statement aborts the whole transaction, so
+ * its COMMIT must fail (PostgreSQL answers it with ROLLBACK); a write transaction whose
+ * lock cannot be taken leaves no transaction open behind it; a transaction whose
+ * connection is lost stays failed until it ends, never carried on in autocommit on the
+ * new connection. */
+static void test_pg_transactions(void)
+{
+    char url[512];
+    ictal_diag d;
+    ictal_diag_init(&d);
+    CHECK_EQ_INT(tpg_createdb(&pg, "t_tx", url, sizeof url), 0);
+    ictal__db *db = NULL, *other = NULL;
+    CHECK_EQ_INT(ictal__db_open(&db, url, NULL, &d), 0);
+    CHECK_EQ_INT(ictal__db_open(&other, url, NULL, &d), 0);
+    if (db == NULL || other == NULL)
+        goto out;
+    CHECK_EQ_INT(ictal__db_exec(db, "CREATE TABLE t (k BIGINT PRIMARY KEY)"), 0);
+
+    /* A duplicate key inside a transaction: the commit fails, nothing is kept. */
+    int64_t k[1] = {1};
+    CHECK_EQ_INT(ictal__db_begin_write(db), 0);
+    CHECK_EQ_INT(db_run(db, INS_K, 1, k), ICTAL_DB_DONE);
+    CHECK_EQ_INT(db_run(db, INS_K, 1, k), ICTAL_EIO);
+    CHECK(ictal__db_commit(db) != 0);
+    CHECK_EQ_INT(db_int(db, "SELECT COUNT(*) FROM t"), 0);
+    CHECK_EQ_INT(ictal__db_begin(db), 0);
+    CHECK_EQ_INT(db_run(db, INS_K, 1, k), ICTAL_DB_DONE);
+    CHECK_EQ_INT(ictal__db_commit(db), 0);
+    CHECK_EQ_INT(db_int(db, "SELECT COUNT(*) FROM t"), 1);
+
+out:
+    ictal__db_close(other);
+    ictal__db_close(db);
+}
+
 static size_t frame(uint8_t *buf, uint64_t seq, int64_t t_us)
 {
     int16_t payload[2 * 8];
@@ -472,6 +535,7 @@ int main(void)
         test_store(1);
         test_users_tokens(1);
         test_pg_errors();
+        test_pg_transactions();
     }
     tpg_stop(&pg);
     test_remove_dir(dir);

@@ -353,6 +353,13 @@ int ictal__db_begin_write(ictal__db *db)
 
 int ictal__db_commit(ictal__db *db)
 {
+    /* PostgreSQL answers the COMMIT of a transaction that a failed statement aborted with
+     * ROLLBACK, and calls that success: it is not. */
+    if (db->kind == ICTAL_DB_POSTGRES && PQtransactionStatus(db->pg) == PQTRANS_INERROR) {
+        pg_exec(db, "ROLLBACK;");
+        set_err(db, "postgresql", "a statement of the transaction failed: rolled back");
+        return ICTAL_EIO;
+    }
     return ictal__db_exec(db, "COMMIT;");
 }
 
