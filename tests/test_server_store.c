@@ -439,6 +439,26 @@ static void test_pg_transactions(void)
     CHECK_EQ_INT(ictal__db_commit(db), 0);
     CHECK_EQ_INT(db_int(db, "SELECT COUNT(*) FROM t"), 1);
 
+    /* The write lock held by another connection past lock_timeout: begin_write fails,
+     * and the connection is usable again once the lock is free. */
+    char url_lt[600];
+    snprintf(url_lt, sizeof url_lt, "%s&options=-c%%20lock_timeout%%3D200", url);
+    ictal__db *lt = NULL;
+    CHECK_EQ_INT(ictal__db_open(&lt, url_lt, NULL, &d), 0);
+    if (lt) {
+        CHECK_EQ_INT(ictal__db_begin_write(other), 0);
+        CHECK(ictal__db_begin_write(lt) != 0);
+        CHECK_EQ_INT(ictal__db_rollback(other), 0);
+        k[0] = 2;
+        CHECK_EQ_INT(db_run(lt, INS_K, 1, k), ICTAL_DB_DONE);
+        CHECK_EQ_INT(ictal__db_begin_write(lt), 0);
+        k[0] = 3;
+        CHECK_EQ_INT(db_run(lt, INS_K, 1, k), ICTAL_DB_DONE);
+        CHECK_EQ_INT(ictal__db_commit(lt), 0);
+        ictal__db_close(lt);
+    }
+    CHECK_EQ_INT(db_int(db, "SELECT COUNT(*) FROM t"), 3);
+
 out:
     ictal__db_close(other);
     ictal__db_close(db);

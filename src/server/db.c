@@ -339,16 +339,30 @@ int ictal__db_exec(ictal__db *db, const char *sql)
     return rc;
 }
 
+/* PostgreSQL: runs sql that begins a transaction; on failure none is left open. */
+static int pg_begin(ictal__db *db, const char *sql)
+{
+    if (pg_exec(db, sql) != 0) {
+        /* BEGIN ran but the lock was not taken (lock_timeout, a cancel): the aborted
+         * transaction would refuse every later statement of the connection. */
+        if (!db->pg_down && PQstatus(db->pg) == CONNECTION_OK &&
+            PQtransactionStatus(db->pg) != PQTRANS_IDLE)
+            pg_exec(db, "ROLLBACK;");
+        return ICTAL_EIO;
+    }
+    return 0;
+}
+
 int ictal__db_begin(ictal__db *db)
 {
-    return ictal__db_exec(db, "BEGIN;");
+    return db->kind == ICTAL_DB_SQLITE ? ictal__db_exec(db, "BEGIN;") : pg_begin(db, "BEGIN;");
 }
 
 int ictal__db_begin_write(ictal__db *db)
 {
-    return ictal__db_exec(db, db->kind == ICTAL_DB_SQLITE
-                                  ? "BEGIN IMMEDIATE;"
-                                  : "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK ");");
+    return db->kind == ICTAL_DB_SQLITE
+               ? ictal__db_exec(db, "BEGIN IMMEDIATE;")
+               : pg_begin(db, "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK ");");
 }
 
 int ictal__db_commit(ictal__db *db)
