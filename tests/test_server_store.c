@@ -459,6 +459,23 @@ static void test_pg_transactions(void)
     }
     CHECK_EQ_INT(db_int(db, "SELECT COUNT(*) FROM t"), 3);
 
+    /* The connection lost mid-transaction (its backend terminated). */
+    CHECK_EQ_INT(ictal__db_begin_write(db), 0);
+    k[0] = 10;
+    CHECK_EQ_INT(db_run(db, INS_K, 1, k), ICTAL_DB_DONE);
+    CHECK_EQ_INT(db_int(other, "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                               " WHERE datname = 't_tx' AND pid <> pg_backend_pid()"),
+                 1);
+    k[0] = 11;
+    CHECK_EQ_INT(db_run(db, INS_K, 1, k), ICTAL_EIO);
+    sleep(3); /* past the 2 s between reconnection attempts */
+    k[0] = 12;
+    CHECK_EQ_INT(db_run(db, INS_K, 1, k), ICTAL_EIO);
+    CHECK(ictal__db_commit(db) != 0);
+    k[0] = 13;
+    CHECK_EQ_INT(db_run(db, INS_K, 1, k), ICTAL_DB_DONE);
+    CHECK_EQ_INT(db_int(db, "SELECT COUNT(*) FROM t WHERE k >= 10"), 1);
+    CHECK_EQ_INT(db_int(db, "SELECT k FROM t WHERE k >= 10"), 13);
 out:
     ictal__db_close(other);
     ictal__db_close(db);

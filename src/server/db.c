@@ -58,6 +58,7 @@ struct ictal__db {
     sqlite3 *lite;
     PGconn *pg;
     int pg_down;        /* the connection was lost and is not back yet */
+    int pg_tx;          /* inside a transaction of ictal__db_begin(_write) */
     double pg_retry_at; /* monotonic seconds of the next reconnection attempt */
     pg_named *named[PG_BUCKETS];
     unsigned n_named;
@@ -217,6 +218,12 @@ static int pg_ensure(ictal__db *db)
         db->pg_down = 1;
         db->pg_retry_at = 0;
     }
+    /* The server rolled the transaction back with the connection: its remaining
+     * statements must not run in autocommit on a new one. It fails until it ends. */
+    if (db->pg_tx) {
+        set_err(db, "postgresql", "the transaction was lost with the connection");
+        return ICTAL_EIO;
+    }
     if (mono_s() < db->pg_retry_at) {
         set_err(db, "postgresql", "not connected (reconnecting)");
         return ICTAL_EIO;
@@ -350,7 +357,17 @@ static int pg_begin(ictal__db *db, const char *sql)
             pg_exec(db, "ROLLBACK;");
         return ICTAL_EIO;
     }
+    db->pg_tx = 1;
     return 0;
+}
+
+/* PostgreSQL: 1 when the connection of the open transaction was lost (and with it the
+ * transaction); ends the transaction's state either way. */
+static int pg_end_lost(ictal__db *db)
+{
+    int lost = db->pg_tx && (db->pg_down || PQstatus(db->pg) != CONNECTION_OK);
+    db->pg_tx = 0;
+    return lost;
 }
 
 int ictal__db_begin(ictal__db *db)
@@ -367,18 +384,26 @@ int ictal__db_begin_write(ictal__db *db)
 
 int ictal__db_commit(ictal__db *db)
 {
-    /* PostgreSQL answers the COMMIT of a transaction that a failed statement aborted with
-     * ROLLBACK, and calls that success: it is not. */
-    if (db->kind == ICTAL_DB_POSTGRES && PQtransactionStatus(db->pg) == PQTRANS_INERROR) {
-        pg_exec(db, "ROLLBACK;");
-        set_err(db, "postgresql", "a statement of the transaction failed: rolled back");
-        return ICTAL_EIO;
+    if (db->kind == ICTAL_DB_POSTGRES) {
+        if (pg_end_lost(db)) {
+            set_err(db, "postgresql", "the transaction was lost with the connection");
+            return ICTAL_EIO;
+        }
+        /* PostgreSQL answers the COMMIT of a transaction that a failed statement aborted
+         * with ROLLBACK, and calls that success: it is not. */
+        if (PQtransactionStatus(db->pg) == PQTRANS_INERROR) {
+            pg_exec(db, "ROLLBACK;");
+            set_err(db, "postgresql", "a statement of the transaction failed: rolled back");
+            return ICTAL_EIO;
+        }
     }
     return ictal__db_exec(db, "COMMIT;");
 }
 
 int ictal__db_rollback(ictal__db *db)
 {
+    if (db->kind == ICTAL_DB_POSTGRES && pg_end_lost(db))
+        return 0; /* the server rolled it back when the connection went */
     return ictal__db_exec(db, "ROLLBACK;");
 }
 

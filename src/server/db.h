@@ -20,7 +20,8 @@
  * one advisory lock, as BEGIN IMMEDIATE takes SQLite's write lock, so that servers
  * sharing the database serialise their read-then-write transactions. A lost connection
  * makes the call fail (ICTAL_EIO, reported once on stderr); a later call reconnects, at
- * most one attempt every 2 s.
+ * most one attempt every 2 s. A transaction whose connection was lost fails until it
+ * ends (its commit fails too): its statements never go on in autocommit on a new one.
  *
  * Not thread-safe: one connection, used from one thread.
  */
