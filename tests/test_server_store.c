@@ -2,10 +2,14 @@
  * alarms, the webhook outbox, users and tokens, torn-tail recovery. The store checks run
  * on SQLite and on a real PostgreSQL started here (pg_test_util.h); without the
  * PostgreSQL programs the SQLite half runs and the test says so. */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pg_test_util.h"
@@ -381,6 +385,23 @@ static void test_pg_errors(void)
     ictal__store_close(&s);
 }
 
+/* Opening PostgreSQL: a URI that libpq cannot parse is refused without the text libpq
+ * quotes from it (it may be the password). */
+static void test_pg_open(void)
+{
+    ictal__db *db = NULL;
+    ictal_diag d;
+    static const char *bad[] = {"postgresql://u:sec%zzret@/db", "postgresql://u:secret@[::1/db"};
+    for (int i = 0; i < 2; i++) {
+        ictal_diag_init(&d);
+        CHECK_EQ_INT(ictal__db_open(&db, bad[i], NULL, &d), ICTAL_EINVAL);
+        CHECK(strstr(d.message, "postgresql") != NULL);
+        CHECK(strstr(d.message, "sec") == NULL);
+        CHECK(db == NULL);
+    }
+
+}
+
 /* Runs sql with int64 parameters ?1.. (n of them) on db: ICTAL_DB_DONE, or ICTAL_EIO. */
 static int db_run(ictal__db *db, const char *sql, int n, const int64_t *v)
 {
@@ -572,6 +593,7 @@ int main(void)
         test_users_tokens(1);
         test_pg_errors();
         test_pg_transactions();
+        test_pg_open();
     }
     tpg_stop(&pg);
     test_remove_dir(dir);

@@ -258,8 +258,39 @@ static int pg_exec(ictal__db *db, const char *sql)
     return rc;
 }
 
+/* libpq's message of a URI it cannot parse quotes the URI or a part of it, which may be
+ * the password: the quoted text is left out. */
+static void pg_unquoted(char *out, size_t size, const char *msg)
+{
+    size_t n = 0;
+    int quoted = 0;
+    for (const char *c = msg; *c && n + 4 < size; c++) {
+        if (*c == '"') {
+            quoted = !quoted;
+            out[n++] = '"';
+            if (quoted) {
+                memcpy(out + n, "...", 3);
+                n += 3;
+            }
+        } else if (!quoted) {
+            out[n++] = *c;
+        }
+    }
+    out[n] = 0;
+}
+
 static int pg_open(ictal__db *db, const char *url, const char *password, ictal_diag *d)
 {
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &perr);
+    if (opts == NULL) {
+        char msg[256];
+        pg_unquoted(msg, sizeof msg, perr ? perr : "out of memory");
+        PQfreemem(perr);
+        set_err(db, "postgresql: the connection URI is not valid", msg);
+        return ictal_diag_error(d, ICTAL_EINVAL, "%s", db->err);
+    }
+    PQconninfoFree(opts);
     /* Later keywords override what the URI says; connect_timeout only when it says none. */
     const char *keys[5] = {"connect_timeout", "application_name", "dbname", NULL, NULL};
     const char *vals[5] = {"10", "ictal", url, NULL, NULL};
