@@ -386,7 +386,9 @@ static void test_pg_errors(void)
 }
 
 /* Opening PostgreSQL: a URI that libpq cannot parse is refused without the text libpq
- * quotes from it (it may be the password). */
+ * quotes from it (it may be the password), and a server that accepts the connection but
+ * never answers is given up after the short default connect_timeout (the event loop
+ * waits for each reconnection attempt). */
 static void test_pg_open(void)
 {
     ictal__db *db = NULL;
@@ -400,6 +402,23 @@ static void test_pg_open(void)
         CHECK(db == NULL);
     }
 
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 4) == 0 &&
+          getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
+    char url[128];
+    snprintf(url, sizeof url, "postgresql://u@127.0.0.1:%d/db", ntohs(a.sin_port));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ictal_diag_init(&d);
+    CHECK_EQ_INT(ictal__db_open(&db, url, NULL, &d), ICTAL_EIO);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    fprintf(stderr, "test_server_store: a silent server was given up after %.1f s\n", s);
+    CHECK(s >= 1.5 && s < 6.0);
+    CHECK(strstr(d.message, "timeout") != NULL);
+    close(fd);
 }
 
 /* Runs sql with int64 parameters ?1.. (n of them) on db: ICTAL_DB_DONE, or ICTAL_EIO. */

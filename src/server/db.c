@@ -291,9 +291,10 @@ static int pg_open(ictal__db *db, const char *url, const char *password, ictal_d
         return ictal_diag_error(d, ICTAL_EINVAL, "%s", db->err);
     }
     PQconninfoFree(opts);
-    /* Later keywords override what the URI says; connect_timeout only when it says none. */
+    /* Later keywords override what the URI says; connect_timeout only when it says none:
+     * short, as a reconnection attempt blocks the event loop that long (per address). */
     const char *keys[5] = {"connect_timeout", "application_name", "dbname", NULL, NULL};
-    const char *vals[5] = {"10", "ictal", url, NULL, NULL};
+    const char *vals[5] = {"3", "ictal", url, NULL, NULL};
     if (password) {
         keys[3] = "password";
         vals[3] = password;
