@@ -421,6 +421,49 @@ static void test_pg_open(void)
     close(fd);
 }
 
+/* PostgreSQL parameters: ?N repeated and out of order, a bare ? numbered on from the one
+ * before, and no ? or ' inside a string, a quoted name or a comment taken for one; a
+ * statement of 200 bare ? (their $N are longer than they are). */
+static void test_pg_params(void)
+{
+    char url[512];
+    ictal_diag d;
+    ictal_diag_init(&d);
+    CHECK_EQ_INT(tpg_createdb(&pg, "t_params", url, sizeof url), 0);
+    ictal__db *db = NULL;
+    CHECK_EQ_INT(ictal__db_open(&db, url, NULL, &d), 0);
+    if (db == NULL)
+        return;
+    ictal__stmt *st = ictal__db_prepare(db, "SELECT ?2 * 1000 + ?1 * 100 + ?2 * 10 + ?, 'what?', \"a?\""
+                                            " FROM (SELECT 1 AS \"a?\") AS \"it's\" -- isn't it?\n"
+                                            " WHERE ?1 > 0 /* and ? */");
+    CHECK(st != NULL);
+    if (st) {
+        ictal__db_bind_int64(st, 1, 1);
+        ictal__db_bind_int64(st, 2, 2);
+        ictal__db_bind_int64(st, 3, 3);
+        CHECK_EQ_INT(ictal__db_step(st), ICTAL_DB_ROW);
+        CHECK_EQ_INT(ictal__db_column_int64(st, 0), 2123);
+        CHECK_STR(ictal__db_column_text(st, 1), "what?");
+        CHECK_EQ_INT(ictal__db_column_int64(st, 2), 1);
+        ictal__db_finalize(st);
+    }
+    char sql[1024] = "SELECT ?";
+    for (int i = 1; i < 200; i++)
+        strcat(sql, "+?");
+    st = ictal__db_prepare(db, sql);
+    CHECK(st != NULL);
+    if (st) {
+        for (int i = 1; i <= 200; i++)
+            ictal__db_bind_int64(st, i, i);
+        CHECK_EQ_INT(ictal__db_step(st), ICTAL_DB_ROW);
+        CHECK_EQ_INT(ictal__db_column_int64(st, 0), 200 * 201 / 2);
+        ictal__db_finalize(st);
+    }
+    CHECK(ictal__db_prepare(db, "SELECT ?99999999999999999999") == NULL);
+    ictal__db_close(db);
+}
+
 /* Runs sql with int64 parameters ?1.. (n of them) on db: ICTAL_DB_DONE, or ICTAL_EIO. */
 static int db_run(ictal__db *db, const char *sql, int n, const int64_t *v)
 {
@@ -613,6 +656,7 @@ int main(void)
         test_pg_errors();
         test_pg_transactions();
         test_pg_open();
+        test_pg_params();
     }
     tpg_stop(&pg);
     test_remove_dir(dir);

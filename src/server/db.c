@@ -473,34 +473,56 @@ int ictal__db_manual_checkpoints(ictal__db *db)
 
 /* --- statements ---------------------------------------------------------------------------- */
 
-/* sql with ?N (and bare ?, numbered on) as $N, outside quoted strings; *n_params gets the
- * highest number. */
+/* PostgreSQL takes at most this many parameters ($1 ... $65535). */
+#define PG_MAX_PARAMS 65535
+
+/* sql with ?N (and bare ?, numbered on) as $N, outside quoted strings, quoted names and
+ * comments; *n_params gets the highest number. NULL when out of memory or a number is
+ * out of range. */
 static char *pg_rewrite(const char *sql, int *n_params)
 {
     size_t len = strlen(sql);
-    char *out = malloc(len * 2 + 1);
+    /* a ? of one byte becomes at most "$65535" */
+    char *out = malloc(len * 6 + 1);
     if (out == NULL)
         return NULL;
     char *o = out;
-    int quote = 0, next = 1, max = 0;
+    char in = 0; /* ' or " inside a string or quoted name, - in a line comment, * in a block */
+    int next = 1, max = 0;
     for (const char *p = sql; *p; p++) {
-        if (*p == '\'')
-            quote = !quote;
-        if (*p != '?' || quote) {
-            *o++ = *p;
+        if (in == 0 && *p == '?') {
+            long k = 0;
+            if (p[1] >= '0' && p[1] <= '9') {
+                while (p[1] >= '0' && p[1] <= '9' && k <= PG_MAX_PARAMS)
+                    k = k * 10 + (*++p - '0');
+            } else {
+                k = next;
+            }
+            if (k < 1 || k > PG_MAX_PARAMS) {
+                free(out);
+                return NULL;
+            }
+            next = (int)k + 1;
+            if (k > max)
+                max = (int)k;
+            o += sprintf(o, "$%ld", k);
             continue;
         }
-        int k = 0;
-        if (p[1] >= '0' && p[1] <= '9') {
-            while (p[1] >= '0' && p[1] <= '9')
-                k = k * 10 + (*++p - '0');
-        } else {
-            k = next;
+        if (in == 0 && (*p == '\'' || *p == '"'))
+            in = *p;
+        else if (in == 0 && p[0] == '-' && p[1] == '-')
+            in = '-';
+        else if (in == 0 && p[0] == '/' && p[1] == '*')
+            in = '*';
+        else if ((in == '\'' || in == '"') && *p == in)
+            in = 0; /* a doubled quote closes and opens again */
+        else if (in == '-' && *p == '\n')
+            in = 0;
+        else if (in == '*' && p[0] == '*' && p[1] == '/') {
+            *o++ = *p++;
+            in = 0;
         }
-        next = k + 1;
-        if (k > max)
-            max = k;
-        o += sprintf(o, "$%d", k);
+        *o++ = *p;
     }
     *o = 0;
     *n_params = max;
