@@ -464,6 +464,73 @@ static void test_pg_params(void)
     ictal__db_close(db);
 }
 
+/* PostgreSQL values round trip exactly: int64 extremes, doubles to the last bit (and the
+ * infinities and NaN), text with quotes and backslashes, bytea with every byte value
+ * (and empty), NULL of each. */
+static void test_pg_types(void)
+{
+    char url[512];
+    ictal_diag d;
+    ictal_diag_init(&d);
+    CHECK_EQ_INT(tpg_createdb(&pg, "t_types", url, sizeof url), 0);
+    ictal__db *db = NULL;
+    CHECK_EQ_INT(ictal__db_open(&db, url, NULL, &d), 0);
+    if (db == NULL)
+        return;
+    CHECK_EQ_INT(ictal__db_exec(db, "CREATE TABLE v (n {INT}, i {INT}, x {REAL}, t TEXT, b {BLOB})"), 0);
+    static const int64_t ints[] = {INT64_MAX, INT64_MIN, 0, -1};
+    static const double reals[] = {0.1, 1e308, -4.9e-324, 1.0 / 3.0};
+    unsigned char bytes[256];
+    for (int i = 0; i < 256; i++)
+        bytes[i] = (unsigned char)i;
+    static const char *texts[] = {"it's \\x00 \"q\" ?1 $1", "", "ünïcödé", NULL};
+    for (int r = 0; r < 4; r++) {
+        ictal__stmt *st = ictal__db_prepare(db, "INSERT INTO v VALUES (?1, ?2, ?3, ?4, ?5)");
+        ictal__db_bind_int64(st, 1, r);
+        ictal__db_bind_int64(st, 2, ints[r]);
+        ictal__db_bind_double(st, 3, reals[r]);
+        ictal__db_bind_text(st, 4, texts[r]);
+        if (r < 3)
+            ictal__db_bind_blob(st, 5, bytes, r == 1 ? 0 : 256);
+        else
+            ictal__db_bind_null(st, 5);
+        CHECK_EQ_INT(ictal__db_step(st), ICTAL_DB_DONE);
+        ictal__db_finalize(st);
+    }
+    ictal__stmt *st = ictal__db_prepare(db, "SELECT i, x, t, b FROM v ORDER BY n");
+    for (int r = 0; st && r < 4; r++) {
+        CHECK_EQ_INT(ictal__db_step(st), ICTAL_DB_ROW);
+        CHECK(ictal__db_column_int64(st, 0) == ints[r]);
+        CHECK(ictal__db_column_double(st, 1) == reals[r]);
+        if (texts[r])
+            CHECK_STR(ictal__db_column_text(st, 2), texts[r]);
+        else
+            CHECK_EQ_INT(ictal__db_column_type(st, 2), ICTAL_DB_NULL);
+        if (r < 3) {
+            CHECK_EQ_INT(ictal__db_column_type(st, 3), ICTAL_DB_BLOB);
+            CHECK_EQ_INT(ictal__db_column_bytes(st, 3), r == 1 ? 0 : 256);
+            CHECK(r == 1 || memcmp(ictal__db_column_blob(st, 3), bytes, 256) == 0);
+        } else {
+            CHECK_EQ_INT(ictal__db_column_type(st, 3), ICTAL_DB_NULL);
+        }
+    }
+    CHECK_EQ_INT(ictal__db_step(st), ICTAL_DB_DONE);
+    ictal__db_finalize(st);
+    /* Infinities and NaN: PostgreSQL keeps them (SQLite stores NaN as NULL). */
+    st = ictal__db_prepare(db, "SELECT CAST(?1 AS DOUBLE PRECISION), CAST(?2 AS DOUBLE PRECISION),"
+                               " CAST(?3 AS DOUBLE PRECISION)");
+    ictal__db_bind_double(st, 1, 1.0 / 0.0);
+    ictal__db_bind_double(st, 2, -1.0 / 0.0);
+    ictal__db_bind_double(st, 3, 0.0 / 0.0);
+    CHECK_EQ_INT(ictal__db_step(st), ICTAL_DB_ROW);
+    CHECK(ictal__db_column_double(st, 0) == 1.0 / 0.0);
+    CHECK(ictal__db_column_double(st, 1) == -1.0 / 0.0);
+    double nan = ictal__db_column_double(st, 2);
+    CHECK(nan != nan);
+    ictal__db_finalize(st);
+    ictal__db_close(db);
+}
+
 /* Runs sql with int64 parameters ?1.. (n of them) on db: ICTAL_DB_DONE, or ICTAL_EIO. */
 static int db_run(ictal__db *db, const char *sql, int n, const int64_t *v)
 {
@@ -657,6 +724,7 @@ int main(void)
         test_pg_transactions();
         test_pg_open();
         test_pg_params();
+        test_pg_types();
     }
     tpg_stop(&pg);
     test_remove_dir(dir);
