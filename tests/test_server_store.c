@@ -609,6 +609,22 @@ static void test_pg_transactions(void)
     }
     CHECK_EQ_INT(db_int(db, "SELECT COUNT(*) FROM t"), 3);
 
+    /* A server stopped inside a write transaction holds the lock: another one waits for
+     * it a bounded time (its event loop waits with it), not for ever. */
+    CHECK_EQ_INT(ictal__db_begin_write(other), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    alarm(30); /* (a wait without end ends the test) */
+    CHECK(ictal__db_begin_write(db) != 0);
+    alarm(0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    CHECK(waited_s >= 4.0 && waited_s < 8.0);
+    CHECK(strstr(ictal__db_errmsg(db), "lock timeout") != NULL);
+    CHECK_EQ_INT(ictal__db_rollback(other), 0);
+    CHECK_EQ_INT(ictal__db_begin_write(db), 0);
+    CHECK_EQ_INT(ictal__db_commit(db), 0);
+
     /* The connection lost mid-transaction (its backend terminated). */
     CHECK_EQ_INT(ictal__db_begin_write(db), 0);
     k[0] = 10;

@@ -23,6 +23,9 @@
 
 /* Write transactions of every server on one PostgreSQL database take this lock. */
 #define PG_WRITE_LOCK "1768121452"
+/* How long a write transaction waits for that lock (and then for rows) when the session
+ * sets no lock_timeout: a server stopped inside one would freeze every other's loop. */
+#define PG_LOCK_WAIT "'5s'"
 #define PG_RETRY_S 2.0
 #define PG_BUCKETS 256
 
@@ -411,7 +414,9 @@ int ictal__db_begin_write(ictal__db *db)
 {
     return db->kind == ICTAL_DB_SQLITE
                ? ictal__db_exec(db, "BEGIN IMMEDIATE;")
-               : pg_begin(db, "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK ");");
+               : pg_begin(db, "BEGIN; SELECT set_config('lock_timeout', " PG_LOCK_WAIT ", true)"
+                              " WHERE current_setting('lock_timeout') = '0';"
+                              " SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK ");");
 }
 
 int ictal__db_commit(ictal__db *db)

@@ -18,7 +18,8 @@
  * PostgreSQL: each distinct statement is prepared once per connection under a name and
  * then executed by name (one round trip). Write transactions (ictal__db_begin_write) take
  * one advisory lock, as BEGIN IMMEDIATE takes SQLite's write lock, so that servers
- * sharing the database serialise their read-then-write transactions. A lost connection
+ * sharing the database serialise their read-then-write transactions; the wait for it is
+ * at most 5 s unless the session sets a lock_timeout. A lost connection
  * makes the call fail (ICTAL_EIO, reported once on stderr); a later call reconnects, at
  * most one attempt every 2 s. A transaction whose connection was lost fails until it
  * ends (its commit fails too): its statements never go on in autocommit on a new one.
