@@ -577,8 +577,47 @@ static int nats_fail(ictal_diag *d, const char *what, natsStatus s, jsErrCode je
                             last && last[0] ? last : natsStatus_GetText(s));
 }
 
+/* 1 when a stream subject captures every partition subject (ictal.v1.p.>). */
+static int subject_covers_parts(const char *subj)
+{
+    static const char *const ok[] = {">", "ictal.>", "ictal.v1.>", ICTAL__NATS_PART_PREFIX ">"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(subj, ok[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* An existing stream ICTAL must hold the partition subjects until a worker acks them:
+ * with another retention or discard policy, messages would be kept forever or dropped
+ * unprocessed when the stream is full. */
+static int check_stream(const jsStreamConfig *c, ictal_diag *d)
+{
+    int covered = 0;
+    for (int i = 0; c && i < c->SubjectsLen; i++)
+        covered |= c->Subjects[i] && subject_covers_parts(c->Subjects[i]);
+    if (c == NULL || !covered)
+        return ictal_diag_error(d, ICTAL_EIO,
+                                "nats: the existing stream " ICTAL__NATS_STREAM
+                                " does not capture the partition subjects " ICTAL__NATS_PART_PREFIX
+                                "> (its subjects: %s%s): delete it or add that subject",
+                                c && c->SubjectsLen > 0 ? c->Subjects[0] : "none",
+                                c && c->SubjectsLen > 1 ? ", ..." : "");
+    if (c->Retention != js_WorkQueuePolicy)
+        return ictal_diag_error(d, ICTAL_EIO,
+                                "nats: the existing stream " ICTAL__NATS_STREAM
+                                " has %s retention, not workqueue: acknowledged messages would "
+                                "never leave it (delete it: ictal creates it as it needs)",
+                                c->Retention == js_InterestPolicy ? "interest" : "limits");
+    if (c->Discard != js_DiscardNew)
+        return ictal_diag_error(d, ICTAL_EIO,
+                                "nats: the existing stream " ICTAL__NATS_STREAM
+                                " discards old messages when full: frames not yet stored would "
+                                "be lost (set its discard policy to new)");
+    return 0;
+}
+
 /* The stream: created when missing; an existing one (another worker's, or configured by
- * hand) is used as it is. */
+ * hand) is used as it is when check_stream accepts it. */
 static int ensure_stream(ictal__nats *n, const ictal__nats_options *opt, ictal_diag *d)
 {
     jsStreamConfig sc;
@@ -599,9 +638,16 @@ static int ensure_stream(ictal__nats *n, const ictal__nats_options *opt, ictal_d
     jsErrCode jerr = 0;
     natsStatus s = js_GetStreamInfo(&si, n->js, ICTAL__NATS_STREAM, NULL, &jerr);
     if (s == NATS_OK) {
+        int rc = check_stream(si->Config, d);
         jsStreamInfo_Destroy(si);
-        return 0;
+        return rc;
     }
+    if (jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr || s == NATS_NO_RESPONDERS)
+        return ictal_diag_error(d, ICTAL_EIO,
+                                "nats: %s: JetStream is not enabled on this NATS server (or for "
+                                "this account): add a jetstream block to its configuration "
+                                "(docs/nats-server.conf)",
+                                opt->url);
     jerr = 0;
     s = js_AddStream(&si, n->js, &sc, NULL, &jerr);
     if (s == NATS_OK || jerr == JSStreamNameExistErr) {
