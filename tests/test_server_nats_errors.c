@@ -3,7 +3,8 @@
  * and no crash, against a real nats-server: JetStream not enabled; an existing stream
  * ICTAL with limits retention (acked messages would never leave it), one that discards
  * old messages when full (unstored frames would be lost), one that does not capture the
- * partition subjects. Skips (77) when nats-server is absent.
+ * partition subjects; a --partition-count below the mapping's while consumers of the
+ * partitions beyond it hold messages. Skips (77) when nats-server is absent.
  */
 #define _GNU_SOURCE /* strcasestr in the webhook receiver (server_test_util.h) */
 #include "nats_test_util.h"
@@ -116,6 +117,40 @@ int main(void)
     CHECK(ts_metric(&w, "ictal_nats_connected") == 1);
     ts_stop(&w, SIGTERM);
 
+    tn_kill(&t);
+
+    /* 4. The mapping has 8 partitions, consumers ictal-p0..7 exist (a worker of count 8
+     * ran), a device of partition >= 4 has a message waiting: a worker told 4 would
+     * never read it, and refuses, naming the consumer; told 8, it starts. */
+    char dir8[128];
+    snprintf(dir8, sizeof dir8, "%s/m8", dir);
+    mkdir(dir8, 0700);
+    CHECK_EQ_INT(tn_create(&t, dir8, 8), 0);
+    const char *args8[] = {"--model", "none", "--nats", t.url, "--partitions", "all",
+                           "--partition-count", "8", NULL};
+    snprintf(wdir, sizeof wdir, "%s/w8", dir);
+    CHECK_EQ_INT(ts_start_cmd(&w, "worker", wdir, args8), 0);
+    ts_stop(&w, SIGTERM);
+    char dev[32] = "";
+    for (int i = 0; i < 100 && dev[0] == 0; i++) {
+        char c[32];
+        snprintf(c, sizeof c, "far-%d", i);
+        if (tn_partition_of(c, 8) >= 4)
+            snprintf(dev, sizeof dev, "%s", c);
+    }
+    tn_raw raw;
+    CHECK_EQ_INT(tn_raw_open(&raw, t.url, dev), 0);
+    json_t *j = tn_raw_req(&raw, NULL, "hello", "{}", 2, NULL, 10);
+    CHECK(j == NULL && raw.last_error[0] == 0); /* stored by the stream, no worker */
+    json_decref(j);
+    tn_raw_close(&raw);
+    rc = run_worker(dir, &t, &err);
+    CHECK(rc != 0 && rc < 124);
+    CHECK(strstr(err, "beyond --partition-count 4") != NULL);
+    CHECK(strstr(err, "ictal-p") != NULL);
+    CHECK_EQ_INT(ts_start_cmd(&w, "worker", wdir, args8), 0);
+    CHECK(ts_metric(&w, "ictal_nats_partitions") == 8);
+    ts_stop(&w, SIGTERM);
     tn_kill(&t);
     test_remove_dir(dir);
     return test_summary();

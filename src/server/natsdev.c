@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -659,6 +660,37 @@ static int ensure_stream(ictal__nats *n, const ictal__nats_options *opt, ictal_d
     return nats_fail(d, "cannot create the stream " ICTAL__NATS_STREAM, s, jerr);
 }
 
+/* Consumers ictal-p{K} with K >= count (left by workers of a larger --partition-count,
+ * or this one's count is not the mapping's N) hold messages no worker of this count
+ * would ever read: refused, rather than leaving those frames unstored in silence. */
+static int check_stranded(ictal__nats *n, int count, ictal_diag *d)
+{
+    jsConsumerInfoList *list = NULL;
+    if (js_Consumers(&list, n->js, ICTAL__NATS_STREAM, NULL, NULL) != NATS_OK || list == NULL)
+        return 0; /* none (or unlisted): nothing to say */
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < list->Count; i++) {
+        const jsConsumerInfo *ci = list->List[i];
+        int k = -1, end = 0;
+        if (ci == NULL || ci->Name == NULL || sscanf(ci->Name, "ictal-p%d%n", &k, &end) != 1 ||
+            ci->Name[end] != 0 || k < count)
+            continue;
+        uint64_t held = ci->NumPending + (uint64_t)(ci->NumAckPending > 0 ? ci->NumAckPending : 0);
+        if (held > 0)
+            rc = ictal_diag_error(d, ICTAL_EIO,
+                                  "nats: the consumer %s still holds %llu message(s) of partition "
+                                  "%d, beyond --partition-count %d: run with the NATS server "
+                                  "mapping's partition count (docs/nats-server.conf), or drain "
+                                  "them with the old count first",
+                                  ci->Name, (unsigned long long)held, k, count);
+        else
+            ictal__log(n->srv, "nats: consumer %s (partition %d >= --partition-count %d) is "
+                       "empty and unused", ci->Name, k, count);
+    }
+    jsConsumerInfoList_Destroy(list);
+    return rc;
+}
+
 static int bind_partition(ictal__nats *n, nats_part *p, int ack_wait_ms, ictal_diag *d)
 {
     char durable[32], filter[64];
@@ -762,6 +794,8 @@ int ictal__nats_create(ictal__nats **out, ictal_server *srv, struct lws_context 
     }
     if (rc == 0)
         rc = ensure_stream(n, opt, d);
+    if (rc == 0)
+        rc = check_stranded(n, count, d);
     int ack_wait_ms = opt->ack_wait_ms > 0 ? opt->ack_wait_ms : 30000;
     for (int k = 0; rc == 0 && k < count; k++) {
         if (!owned[k])
