@@ -2,7 +2,8 @@
  * `ictal replay --nats` (the fleet) when JetStream refuses its publishes: against a real
  * nats-server whose JetStream has no stream for the device subjects (no worker ever
  * created it), every publish gets an error PubAck. The run must fail saying so (the
- * stream's answer and how many publishes it refused), not time out in silence. Skips
+ * stream's answer and how many publishes it refused), not time out in silence. A TLS CA
+ * file that cannot be loaded is named as the cause. Skips
  * (77) when nats-server or the shared data are absent.
  */
 #define _GNU_SOURCE /* strcasestr in the webhook receiver (server_test_util.h) */
@@ -42,6 +43,14 @@ int main(void)
     printf("last_error: %s\n", r.last_error);
     CHECK(strstr(r.last_error, "publish") != NULL);
     CHECK(strcasestr(r.last_error, "no responders") != NULL);
+
+    /* A CA file that cannot be loaded is named, not taken for a server without TLS. */
+    o.ca_file = "/nonexistent/ca.pem";
+    rc = ictal__fleet_run(&src, &o, &r);
+    CHECK(rc != 0);
+    printf("last_error: %s\n", r.last_error);
+    CHECK(strstr(r.last_error, "/nonexistent/ca.pem") != NULL);
+    o.ca_file = NULL;
 
     tn_kill(&t);
     ictal__sim_source_free(&src);

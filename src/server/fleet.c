@@ -855,15 +855,22 @@ static int nt_open(fleet *fl)
     natsOptions_SetMaxReconnect(no, -1);
     natsOptions_SetReconnectWait(no, 250);
     natsOptions_SetReconnectBufSize(no, 64 << 20);
+    natsStatus s = NATS_OK;
+    const char *what = o->nats_url;
     if (o->mqtt_user)
-        natsOptions_SetUserInfo(no, o->mqtt_user, o->mqtt_password);
-    if (o->nats_creds_file)
-        natsOptions_SetUserCredentialsFromFiles(no, o->nats_creds_file, NULL);
-    if (o->ca_file) {
-        natsOptions_SetSecure(no, true);
-        natsOptions_LoadCATrustedCertificates(no, o->ca_file);
+        s = natsOptions_SetUserInfo(no, o->mqtt_user, o->mqtt_password);
+    if (s == NATS_OK && o->nats_creds_file)
+        s = natsOptions_SetUserCredentialsFromFiles(no, o->nats_creds_file, NULL);
+    if (s == NATS_OK && o->ca_file) {
+        what = o->ca_file; /* the CA file that did not load, not "no secure connection" */
+        s = natsOptions_SetSecure(no, true);
+        if (s == NATS_OK)
+            s = natsOptions_LoadCATrustedCertificates(no, o->ca_file);
+        if (s == NATS_OK)
+            what = o->nats_url;
     }
-    natsStatus s = natsConnection_Connect(&fl->nc, no);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&fl->nc, no);
     natsOptions_Destroy(no);
     if (s == NATS_OK) {
         jsOptions jo;
@@ -883,7 +890,7 @@ static int nt_open(fleet *fl)
         s = natsConnection_Flush(fl->nc); /* subscribed before the first hello */
     if (s != NATS_OK) {
         const char *e = nats_GetLastError(NULL);
-        snprintf(fl->res->last_error, sizeof fl->res->last_error, "nats %s: %s", o->nats_url,
+        snprintf(fl->res->last_error, sizeof fl->res->last_error, "nats %s: %s", what,
                  e && e[0] ? e : natsStatus_GetText(s));
         return ICTAL_EIO;
     }
