@@ -235,6 +235,8 @@ struct fleet {
     pthread_cond_t nt_done;
     int nt_sub_done;            /* the ctl subscription's last callback ran */
     nt_ctl *nt_head, *nt_tail;
+    uint64_t nt_pub_errors, nt_pub_errors_told; /* error PubAcks (nats.c's thread), under nt_mu */
+    char nt_pub_error[200];     /* the last one's text, under nt_mu */
 };
 
 static double frnd(fleet *fl)
@@ -797,12 +799,40 @@ static void nt_service(simdev *dv, int64_t now)
     }
 }
 
-/* The ctl messages received since the last tick, in order. */
+/* An error PubAck (nats.c's thread): the stream refused a publish (no stream, full,
+ * ...). The device's own rule resends; the run reports it (nt_drain). */
+static void nt_on_pub_error(jsCtx *js, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    fleet *fl = closure;
+    const char *subj = pae->Msg ? natsMsg_GetSubject(pae->Msg) : NULL;
+    pthread_mutex_lock(&fl->nt_mu);
+    fl->nt_pub_errors++;
+    const char *why =
+        pae->ErrText && pae->ErrText[0] ? pae->ErrText : natsStatus_GetText(pae->Err);
+    if (pae->ErrCode)
+        snprintf(fl->nt_pub_error, sizeof fl->nt_pub_error, "%s: %s (JetStream error %d)",
+                 subj ? subj : "?", why, (int)pae->ErrCode);
+    else
+        snprintf(fl->nt_pub_error, sizeof fl->nt_pub_error, "%s: %s", subj ? subj : "?", why);
+    pthread_mutex_unlock(&fl->nt_mu);
+}
+
+/* The ctl messages received since the last tick, in order; the publish errors since. */
 static void nt_drain(fleet *fl)
 {
     pthread_mutex_lock(&fl->nt_mu);
     nt_ctl *list = fl->nt_head;
     fl->nt_head = fl->nt_tail = NULL;
+    if (fl->nt_pub_errors != fl->nt_pub_errors_told) {
+        fl->nt_pub_errors_told = fl->nt_pub_errors;
+        fl->res->publish_errors = fl->nt_pub_errors;
+        snprintf(fl->res->last_error, sizeof fl->res->last_error,
+                 "NATS refused %llu publish(es), the last %s",
+                 (unsigned long long)fl->nt_pub_errors, fl->nt_pub_error);
+        if (!fl->opt.quiet)
+            fprintf(stderr, "replay: %s\n", fl->res->last_error);
+    }
     pthread_mutex_unlock(&fl->nt_mu);
     while (list) {
         nt_ctl *c = list;
@@ -825,20 +855,29 @@ static int nt_open(fleet *fl)
     natsOptions_SetMaxReconnect(no, -1);
     natsOptions_SetReconnectWait(no, 250);
     natsOptions_SetReconnectBufSize(no, 64 << 20);
+    natsStatus s = NATS_OK;
+    const char *what = o->nats_url;
     if (o->mqtt_user)
-        natsOptions_SetUserInfo(no, o->mqtt_user, o->mqtt_password);
-    if (o->nats_creds_file)
-        natsOptions_SetUserCredentialsFromFiles(no, o->nats_creds_file, NULL);
-    if (o->ca_file) {
-        natsOptions_SetSecure(no, true);
-        natsOptions_LoadCATrustedCertificates(no, o->ca_file);
+        s = natsOptions_SetUserInfo(no, o->mqtt_user, o->mqtt_password);
+    if (s == NATS_OK && o->nats_creds_file)
+        s = natsOptions_SetUserCredentialsFromFiles(no, o->nats_creds_file, NULL);
+    if (s == NATS_OK && o->ca_file) {
+        what = o->ca_file; /* the CA file that did not load, not "no secure connection" */
+        s = natsOptions_SetSecure(no, true);
+        if (s == NATS_OK)
+            s = natsOptions_LoadCATrustedCertificates(no, o->ca_file);
+        if (s == NATS_OK)
+            what = o->nats_url;
     }
-    natsStatus s = natsConnection_Connect(&fl->nc, no);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&fl->nc, no);
     natsOptions_Destroy(no);
     if (s == NATS_OK) {
         jsOptions jo;
         jsOptions_Init(&jo);
         jo.PublishAsync.MaxPending = 4096; /* then js_PublishMsgAsync waits: backpressure */
+        jo.PublishAsync.ErrHandler = nt_on_pub_error;
+        jo.PublishAsync.ErrHandlerClosure = fl;
         s = natsConnection_JetStream(&fl->js, fl->nc, &jo);
     }
     if (s == NATS_OK)
@@ -851,7 +890,7 @@ static int nt_open(fleet *fl)
         s = natsConnection_Flush(fl->nc); /* subscribed before the first hello */
     if (s != NATS_OK) {
         const char *e = nats_GetLastError(NULL);
-        snprintf(fl->res->last_error, sizeof fl->res->last_error, "nats %s: %s", o->nats_url,
+        snprintf(fl->res->last_error, sizeof fl->res->last_error, "nats %s: %s", what,
                  e && e[0] ? e : natsStatus_GetText(s));
         return ICTAL_EIO;
     }
@@ -1078,6 +1117,14 @@ int ictal__fleet_run(const ictal__sim_source *src, const ictal__fleet_options *o
     if (fl.opt.mqtt)
         mosquitto_lib_cleanup();
     nt_close(&fl);
+    pthread_mutex_lock(&fl.nt_mu);
+    if (fl.nt_pub_errors != fl.nt_pub_errors_told) { /* refused while closing */
+        res->publish_errors = fl.nt_pub_errors;
+        snprintf(res->last_error, sizeof res->last_error,
+                 "NATS refused %llu publish(es), the last %s",
+                 (unsigned long long)fl.nt_pub_errors, fl.nt_pub_error);
+    }
+    pthread_mutex_unlock(&fl.nt_mu);
     pthread_mutex_destroy(&fl.nt_mu);
     pthread_cond_destroy(&fl.nt_done);
     for (int i = 0; i < fl.opt.n_devices; i++)

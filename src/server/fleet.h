@@ -93,7 +93,9 @@ typedef struct ictal__fleet_result {
     int64_t last_welcome_ack;  /* device 0: ack in its last welcome */
     int64_t last_ack;          /* device 0: highest ack */
     int last_close_code;       /* device 0: close status sent by the server, or 0 */
-    char last_error[256];      /* device 0: the server's last error message */
+    char last_error[256];      /* device 0: the server's last error message (or, over NATS,
+                                  the stream's last refusal of a publish) */
+    uint64_t publish_errors;   /* NATS: publishes JetStream refused (error PubAcks) */
     double elapsed_s;
 } ictal__fleet_result;
 

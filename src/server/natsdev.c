@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -577,8 +578,47 @@ static int nats_fail(ictal_diag *d, const char *what, natsStatus s, jsErrCode je
                             last && last[0] ? last : natsStatus_GetText(s));
 }
 
+/* 1 when a stream subject captures every partition subject (ictal.v1.p.>). */
+static int subject_covers_parts(const char *subj)
+{
+    static const char *const ok[] = {">", "ictal.>", "ictal.v1.>", ICTAL__NATS_PART_PREFIX ">"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(subj, ok[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* An existing stream ICTAL must hold the partition subjects until a worker acks them:
+ * with another retention or discard policy, messages would be kept forever or dropped
+ * unprocessed when the stream is full. */
+static int check_stream(const jsStreamConfig *c, ictal_diag *d)
+{
+    int covered = 0;
+    for (int i = 0; c && i < c->SubjectsLen; i++)
+        covered |= c->Subjects[i] && subject_covers_parts(c->Subjects[i]);
+    if (c == NULL || !covered)
+        return ictal_diag_error(d, ICTAL_EIO,
+                                "nats: the existing stream " ICTAL__NATS_STREAM
+                                " does not capture the partition subjects " ICTAL__NATS_PART_PREFIX
+                                "> (its subjects: %s%s): delete it or add that subject",
+                                c && c->SubjectsLen > 0 ? c->Subjects[0] : "none",
+                                c && c->SubjectsLen > 1 ? ", ..." : "");
+    if (c->Retention != js_WorkQueuePolicy)
+        return ictal_diag_error(d, ICTAL_EIO,
+                                "nats: the existing stream " ICTAL__NATS_STREAM
+                                " has %s retention, not workqueue: acknowledged messages would "
+                                "never leave it (delete it: ictal creates it as it needs)",
+                                c->Retention == js_InterestPolicy ? "interest" : "limits");
+    if (c->Discard != js_DiscardNew)
+        return ictal_diag_error(d, ICTAL_EIO,
+                                "nats: the existing stream " ICTAL__NATS_STREAM
+                                " discards old messages when full: frames not yet stored would "
+                                "be lost (set its discard policy to new)");
+    return 0;
+}
+
 /* The stream: created when missing; an existing one (another worker's, or configured by
- * hand) is used as it is. */
+ * hand) is used as it is when check_stream accepts it. */
 static int ensure_stream(ictal__nats *n, const ictal__nats_options *opt, ictal_diag *d)
 {
     jsStreamConfig sc;
@@ -599,9 +639,16 @@ static int ensure_stream(ictal__nats *n, const ictal__nats_options *opt, ictal_d
     jsErrCode jerr = 0;
     natsStatus s = js_GetStreamInfo(&si, n->js, ICTAL__NATS_STREAM, NULL, &jerr);
     if (s == NATS_OK) {
+        int rc = check_stream(si->Config, d);
         jsStreamInfo_Destroy(si);
-        return 0;
+        return rc;
     }
+    if (jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr || s == NATS_NO_RESPONDERS)
+        return ictal_diag_error(d, ICTAL_EIO,
+                                "nats: %s: JetStream is not enabled on this NATS server (or for "
+                                "this account): add a jetstream block to its configuration "
+                                "(docs/nats-server.conf)",
+                                opt->url);
     jerr = 0;
     s = js_AddStream(&si, n->js, &sc, NULL, &jerr);
     if (s == NATS_OK || jerr == JSStreamNameExistErr) {
@@ -611,6 +658,37 @@ static int ensure_stream(ictal__nats *n, const ictal__nats_options *opt, ictal_d
         return 0;
     }
     return nats_fail(d, "cannot create the stream " ICTAL__NATS_STREAM, s, jerr);
+}
+
+/* Consumers ictal-p{K} with K >= count (left by workers of a larger --partition-count,
+ * or this one's count is not the mapping's N) hold messages no worker of this count
+ * would ever read: refused, rather than leaving those frames unstored in silence. */
+static int check_stranded(ictal__nats *n, int count, ictal_diag *d)
+{
+    jsConsumerInfoList *list = NULL;
+    if (js_Consumers(&list, n->js, ICTAL__NATS_STREAM, NULL, NULL) != NATS_OK || list == NULL)
+        return 0; /* none (or unlisted): nothing to say */
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < list->Count; i++) {
+        const jsConsumerInfo *ci = list->List[i];
+        int k = -1, end = 0;
+        if (ci == NULL || ci->Name == NULL || sscanf(ci->Name, "ictal-p%d%n", &k, &end) != 1 ||
+            ci->Name[end] != 0 || k < count)
+            continue;
+        uint64_t held = ci->NumPending + (uint64_t)(ci->NumAckPending > 0 ? ci->NumAckPending : 0);
+        if (held > 0)
+            rc = ictal_diag_error(d, ICTAL_EIO,
+                                  "nats: the consumer %s still holds %llu message(s) of partition "
+                                  "%d, beyond --partition-count %d: run with the NATS server "
+                                  "mapping's partition count (docs/nats-server.conf), or drain "
+                                  "them with the old count first",
+                                  ci->Name, (unsigned long long)held, k, count);
+        else
+            ictal__log(n->srv, "nats: consumer %s (partition %d >= --partition-count %d) is "
+                       "empty and unused", ci->Name, k, count);
+    }
+    jsConsumerInfoList_Destroy(list);
+    return rc;
 }
 
 static int bind_partition(ictal__nats *n, nats_part *p, int ack_wait_ms, ictal_diag *d)
@@ -716,6 +794,8 @@ int ictal__nats_create(ictal__nats **out, ictal_server *srv, struct lws_context 
     }
     if (rc == 0)
         rc = ensure_stream(n, opt, d);
+    if (rc == 0)
+        rc = check_stranded(n, count, d);
     int ack_wait_ms = opt->ack_wait_ms > 0 ? opt->ack_wait_ms : 30000;
     for (int k = 0; rc == 0 && k < count; k++) {
         if (!owned[k])
