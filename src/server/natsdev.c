@@ -863,8 +863,13 @@ void ictal__nats_destroy(ictal__nats *n)
         pthread_mutex_lock(&n->mu);
         while (!n->closed && pthread_cond_timedwait(&n->closed_cv, &n->mu, &until) != ETIMEDOUT)
             ;
+        int closed = n->closed;
         pthread_mutex_unlock(&n->mu);
         natsConnection_Destroy(n->nc);
+        /* Its last callback has not run yet and may still come: n stays allocated (a
+         * leak at shutdown) rather than be used after it is freed. */
+        if (!closed)
+            return;
     }
     free(n->parts);
     pthread_cond_destroy(&n->closed_cv);
