@@ -87,7 +87,7 @@ void ictal__nats_tick(ictal__nats *n);
 
 void ictal__nats_stats_get(ictal__nats *n, ictal__nats_stats *s);
 
-/* Stops fetching, NAKs what is not settled (redelivered at once to the next owner),
+/* Stops fetching, NAKs what is not settled (redelivered 1 s later to the next owner),
  * closes every device connection and the NATS connection. NULL is a no-op. */
 void ictal__nats_destroy(ictal__nats *n);
 
