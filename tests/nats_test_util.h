@@ -100,6 +100,27 @@ static inline void *tn_restart_main(void *arg)
     return NULL;
 }
 
+/* The start of a NATS test over the chb05 excerpt: skips (77) without nats-server or the
+ * excerpt; loads it into *src (250-sample frames), makes the temporary directory
+ * /tmp/ictal-TAG-XXXXXX (into dir, 64 bytes) and starts nats-server there with
+ * n_partitions. 0, or -1 when that failed. */
+static inline int tn_begin(const char *tag, int n_partitions, ictal__sim_source *src, char dir[64],
+                           tn_server *t)
+{
+    if (tn_nats_server_path() == NULL)
+        TEST_SKIP("nats-server is not installed (Debian package nats-server)");
+    const char *edf = test_shared_path("data/chbmit-continuous/chb05_06_excerpt.edf");
+    if (edf == NULL)
+        TEST_SKIP("needs ../shared/data/chbmit-continuous/chb05_06_excerpt.edf");
+    signal(SIGPIPE, SIG_IGN);
+    CHECK_EQ_INT(ictal__sim_source_from_file(src, edf, NULL, 250, NULL), 0);
+    snprintf(dir, 64, "/tmp/ictal-%s-XXXXXX", tag);
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    CHECK_EQ_INT(tn_create(t, dir, n_partitions), 0);
+    return 0;
+}
+
 /* The partition nats-server's mapping `partition(N,1)` gives a device id: FNV-1a of
  * the id, modulo N (docs/nats-server.conf). */
 static inline int tn_partition_of(const char *dev, int n_partitions)

@@ -24,22 +24,12 @@ int main(void)
 {
     if (getenv("ICTAL") == NULL)
         TEST_SKIP("ICTAL (path of the ictal binary) is not set");
-    if (tn_nats_server_path() == NULL)
-        TEST_SKIP("nats-server is not installed (Debian package nats-server)");
-    const char *edf = test_shared_path("data/chbmit-continuous/chb05_06_excerpt.edf");
-    if (edf == NULL)
-        TEST_SKIP("needs ../shared/data/chbmit-continuous/chb05_06_excerpt.edf");
-    signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     ictal__sim_source src;
-    CHECK_EQ_INT(ictal__sim_source_from_file(&src, edf, NULL, 250, NULL), 0);
-
     char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/ictal-nats-XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        return 1;
     tn_server t;
-    CHECK_EQ_INT(tn_create(&t, dir, 4), 0);
+    if (tn_begin("nats", 4, &src, dir, &t) != 0)
+        return 1;
 
     char data[128];
     snprintf(data, sizeof data, "%s/data", dir);
