@@ -7,10 +7,7 @@
 set -u
 ICTAL=${ICTAL:?set ICTAL to the ictal binary}
 SRC=${ICTAL_SOURCE_DIR:?set ICTAL_SOURCE_DIR}
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/check.sh"
 
 # $1 the help text, $2 the source file, $3 what to call it in messages.
 check_options() {
@@ -42,5 +39,4 @@ for f in "$SRC"/src/cli/cmd_*.c; do
     grep -qx "$c" <<<"$commands" && ok || ko "ictal $c is not in ictal --help"
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -7,22 +7,7 @@ set -u
 ICTAL=${ICTAL:?set ICTAL to the ictal binary}
 SRC=${ICTAL_SOURCE_DIR:?set ICTAL_SOURCE_DIR}
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
-expect() { # description, command...
-    local what=$1; shift
-    if "$@"; then ok; else ko "$what"; fi
-}
-run() { # expected exit code, command... (stdout in $TMP/out, stderr in $TMP/err)
-    local want=$1; shift
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    local got=$?
-    if [ "$got" -eq "$want" ]; then ok; else ko "exit $got (wanted $want): $*"; fi
-}
+. "$(dirname "$0")/check.sh"
 jqe() { jq -e "$@" >/dev/null; }
 
 # The commands whose --help offers --json: each must be checked below, so that a new
@@ -90,5 +75,4 @@ expect "info ok" jqe '.files[0].ok == true and (.files[0] | has("error") | not)'
 run 0 "$ICTAL" model info --json
 expect "model info ok" jqe 'has("kind") and (has("error") | not)' "$TMP/out"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -5,22 +5,7 @@ set -u
 ICTAL=${ICTAL:?set ICTAL to the ictal binary}
 FIX=${ICTAL_FIXTURES:?set ICTAL_FIXTURES}/scoring
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
-expect() { # description, command...
-    local what=$1; shift
-    if "$@"; then ok; else ko "$what"; fi
-}
-run() { # expected exit code, command... (stdout in $TMP/out, stderr in $TMP/err)
-    local want=$1; shift
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    local got=$?
-    if [ "$got" -eq "$want" ]; then ok; else ko "exit $got (wanted $want): $* : $(head -c 300 "$TMP/err")"; fi
-}
+. "$(dirname "$0")/check.sh"
 jqe() { jq -e "$@" >/dev/null; }
 rel() { echo "sub-$1/ses-01/eeg/sub-$1_ses-01_task-szMonitoring_run-00_events.tsv"; }
 
@@ -149,5 +134,4 @@ cp "$TMP/bad_events.tsv" "$TMP/ds/hyp/sub-01/eeg/a_events.tsv"
 run 1 "$ICTAL" eval --dataset "$TMP/ds/ref" "$TMP/ds/hyp"
 expect "bad hypothesis in a dataset named" grep -q "hyp/sub-01/eeg/a_events.tsv: line 2" "$TMP/err"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
